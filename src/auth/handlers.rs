@@ -1,0 +1,76 @@
+//! `POST /v1/auth/token` and `GET /v1/auth/me`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+
+use super::dto::{TokenRequest, TokenResponse};
+use super::{CurrentEditor, password};
+use crate::editors::dto::Editor;
+use crate::editors::{Role, normalize_email, queries};
+use crate::error::{ApiError, Problem};
+use crate::http::{client_address, private_json};
+use crate::json::ApiJson;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(create_token).service(get_me);
+}
+
+/// Exchange an editor's email and password for an access token.
+///
+/// A wrong email and a wrong password get the same 401. Repeated failures,
+/// per email and per client address, are answered with 429 and `Retry-After`.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "createToken",
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "A new access token", body = TokenResponse),
+        (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    ),
+    security(())
+)]
+#[post("/auth/token")]
+pub async fn create_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    ApiJson(body): ApiJson<TokenRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let email = normalize_email(&body.email);
+    let address = client_address(&req);
+    state.login_throttle.check(&email, &address)?;
+
+    let lookup_email = email.clone();
+    let editor = state.db.run(move |conn| Ok(queries::find_by_email(conn, &lookup_email)?)).await?;
+    // Verify even for unknown or disabled editors, so timing tells nothing.
+    let stored_hash = editor.as_ref().map(|e| e.password_hash.clone());
+    let password_ok = web::block(move || password::verify(&body.password, stored_hash.as_deref()))
+        .await
+        .map_err(ApiError::internal)?;
+    let editor = editor.filter(|e| password_ok && !e.disabled);
+
+    let Some(editor) = editor else {
+        state.login_throttle.record_failure(&email, &address);
+        return Err(ApiError::Unauthorized("wrong email or password"));
+    };
+    state.login_throttle.record_success(&email);
+    let issued = state.jwt.issue(editor.id, Role::from_db(&editor.role), editor.token_version)?;
+    private_json(
+        StatusCode::OK,
+        &TokenResponse { access_token: issued.token, token_type: "Bearer".into(), expires_in: issued.expires_in },
+    )
+}
+
+/// The editor behind the bearer token.
+#[utoipa::path(
+    tag = "auth",
+    operation_id = "getCurrentEditor",
+    responses((status = 200, description = "The caller", body = Editor)),
+    security(("bearer" = []))
+)]
+#[get("/auth/me")]
+pub async fn get_me(CurrentEditor(editor): CurrentEditor) -> Result<HttpResponse, ApiError> {
+    private_json(StatusCode::OK, &Editor::from(editor))
+}

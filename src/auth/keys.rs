@@ -1,0 +1,177 @@
+//! Signing keys and JWTs.
+//!
+//! Tokens are HS256 only (the allow-list), carry a `kid` header naming the key
+//! that signed them, and are verified against every key we still know, so a
+//! rotated key keeps its tokens valid until they expire. With `JWT_SECRET`
+//! set, that secret signs and `JWT_PREVIOUS_SECRETS` verify; without it, a
+//! key is generated once and kept in the database, so tokens survive restarts
+//! and every process on one PostgreSQL agrees.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use diesel::prelude::*;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::db::DbConnection;
+use crate::editors::Role;
+use crate::error::ApiError;
+use crate::schema::server_keys;
+
+pub const ISSUER: &str = "anthology";
+pub const AUDIENCE: &str = "anthology-editors";
+/// Clock skew tolerated between processes, in seconds.
+const LEEWAY_SECS: u64 = 5;
+
+/// What an Anthology access token says.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// The editor's id, as a string (RFC 7519 `StringOrURI`).
+    pub sub: String,
+    pub role: Role,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: String,
+    /// The editor's token version when issued: disabling an editor or changing
+    /// its role bumps the version, which revokes every older token at once.
+    pub ver: i64,
+}
+
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_in: u64,
+}
+
+pub struct JwtKeys {
+    signing_kid: String,
+    encoding: EncodingKey,
+    decoding: HashMap<String, DecodingKey>,
+    validation: Validation,
+    ttl: Duration,
+}
+
+impl JwtKeys {
+    /// Loads the keys at start-up: the configured ones, or the database's.
+    pub fn load(config: &Config, conn: &mut DbConnection) -> QueryResult<Self> {
+        let (signing, verifying): (Vec<u8>, Vec<Vec<u8>>) = match &config.jwt_secret {
+            Some(secret) => (secret.clone(), config.jwt_previous_secrets.clone()),
+            None => {
+                let mut stored = stored_secrets(conn, "jwt")?;
+                let newest = stored.pop().expect("stored_secrets returns at least one key");
+                (newest, stored)
+            }
+        };
+        Ok(Self::from_secrets(&signing, &verifying, config.jwt_ttl))
+    }
+
+    pub fn from_secrets(signing: &[u8], previous: &[Vec<u8>], ttl: Duration) -> Self {
+        let mut decoding = HashMap::new();
+        for secret in previous.iter().map(Vec::as_slice).chain(std::iter::once(signing)) {
+            decoding.insert(key_id(secret), DecodingKey::from_secret(secret));
+        }
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS;
+        Self { signing_kid: key_id(signing), encoding: EncodingKey::from_secret(signing), decoding, validation, ttl }
+    }
+
+    pub fn issue(&self, editor_id: i64, role: Role, token_version: i64) -> Result<IssuedToken, ApiError> {
+        let now = Utc::now().timestamp();
+        let ttl = self.ttl.as_secs();
+        let claims = Claims {
+            iss: ISSUER.to_owned(),
+            aud: AUDIENCE.to_owned(),
+            sub: editor_id.to_string(),
+            role,
+            iat: now,
+            nbf: now,
+            exp: now + ttl as i64,
+            jti: uuid::Uuid::new_v4().to_string(),
+            ver: token_version,
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.signing_kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(ApiError::internal)?;
+        Ok(IssuedToken { token, expires_in: ttl })
+    }
+
+    /// Checks signature, algorithm, key id, issuer, audience and times.
+    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid_token())?;
+        let key = header.kid.as_deref().and_then(|kid| self.decoding.get(kid)).ok_or_else(invalid_token)?;
+        jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|_| invalid_token())
+    }
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::Unauthorized("the access token is invalid or has expired")
+}
+
+/// A key id that names a secret without revealing it.
+fn key_id(secret: &[u8]) -> String {
+    let digest = Sha256::digest(secret);
+    URL_SAFE_NO_PAD.encode(&digest[..9])
+}
+
+/// The stored secrets for `purpose`, oldest first, creating the first one
+/// when there is none. Processes starting together all try to insert the
+/// same row; one wins and the others read it.
+pub fn stored_secrets(conn: &mut DbConnection, purpose: &str) -> QueryResult<Vec<Vec<u8>>> {
+    let load = |conn: &mut DbConnection| {
+        server_keys::table
+            .filter(server_keys::purpose.eq(purpose))
+            .order((server_keys::created_at, server_keys::kid))
+            .select(server_keys::secret)
+            .load::<String>(conn)
+    };
+    let mut secrets = load(conn)?;
+    if secrets.is_empty() {
+        let secret = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+        let inserted = diesel::insert_into(server_keys::table)
+            .values((
+                server_keys::kid.eq(format!("{purpose}-1")),
+                server_keys::purpose.eq(purpose),
+                server_keys::secret.eq(&secret),
+                server_keys::created_at.eq(Utc::now().naive_utc()),
+            ))
+            .execute(conn);
+        match inserted {
+            Ok(_) | Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {}
+            Err(e) => return Err(e),
+        }
+        secrets = load(conn)?;
+    }
+    Ok(secrets.into_iter().map(String::into_bytes).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_rotated_key_still_verifies_its_tokens() {
+        let old = JwtKeys::from_secrets(SECRET, &[], Duration::from_secs(60));
+        let token = old.issue(7, Role::Editor, 0).unwrap().token;
+        let new_secret = b"fedcba9876543210fedcba9876543210".to_vec();
+        let rotated = JwtKeys::from_secrets(&new_secret, &[SECRET.to_vec()], Duration::from_secs(60));
+        assert_eq!(rotated.verify(&token).unwrap().sub, "7");
+        let forgotten = JwtKeys::from_secrets(&new_secret, &[], Duration::from_secs(60));
+        assert!(forgotten.verify(&token).is_err());
+    }
+}

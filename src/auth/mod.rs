@@ -1,0 +1,98 @@
+//! Authentication: tokens for editors, and the extractors that guard writes.
+//!
+//! A handler states what it needs in its signature: [`CurrentEditor`] (any
+//! active editor or admin), [`CurrentAdmin`], or [`MaybeEditor`] for public
+//! reads that show more to editors. Every check reads the editor row, so
+//! disabling an editor or changing its role takes effect at the next request.
+
+pub mod dto;
+pub mod handlers;
+pub mod keys;
+pub mod password;
+pub mod throttle;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+
+use crate::editors::Role;
+use crate::editors::queries::{self, EditorRow};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The active editor (or admin) behind a valid bearer token.
+pub struct CurrentEditor(pub EditorRow);
+
+/// The active admin behind a valid bearer token; an editor gets 403.
+pub struct CurrentAdmin(pub EditorRow);
+
+/// The editor behind the token when one is sent; `None` for anonymous
+/// callers. A token that is sent but invalid is still a 401.
+pub struct MaybeEditor(pub Option<EditorRow>);
+
+type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
+impl FromRequest for MaybeEditor {
+    type Error = ApiError;
+    type Future = Extracted<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await.map(MaybeEditor) })
+    }
+}
+
+impl FromRequest for CurrentEditor {
+    type Error = ApiError;
+    type Future = Extracted<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            authenticate(&req)
+                .await?
+                .map(CurrentEditor)
+                .ok_or(ApiError::Unauthorized("this operation needs an editor's bearer token"))
+        })
+    }
+}
+
+impl FromRequest for CurrentAdmin {
+    type Error = ApiError;
+    type Future = Extracted<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let editor = CurrentEditor::from_request(req, payload);
+        Box::pin(async move {
+            let CurrentEditor(editor) = editor.await?;
+            if Role::from_db(&editor.role) == Role::Admin {
+                Ok(CurrentAdmin(editor))
+            } else {
+                Err(ApiError::Forbidden("this operation is for admins only"))
+            }
+        })
+    }
+}
+
+async fn authenticate(req: &HttpRequest) -> Result<Option<EditorRow>, ApiError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+        .map(|(_, token)| token.trim().to_owned())
+        .ok_or(ApiError::Unauthorized("the Authorization header must be: Bearer <token>"))?;
+    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("AppState is not registered"))?;
+    let claims = state.jwt.verify(&token)?;
+    let id: i64 = claims.sub.parse().map_err(|_| ApiError::Unauthorized("the access token is invalid or has expired"))?;
+    let editor = state.db.run(move |conn| Ok(queries::find(conn, id)?)).await?;
+    match editor {
+        Some(editor) if !editor.disabled && editor.token_version == claims.ver => Ok(Some(editor)),
+        _ => Err(ApiError::Unauthorized("the access token has been revoked")),
+    }
+}

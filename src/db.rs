@@ -1,0 +1,175 @@
+//! The database: one connection type over PostgreSQL and SQLite, chosen at
+//! run time from `DATABASE_URL`; the pool; embedded migrations; and
+//! [`Db::run`], the only way request code reaches a connection, which keeps
+//! diesel's blocking calls off the async workers.
+//!
+//! Backend differences live here and in the few query functions that match
+//! on [`DbConnection`]; everything else is written once against diesel's DSL.
+
+use std::time::Duration;
+
+use actix_web::web;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::config::DatabaseUrl;
+use crate::error::ApiError;
+
+/// A connection to whichever backend `DATABASE_URL` names.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Arbitrary but fixed: serialises migrations of several processes starting
+/// at once against one PostgreSQL.
+const PG_MIGRATION_LOCK: i64 = 0x616e_7468_6f6c;
+
+/// Why the database could not be set up at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+    #[error("cannot run migrations: {0}")]
+    Migrate(String),
+}
+
+/// Opens connections of exactly the configured kind. diesel's generic manager
+/// would try each backend in turn and, with PostgreSQL down, quietly open a
+/// SQLite file named after the URL.
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = DbSetupError;
+
+    fn connect(&self) -> Result<DbConnection, DbSetupError> {
+        let connect_err = |e: ConnectionError| DbSetupError::Connect(e.to_string());
+        match &self.url {
+            DatabaseUrl::Postgres(url) => Ok(DbConnection::Pg(PgConnection::establish(url).map_err(connect_err)?)),
+            DatabaseUrl::Sqlite(path) => {
+                let path = path.to_str().ok_or_else(|| DbSetupError::Connect("the SQLite path is not UTF-8".into()))?;
+                let mut conn = SqliteConnection::establish(path).map_err(connect_err)?;
+                // busy_timeout must come before journal_mode: switching to WAL
+                // itself needs the lock that other connections may hold.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000;
+                     PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = NORMAL;
+                     PRAGMA foreign_keys = ON;",
+                )
+                .map_err(|e| DbSetupError::Connect(e.to_string()))?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), DbSetupError> {
+        conn.batch_execute("SELECT 1").map_err(|e| DbSetupError::Connect(e.to_string()))
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+pub type DbPool = Pool<ConnectionManager>;
+pub type PooledDbConnection = PooledConnection<ConnectionManager>;
+
+/// The shared handle to the database.
+#[derive(Clone)]
+pub struct Db {
+    pool: DbPool,
+}
+
+impl Db {
+    /// Builds the pool and checks one connection, so a wrong URL or a server
+    /// that is down stops start-up with the real cause.
+    pub fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<Self, DbSetupError> {
+        let manager = ConnectionManager { url: url.clone() };
+        manager.connect()?;
+        let pool = Pool::builder()
+            .max_size(pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(5))
+            .test_on_check_out(true)
+            .build(manager)
+            .map_err(|e| DbSetupError::Connect(e.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    /// A connection for code that is already off the async workers (the CLI,
+    /// start-up).
+    pub fn conn(&self) -> Result<PooledDbConnection, DbSetupError> {
+        self.pool.get().map_err(|e| DbSetupError::Connect(e.to_string()))
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool. A pool
+    /// that cannot hand out a connection means the database is unreachable:
+    /// 503, not 500.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get().map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| ApiError::internal(e))?
+    }
+
+    /// Applies pending migrations of the matching tree.
+    pub fn migrate(&self) -> Result<(), DbSetupError> {
+        let mut conn = self.conn()?;
+        run_migrations(&mut conn)
+    }
+}
+
+/// Applies the pending migrations for the connection's backend. Re-runs are
+/// no-ops; on PostgreSQL an advisory lock makes concurrent starts wait their turn.
+pub fn run_migrations(conn: &mut DbConnection) -> Result<(), DbSetupError> {
+    let migrate_err = |e: Box<dyn std::error::Error + Send + Sync>| DbSetupError::Migrate(e.to_string());
+    match conn {
+        DbConnection::Pg(pg) => {
+            let sql_err = |e: diesel::result::Error| DbSetupError::Migrate(e.to_string());
+            pg.batch_execute(&format!("SELECT pg_advisory_lock({PG_MIGRATION_LOCK})")).map_err(sql_err)?;
+            let outcome = pg.run_pending_migrations(PG_MIGRATIONS).map(drop).map_err(migrate_err);
+            pg.batch_execute(&format!("SELECT pg_advisory_unlock({PG_MIGRATION_LOCK})")).map_err(sql_err)?;
+            outcome
+        }
+        DbConnection::Sqlite(sqlite) => sqlite.run_pending_migrations(SQLITE_MIGRATIONS).map(drop).map_err(migrate_err),
+    }
+}
+
+/// Diesel's failures, as the API reports them. Connection-level failures mean
+/// the database went away under us: 503.
+impl From<diesel::result::Error> for ApiError {
+    fn from(err: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match err {
+            Error::NotFound => ApiError::NotFound,
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => ApiError::Unavailable(info.message().to_owned()),
+            Error::BrokenTransactionManager => ApiError::Unavailable(err.to_string()),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// Timestamps are stored in UTC at microsecond precision, the finer of what
+/// both backends keep, so a value reads back exactly as written.
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::SubsecRound;
+    chrono::Utc::now().naive_utc().trunc_subsecs(6)
+}

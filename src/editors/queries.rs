@@ -1,0 +1,93 @@
+//! Every SQL statement about editors.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::{DbConnection, now};
+use crate::schema::editors;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = editors)]
+pub struct EditorRow {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub token_version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub struct NewEditorRow<'a> {
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub role: &'a str,
+    pub password_hash: &'a str,
+}
+
+/// The columns a PATCH may change; `None` leaves a column alone.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = editors)]
+pub struct EditorChanges {
+    pub display_name: Option<String>,
+    pub role: Option<String>,
+    pub password_hash: Option<String>,
+    pub disabled: Option<bool>,
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<EditorRow>> {
+    editors::table.find(id).select(EditorRow::as_select()).first(conn).optional()
+}
+
+pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<EditorRow>> {
+    editors::table.filter(editors::email.eq(email)).select(EditorRow::as_select()).first(conn).optional()
+}
+
+/// Editors in id order, after `after_id` when paging.
+pub fn list(conn: &mut DbConnection, after_id: Option<i64>, limit: i64) -> QueryResult<Vec<EditorRow>> {
+    let mut query = editors::table.select(EditorRow::as_select()).order(editors::id).limit(limit).into_boxed();
+    if let Some(after) = after_id {
+        query = query.filter(editors::id.gt(after));
+    }
+    query.load(conn)
+}
+
+pub fn insert(conn: &mut DbConnection, new: &NewEditorRow) -> QueryResult<EditorRow> {
+    let now = now();
+    let id = diesel::insert_into(editors::table)
+        .values((
+            editors::email.eq(new.email),
+            editors::display_name.eq(new.display_name),
+            editors::role.eq(new.role),
+            editors::password_hash.eq(new.password_hash),
+            editors::disabled.eq(false),
+            editors::token_version.eq(0),
+            editors::created_at.eq(now),
+            editors::updated_at.eq(now),
+        ))
+        .returning(editors::id)
+        .get_result::<i64>(conn)?;
+    editors::table.find(id).select(EditorRow::as_select()).first(conn)
+}
+
+/// Applies `changes`; when `revoke_tokens` is set, bumps the token version so
+/// every token issued before now stops working.
+pub fn update(conn: &mut DbConnection, id: i64, changes: &EditorChanges, revoke_tokens: bool) -> QueryResult<EditorRow> {
+    let bump = if revoke_tokens { 1 } else { 0 };
+    diesel::update(editors::table.find(id))
+        .set((changes, editors::token_version.eq(editors::token_version + bump), editors::updated_at.eq(now())))
+        .execute(conn)?;
+    editors::table.find(id).select(EditorRow::as_select()).first(conn)
+}
+
+/// Active admins other than `except`: the last one may not be demoted or disabled.
+pub fn count_other_active_admins(conn: &mut DbConnection, except: i64) -> QueryResult<i64> {
+    editors::table
+        .filter(editors::role.eq("admin"))
+        .filter(editors::disabled.eq(false))
+        .filter(editors::id.ne(except))
+        .count()
+        .get_result(conn)
+}

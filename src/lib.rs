@@ -1,0 +1,30 @@
+//! Anthology: a headless content API for story publishing.
+//!
+//! Where things are:
+//! - every route is mounted in [`routes`]; each resource module (`auth`,
+//!   `editors`, `stories`, `service`) keeps its handlers in `handlers.rs`, its
+//!   wire types in `dto.rs` and its SQL in `queries.rs`;
+//! - the server, middleware and the 404/405 fallback: [`server`];
+//! - the one error type and its problem+json rendering: [`error`];
+//! - the database (SQLite or PostgreSQL, pool, migrations): [`db`], with the
+//!   tables in [`schema`] and the SQL under `migrations/<backend>/`;
+//! - configuration: [`config`]; the command line: [`cli`];
+//! - the OpenAPI document and its committed copy: [`openapi`].
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod editors;
+pub mod error;
+pub mod http;
+pub mod json;
+pub mod openapi;
+pub mod pagination;
+pub mod routes;
+pub mod schema;
+pub mod server;
+pub mod service;
+pub mod state;
+pub mod stories;
+pub mod validation;

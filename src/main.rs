@@ -1,0 +1,64 @@
+//! The `anthology` binary: parses the command line, reads the configuration
+//! once, and runs the server or a management command.
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+
+use anthology::cli::{Cli, Command};
+use anthology::config::Config;
+use anthology::state::AppState;
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Openapi) = cli.command {
+        print!("{}", anthology::openapi::DOCUMENT_JSON.as_str());
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => return fail(&format!("configuration error: {err}")),
+    };
+    init_logging(&config.log_filter);
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config),
+        Command::Migrate => anthology::db::Db::connect(&config.database_url, 1)
+            .and_then(|db| db.migrate())
+            .map(|()| println!("migrations are up to date"))
+            .map_err(|e| e.to_string()),
+        Command::Editors(command) => anthology::cli::run_editors(&config, command),
+        Command::Openapi => unreachable!("handled before configuration"),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(&message),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("anthology: {message}");
+    ExitCode::FAILURE
+}
+
+/// One JSON line per event; with tracing-actix-web's root span closing, one
+/// line per request with method, route, status and latency.
+fn init_logging(filter: &str) {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn serve(config: Config) -> Result<(), String> {
+    let addr = config.addr;
+    let state = AppState::init(config).map_err(|e| e.to_string())?;
+    let listener = TcpListener::bind(addr).map_err(|e| format!("ANTHOLOGY_ADDR: cannot listen on {addr}: {e}"))?;
+    tracing::info!(%addr, "listening");
+    actix_web::rt::System::new()
+        .block_on(async move { anthology::server::serve(state, listener)?.await })
+        .map_err(|e| e.to_string())
+}

@@ -1,0 +1,144 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations as they
+//! are mounted in `routes.rs`. `GET /openapi.json` serves it and
+//! `openapi/openapi.json` is the committed copy; `tests/api/openapi.rs` fails
+//! when the two differ. Regenerate with:
+//!
+//! ```sh
+//! cargo run -q -- openapi > openapi/openapi.json
+//! ```
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use actix_web::App;
+use actix_web::http::Method;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Content, OpenApi as Document, Ref, Response};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
+
+use crate::error::{FieldError, PROBLEM_CONTENT_TYPE, Problem};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Anthology",
+        description = "A headless content API for story publishing: published stories, their reader ratings and related links as JSON for front-end apps, and endpoints for editors.\n\nErrors are RFC 9457 problem documents. Lists use keyset pagination with an opaque cursor. Public reads carry a strong ETag and may be cached for a minute.",
+        license(name = "MIT", identifier = "MIT"),
+    ),
+    tags(
+        (name = "auth", description = "Access tokens for editors"),
+        (name = "editors", description = "Editor accounts (admins only)"),
+        (name = "stories", description = "Stories: drafts, publishing, reading"),
+        (name = "service", description = "Health and readiness probes"),
+    ),
+    components(schemas(Problem, FieldError)),
+    modifiers(&BearerScheme),
+)]
+struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut Document) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("JWT".into());
+        scheme.description = Some("An access token from `POST /v1/auth/token`.".into());
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The document as the app's registrations describe it.
+pub fn document() -> Document {
+    let (_, mut doc) = App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(crate::routes::configure).split_for_parts();
+    add_common_responses(&mut doc);
+    doc
+}
+
+/// The document as served and committed: pretty JSON with a final newline.
+pub static DOCUMENT_JSON: LazyLock<String> = LazyLock::new(|| {
+    let mut json = serde_json::to_string_pretty(&document()).expect("the OpenAPI document serializes");
+    json.push('\n');
+    json
+});
+
+fn problem_response(description: &str) -> Response {
+    let mut response = Response::new(description);
+    response.content.insert(PROBLEM_CONTENT_TYPE.into(), Content::new(Some(Ref::from_schema_name("Problem"))).into());
+    response
+}
+
+/// The failures any operation can meet, added once here rather than repeated
+/// on every handler: 400/500/503 everywhere; 401/403 where a token is
+/// needed; 413/415/422 where there is a body.
+fn add_common_responses(doc: &mut Document) {
+    for item in doc.paths.paths.values_mut() {
+        for operation in operations_mut(item) {
+            let needs_token = operation.security.as_ref().is_some_and(|reqs| {
+                serde_json::to_value(reqs).is_ok_and(|v| v.as_array().is_some_and(|a| a.iter().all(|r| r.get("bearer").is_some())))
+            });
+            let mut common = vec![
+                ("400", "Bad path or query parameters"),
+                ("500", "Unexpected error (details are logged, not sent)"),
+                ("503", "The database is unreachable"),
+            ];
+            if needs_token {
+                common.push(("401", "Missing, invalid, expired or revoked token"));
+                common.push(("403", "The token's role may not do this"));
+            }
+            if operation.request_body.is_some() {
+                common.push(("413", "The body is larger than the configured limit"));
+                common.push(("415", "The body is not sent as JSON"));
+                common.push(("422", "Some fields are invalid: one `errors[]` entry each"));
+            }
+            for (status, description) in common {
+                operation.responses.responses.entry(status.into()).or_insert_with(|| problem_response(description).into());
+            }
+        }
+    }
+}
+
+fn operations_mut(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+}
+
+/// For each path template in the document, the methods it answers: what a
+/// 405 lists in `Allow`.
+static ALLOWED_METHODS: LazyLock<HashMap<String, Vec<Method>>> = LazyLock::new(|| {
+    document()
+        .paths
+        .paths
+        .iter()
+        .map(|(path, item)| {
+            let methods = [
+                (item.get.is_some(), Method::GET),
+                (item.put.is_some(), Method::PUT),
+                (item.post.is_some(), Method::POST),
+                (item.delete.is_some(), Method::DELETE),
+                (item.patch.is_some(), Method::PATCH),
+            ];
+            (path.clone(), methods.into_iter().filter_map(|(has, m)| has.then_some(m)).collect())
+        })
+        .collect()
+});
+
+/// The methods the route with actix pattern `pattern` (e.g.
+/// `/v1/stories/{id:\d+}`) answers, or `None` when it is not an API route.
+pub fn allowed_methods(pattern: &str) -> Option<&'static [Method]> {
+    let mut template = String::with_capacity(pattern.len());
+    let (mut in_param, mut in_regex) = (false, false);
+    for c in pattern.chars() {
+        match c {
+            '{' => in_param = true,
+            '}' => (in_param, in_regex) = (false, false),
+            ':' if in_param => in_regex = true,
+            _ => {}
+        }
+        if !in_regex {
+            template.push(c);
+        }
+    }
+    ALLOWED_METHODS.get(&template).map(Vec::as_slice)
+}

@@ -1,0 +1,74 @@
+//! Diesel's view of the tables. Both migration trees (`migrations/sqlite`,
+//! `migrations/postgres`) must produce exactly this shape; `tests/api/schema.rs`
+//! checks that they do.
+
+diesel::table! {
+    editors (id) {
+        id -> BigInt,
+        email -> Text,
+        display_name -> Text,
+        role -> Text,
+        password_hash -> Text,
+        disabled -> Bool,
+        token_version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    server_keys (kid) {
+        kid -> Text,
+        purpose -> Text,
+        secret -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    stories (id) {
+        id -> BigInt,
+        slug -> Text,
+        title -> Text,
+        subtitle -> Nullable<Text>,
+        excerpt -> Text,
+        excerpt_is_custom -> Bool,
+        body -> Text,
+        body_html -> Text,
+        status -> Text,
+        locale -> Text,
+        author_name -> Text,
+        cover_image_url -> Nullable<Text>,
+        cover_image_alt -> Nullable<Text>,
+        seo_meta_title -> Nullable<Text>,
+        seo_meta_description -> Nullable<Text>,
+        seo_canonical_url -> Nullable<Text>,
+        word_count -> Integer,
+        reading_time_minutes -> Integer,
+        published_at -> Nullable<Timestamp>,
+        version -> BigInt,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tags (id) {
+        id -> BigInt,
+        slug -> Text,
+    }
+}
+
+diesel::table! {
+    story_tags (story_id, tag_id) {
+        story_id -> BigInt,
+        tag_id -> BigInt,
+        position -> Integer,
+    }
+}
+
+diesel::joinable!(stories -> editors (created_by));
+diesel::joinable!(story_tags -> stories (story_id));
+diesel::joinable!(story_tags -> tags (tag_id));
+diesel::allow_tables_to_appear_in_same_query!(editors, server_keys, stories, tags, story_tags);

@@ -1,0 +1,92 @@
+//! The HTTP server: middleware, the app, and the listener.
+
+use std::net::TcpListener;
+
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{Compress, ErrorHandlers};
+use actix_web::{App, HttpRequest, HttpResponse, get, web};
+use tracing_actix_web::TracingLogger;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
+
+use crate::config::CorsOrigins;
+use crate::error::{self, ApiError};
+use crate::openapi;
+use crate::state::AppState;
+
+/// Serves the app on `listener` until SIGINT/SIGTERM, then drains in-flight
+/// requests (actix's graceful shutdown, 30 s at most).
+pub fn serve(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
+    let state = web::Data::new(state);
+    Ok(actix_web::HttpServer::new(move || app(state.clone())).listen(listener)?.shutdown_timeout(30).run())
+}
+
+/// The whole application, as every worker (and every test) runs it.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let max_body = state.config.max_body_bytes;
+    let cors = cors(&state.config.cors_allowed_origins);
+    App::new()
+        .into_utoipa_app()
+        .configure(crate::routes::configure)
+        .into_app()
+        .app_data(state)
+        .app_data(web::PayloadConfig::new(max_body))
+        .app_data(web::QueryConfig::default().error_handler(error::query_error))
+        .app_data(web::PathConfig::default().error_handler(error::path_error))
+        .service(get_openapi)
+        .service(get_docs_redirect)
+        .service(SwaggerUi::new("/docs/{_:.*}").config(SwaggerConfig::new(["/openapi.json"])))
+        .default_service(web::to(unmatched))
+        .wrap(ErrorHandlers::new().default_handler(error::problem_safety_net))
+        .wrap(Compress::default())
+        .wrap(cors)
+        .wrap(TracingLogger::default())
+}
+
+fn cors(origins: &CorsOrigins) -> Cors {
+    let cors = match origins {
+        CorsOrigins::Any => Cors::default().allow_any_origin(),
+        CorsOrigins::List(list) => list.iter().fold(Cors::default(), |cors, origin| cors.allowed_origin(origin)),
+    };
+    cors.allowed_methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_MATCH, header::IF_NONE_MATCH])
+        .expose_headers([header::ETAG, header::LOCATION, header::LINK, header::RETRY_AFTER, header::LAST_MODIFIED])
+        .max_age(3600)
+}
+
+/// 405 with `Allow` when the path is an API route but the method is not one
+/// of its methods; 404 otherwise.
+async fn unmatched(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(req
+        .resource_map()
+        .match_pattern(req.path())
+        .and_then(|pattern| openapi::allowed_methods(&pattern))
+        .map_or(ApiError::NotFound, |methods| ApiError::MethodNotAllowed(methods.to_vec())))
+}
+
+/// The OpenAPI document, byte-identical to `openapi/openapi.json`.
+#[get("/openapi.json")]
+async fn get_openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/json; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .body(openapi::DOCUMENT_JSON.as_str())
+}
+
+#[get("/docs")]
+async fn get_docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect().insert_header((header::LOCATION, "/docs/")).finish()
+}

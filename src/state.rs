@@ -1,0 +1,33 @@
+//! What every handler can reach: built once at start-up, shared by all workers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::keys::JwtKeys;
+use crate::auth::throttle::LoginThrottle;
+use crate::config::Config;
+use crate::db::{Db, DbSetupError};
+
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub jwt: JwtKeys,
+    pub login_throttle: LoginThrottle,
+}
+
+impl AppState {
+    /// Connects, migrates and loads the keys: everything start-up must do
+    /// before the first request.
+    pub fn init(config: Config) -> Result<Self, DbSetupError> {
+        let db = Db::connect(&config.database_url, config.database_pool_size)?;
+        db.migrate()?;
+        let jwt = JwtKeys::load(&config, &mut *db.conn()?).map_err(|e| DbSetupError::Connect(e.to_string()))?;
+        Ok(Self {
+            config: Arc::new(config),
+            db,
+            jwt,
+            // Five wrong passwords per email, or twenty per address, per quarter hour.
+            login_throttle: LoginThrottle::new(Duration::from_secs(15 * 60), 5, 20),
+        })
+    }
+}
