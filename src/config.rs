@@ -80,20 +80,16 @@ impl Config {
         let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
         let bad = |variable: &'static str, message: String| ConfigError { variable, message };
 
-        let database_url = DatabaseUrl::parse(
-            get("DATABASE_URL").as_deref().unwrap_or("sqlite://anthology.db"),
-        )
-        .map_err(|m| bad("DATABASE_URL", m))?;
+        let database_url = DatabaseUrl::parse(get("DATABASE_URL").as_deref().unwrap_or("sqlite://anthology.db"))
+            .map_err(|m| bad("DATABASE_URL", m))?;
 
-        let database_pool_size = match get("DATABASE_POOL_SIZE") {
-            None => 10,
-            Some(v) => v
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=200).contains(n))
-                .ok_or_else(|| bad("DATABASE_POOL_SIZE", format!("must be a whole number from 1 to 200, got {v:?}")))?,
-        };
+        let database_pool_size =
+            match get("DATABASE_POOL_SIZE") {
+                None => 10,
+                Some(v) => v.trim().parse::<u32>().ok().filter(|n| (1..=200).contains(n)).ok_or_else(|| {
+                    bad("DATABASE_POOL_SIZE", format!("must be a whole number from 1 to 200, got {v:?}"))
+                })?,
+            };
 
         let addr_raw = get("ANTHOLOGY_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into());
         let addr = addr_raw
@@ -128,7 +124,9 @@ impl Config {
                 .ok()
                 .filter(|n| (60..=30 * 24 * 3600).contains(n))
                 .map(Duration::from_secs)
-                .ok_or_else(|| bad("JWT_TTL_SECONDS", format!("must be a whole number of seconds from 60 to 2592000, got {v:?}")))?,
+                .ok_or_else(|| {
+                    bad("JWT_TTL_SECONDS", format!("must be a whole number of seconds from 60 to 2592000, got {v:?}"))
+                })?,
         };
 
         let cors_allowed_origins = match get("CORS_ALLOWED_ORIGINS").as_deref().map(str::trim) {
@@ -147,12 +145,14 @@ impl Config {
 
         let max_body_bytes = match get("ANTHOLOGY_MAX_BODY_BYTES") {
             None => 1024 * 1024,
-            Some(v) => v
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1024..=64 * 1024 * 1024).contains(n))
-                .ok_or_else(|| bad("ANTHOLOGY_MAX_BODY_BYTES", format!("must be a whole number of bytes from 1024 to 67108864, got {v:?}")))?,
+            Some(v) => {
+                v.trim().parse::<usize>().ok().filter(|n| (1024..=64 * 1024 * 1024).contains(n)).ok_or_else(|| {
+                    bad(
+                        "ANTHOLOGY_MAX_BODY_BYTES",
+                        format!("must be a whole number of bytes from 1024 to 67108864, got {v:?}"),
+                    )
+                })?
+            }
         };
 
         let log_filter = get("RUST_LOG").unwrap_or_else(|| "info".into());

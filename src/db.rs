@@ -127,7 +127,7 @@ impl Db {
             f(&mut conn)
         })
         .await
-        .map_err(|e| ApiError::internal(e))?
+        .map_err(ApiError::internal)?
     }
 
     /// Applies pending migrations of the matching tree.
@@ -160,7 +160,9 @@ impl From<diesel::result::Error> for ApiError {
         use diesel::result::{DatabaseErrorKind, Error};
         match err {
             Error::NotFound => ApiError::NotFound,
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => ApiError::Unavailable(info.message().to_owned()),
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                ApiError::Unavailable(info.message().to_owned())
+            }
             Error::BrokenTransactionManager => ApiError::Unavailable(err.to_string()),
             other => ApiError::internal(other),
         }

@@ -2,8 +2,8 @@
 //! headers (public with a strong ETag, or private), list envelopes with
 //! `Link`, and the client's address.
 
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

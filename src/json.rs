@@ -61,7 +61,8 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = err.path().to_string();
         let inner = err.into_inner();
         match inner.classify() {
-            serde_json::error::Category::Data => {
+            // A shape error found before a syntax error further on is still broken JSON.
+            serde_json::error::Category::Data if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() => {
                 let field = if path == "." { "body".to_owned() } else { path };
                 ApiError::invalid(field, "type", strip_position(&inner.to_string()))
             }

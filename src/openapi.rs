@@ -52,7 +52,8 @@ impl Modify for BearerScheme {
 
 /// The document as the app's registrations describe it.
 pub fn document() -> Document {
-    let (_, mut doc) = App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(crate::routes::configure).split_for_parts();
+    let (_, mut doc) =
+        App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(crate::routes::configure).split_for_parts();
     add_common_responses(&mut doc);
     doc
 }
@@ -77,7 +78,8 @@ fn add_common_responses(doc: &mut Document) {
     for item in doc.paths.paths.values_mut() {
         for operation in operations_mut(item) {
             let needs_token = operation.security.as_ref().is_some_and(|reqs| {
-                serde_json::to_value(reqs).is_ok_and(|v| v.as_array().is_some_and(|a| a.iter().all(|r| r.get("bearer").is_some())))
+                serde_json::to_value(reqs)
+                    .is_ok_and(|v| v.as_array().is_some_and(|a| a.iter().all(|r| r.get("bearer").is_some())))
             });
             let mut common = vec![
                 ("400", "Bad path or query parameters"),
@@ -94,7 +96,11 @@ fn add_common_responses(doc: &mut Document) {
                 common.push(("422", "Some fields are invalid: one `errors[]` entry each"));
             }
             for (status, description) in common {
-                operation.responses.responses.entry(status.into()).or_insert_with(|| problem_response(description).into());
+                operation
+                    .responses
+                    .responses
+                    .entry(status.into())
+                    .or_insert_with(|| problem_response(description).into());
             }
         }
     }

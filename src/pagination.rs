@@ -75,8 +75,12 @@ pub fn paginate<T, K: Serialize>(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) 
 /// replaced, so filters and sort carry over.
 pub fn next_link(req: &HttpRequest, page: &Page) -> Option<String> {
     let cursor = page.next_cursor.as_ref()?;
-    let mut pairs: Vec<String> =
-        req.query_string().split('&').filter(|p| !p.is_empty() && !p.starts_with("cursor=")).map(str::to_owned).collect();
+    let mut pairs: Vec<String> = req
+        .query_string()
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("cursor="))
+        .map(str::to_owned)
+        .collect();
     pairs.push(format!("cursor={cursor}"));
     Some(format!("<{}?{}>; rel=\"next\"", req.path(), pairs.join("&")))
 }

@@ -45,9 +45,6 @@ pub async fn get_health() -> Result<HttpResponse, ApiError> {
 )]
 #[get("/ready")]
 pub async fn get_readiness(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state
-        .db
-        .run(|conn| conn.batch_execute("SELECT 1").map_err(|e| ApiError::Unavailable(e.to_string())))
-        .await?;
+    state.db.run(|conn| conn.batch_execute("SELECT 1").map_err(|e| ApiError::Unavailable(e.to_string()))).await?;
     private_json(StatusCode::OK, &HealthStatus { status: "ready".into() })
 }

@@ -43,12 +43,16 @@ pub fn http_url(value: &str) -> Result<(), ValidationError> {
 pub fn slug(value: &str) -> Result<(), ValidationError> {
     let well_formed = !value.is_empty()
         && value.len() <= 100
-        && value.split('-').all(|word| !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        && value
+            .split('-')
+            .all(|word| !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
     if well_formed {
         Ok(())
     } else {
         let mut error = ValidationError::new("format");
-        error.message = Some(Cow::Borrowed("must be lower-case letters and digits separated by single hyphens, at most 100 characters"));
+        error.message = Some(Cow::Borrowed(
+            "must be lower-case letters and digits separated by single hyphens, at most 100 characters",
+        ));
         Err(error)
     }
 }
@@ -56,7 +60,8 @@ pub fn slug(value: &str) -> Result<(), ValidationError> {
 /// A BCP 47 language tag such as `en-GB` or `zh-Hant-TW` (shape only).
 pub fn locale(value: &str) -> Result<(), ValidationError> {
     let mut parts = value.split('-');
-    let language_ok = parts.next().is_some_and(|l| (2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphabetic()));
+    let language_ok =
+        parts.next().is_some_and(|l| (2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphabetic()));
     let rest_ok = parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
     if language_ok && rest_ok && value.len() <= 35 {
         Ok(())
@@ -78,7 +83,10 @@ pub fn tag_list(tags: &[String]) -> Result<(), ValidationError> {
         return error("length", "at most 20 tags");
     }
     if tags.iter().any(|t| t.len() > 50 || slug(t).is_err()) {
-        return error("format", "each tag must be a slug (lower-case letters, digits, hyphens) of at most 50 characters");
+        return error(
+            "format",
+            "each tag must be a slug (lower-case letters, digits, hyphens) of at most 50 characters",
+        );
     }
     Ok(())
 }

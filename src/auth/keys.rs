@@ -150,7 +150,8 @@ pub fn stored_secrets(conn: &mut DbConnection, purpose: &str) -> QueryResult<Vec
             ))
             .execute(conn);
         match inserted {
-            Ok(_) | Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {}
+            Ok(_)
+            | Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {}
             Err(e) => return Err(e),
         }
         secrets = load(conn)?;

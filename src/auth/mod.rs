@@ -87,9 +87,11 @@ async fn authenticate(req: &HttpRequest) -> Result<Option<EditorRow>, ApiError> 
         .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
         .map(|(_, token)| token.trim().to_owned())
         .ok_or(ApiError::Unauthorized("the Authorization header must be: Bearer <token>"))?;
-    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("AppState is not registered"))?;
+    let state =
+        req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("AppState is not registered"))?;
     let claims = state.jwt.verify(&token)?;
-    let id: i64 = claims.sub.parse().map_err(|_| ApiError::Unauthorized("the access token is invalid or has expired"))?;
+    let id: i64 =
+        claims.sub.parse().map_err(|_| ApiError::Unauthorized("the access token is invalid or has expired"))?;
     let editor = state.db.run(move |conn| Ok(queries::find(conn, id)?)).await?;
     match editor {
         Some(editor) if !editor.disabled && editor.token_version == claims.ver => Ok(Some(editor)),

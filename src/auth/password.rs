@@ -9,10 +9,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash}
 use crate::error::ApiError;
 
 pub fn hash(password: &str) -> Result<String, ApiError> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(ApiError::internal)
+    Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(ApiError::internal)
 }
 
 /// Verifies against the stored hash; with no hash (unknown email) it verifies
@@ -21,7 +18,8 @@ pub fn verify(password: &str, stored_hash: Option<&str>) -> bool {
     static DUMMY: LazyLock<String> =
         LazyLock::new(|| hash("not a real password, only spends the time").expect("hashing a constant works"));
     let matches = |encoded: &str| {
-        PasswordHash::new(encoded).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        PasswordHash::new(encoded)
+            .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
     };
     match stored_hash {
         Some(encoded) => matches(encoded),

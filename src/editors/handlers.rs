@@ -124,9 +124,12 @@ pub async fn update_editor(
                 let current = queries::find(conn, id)?.ok_or(ApiError::NotFound)?;
                 let role_changes = patch.role.is_some_and(|r| r.as_str() != current.role);
                 let disabling = patch.disabled == Some(true) && !current.disabled;
-                let loses_admin = current.role == Role::Admin.as_str() && !current.disabled && (role_changes || disabling);
+                let loses_admin =
+                    current.role == Role::Admin.as_str() && !current.disabled && (role_changes || disabling);
                 if loses_admin && queries::count_other_active_admins(conn, id)? == 0 {
-                    return Err(ApiError::Conflict("this is the last active admin: it cannot be demoted or disabled".into()));
+                    return Err(ApiError::Conflict(
+                        "this is the last active admin: it cannot be demoted or disabled".into(),
+                    ));
                 }
                 let changes = EditorChanges {
                     display_name: patch.display_name.map(|n| n.trim().to_owned()),

@@ -53,7 +53,12 @@ pub fn create(
 ) -> Result<EditorRow, ApiError> {
     let email = normalize_email(email);
     let password_hash = password::hash(password_plain)?;
-    let row = NewEditorRow { email: &email, display_name: display_name.trim(), role: role.as_str(), password_hash: &password_hash };
+    let row = NewEditorRow {
+        email: &email,
+        display_name: display_name.trim(),
+        role: role.as_str(),
+        password_hash: &password_hash,
+    };
     queries::insert(conn, &row).map_err(|err| match err {
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
             ApiError::Conflict(format!("an editor with email {email} already exists"))

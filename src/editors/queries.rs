@@ -74,7 +74,12 @@ pub fn insert(conn: &mut DbConnection, new: &NewEditorRow) -> QueryResult<Editor
 
 /// Applies `changes`; when `revoke_tokens` is set, bumps the token version so
 /// every token issued before now stops working.
-pub fn update(conn: &mut DbConnection, id: i64, changes: &EditorChanges, revoke_tokens: bool) -> QueryResult<EditorRow> {
+pub fn update(
+    conn: &mut DbConnection,
+    id: i64,
+    changes: &EditorChanges,
+    revoke_tokens: bool,
+) -> QueryResult<EditorRow> {
     let bump = if revoke_tokens { 1 } else { 0 };
     diesel::update(editors::table.find(id))
         .set((changes, editors::token_version.eq(editors::token_version + bump), editors::updated_at.eq(now())))

@@ -95,7 +95,10 @@ fn free_slug(conn: &mut DbConnection, base: &str) -> QueryResult<String> {
     if !taken.iter().any(|s| s == base) {
         return Ok(base.to_owned());
     }
-    Ok((2..).map(|n| format!("{base}-{n}")).find(|candidate| !taken.contains(candidate)).expect("an unbounded range has a free suffix"))
+    Ok((2..)
+        .map(|n| format!("{base}-{n}"))
+        .find(|candidate| !taken.contains(candidate))
+        .expect("an unbounded range has a free suffix"))
 }
 
 /// Inserts a story with its tags in one transaction. An explicit slug that is
@@ -117,7 +120,8 @@ pub fn insert(
             } else {
                 values.slug = free_slug(conn, &base)?;
             }
-            let id = diesel::insert_into(stories::table).values(&values).returning(stories::id).get_result::<i64>(conn)?;
+            let id =
+                diesel::insert_into(stories::table).values(&values).returning(stories::id).get_result::<i64>(conn)?;
             set_tags(conn, id, tag_slugs)?;
             Ok(Some(stories::table.find(id).select(StoryRow::as_select()).first(conn)?))
         });

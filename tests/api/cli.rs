@@ -1,0 +1,93 @@
+//! The binary itself: configuration errors and the editors commands.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use crate::common::{Backend, TestDb};
+
+const BIN: &str = env!("CARGO_BIN_EXE_anthology");
+
+fn anthology(db: &TestDb, args: &[&str], env: &[(&str, &str)], stdin: &str) -> (bool, String, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .env("DATABASE_URL", &db.url)
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn a_bad_configuration_value_stops_start_up_naming_the_variable() {
+    let db = TestDb::new(Backend::Sqlite);
+    for (variable, value) in [
+        ("JWT_SECRET", "short"),
+        ("ANTHOLOGY_ADDR", "nowhere"),
+        ("JWT_TTL_SECONDS", "-5"),
+        ("DATABASE_URL", "mysql://x"),
+    ] {
+        let (ok, _, stderr) = anthology(&db, &["serve"], &[(variable, value)], "");
+        assert!(!ok, "{variable}={value} started");
+        assert!(stderr.contains(variable), "{variable}: {stderr}");
+    }
+}
+
+#[test]
+fn an_unreachable_postgres_is_reported_not_replaced_by_a_sqlite_file() {
+    let db = TestDb::new(Backend::Sqlite);
+    let (ok, _, stderr) = anthology(&db, &["migrate"], &[("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")], "");
+    assert!(!ok);
+    assert!(stderr.contains("cannot connect"), "{stderr}");
+}
+
+fn editors_commands_work(backend: Backend) {
+    let db = TestDb::new(backend);
+    let (ok, stdout, stderr) = anthology(
+        &db,
+        &["editors", "create", "--email", "Root@Example.com", "--role", "admin"],
+        &[],
+        "a long passphrase\n",
+    );
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("created admin editor root@example.com"), "{stdout}");
+    // From the environment too, and a short password is refused.
+    let (ok, _, stderr) = anthology(
+        &db,
+        &["editors", "create", "--email", "ed@example.com"],
+        &[("ANTHOLOGY_PASSWORD", "another long one")],
+        "",
+    );
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = anthology(&db, &["editors", "create", "--email", "x@example.com"], &[], "short\n");
+    assert!(!ok && stderr.contains("password"), "{stderr}");
+    let (ok, _, stderr) =
+        anthology(&db, &["editors", "create", "--email", "ROOT@example.com"], &[], "a long passphrase\n");
+    assert!(!ok && stderr.contains("already exists"), "{stderr}");
+
+    let (ok, stdout, _) = anthology(&db, &["editors", "disable", "--email", "ed@example.com"], &[], "");
+    assert!(ok && stdout.contains("disabled ed@example.com"), "{stdout}");
+    let (ok, stdout, _) = anthology(&db, &["editors", "list"], &[], "");
+    assert!(ok);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].contains("root@example.com\tadmin\tactive"), "{stdout}");
+    assert!(lines[1].contains("ed@example.com\teditor\tdisabled"), "{stdout}");
+}
+
+#[test]
+fn editors_commands_work_on_sqlite() {
+    editors_commands_work(Backend::Sqlite);
+}
+
+#[test]
+fn editors_commands_work_on_postgres() {
+    editors_commands_work(Backend::Postgres);
+}

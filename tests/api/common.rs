@@ -1,0 +1,258 @@
+//! The test harness: the real app on a real listener, a fresh database per
+//! test (a SQLite file in a temp dir, or a new PostgreSQL database), and a
+//! small HTTP client that reads like a user's session.
+//!
+//! PostgreSQL tests need `TEST_DATABASE_URL` (a server where we may create
+//! databases); `scripts/test.sh` starts a throwaway one and sets it. Without
+//! it they fail loudly rather than pass without having run.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::http::{Method, StatusCode, header::HeaderMap};
+use actix_web::web::Bytes;
+use anthology::config::Config;
+use anthology::db::Db;
+use anthology::editors::{self, Role};
+use anthology::state::AppState;
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn(Backend)` once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[actix_web::test] async fn $name() { super::$name($crate::common::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[actix_web::test] async fn $name() { super::$name($crate::common::Backend::Postgres).await } )*
+        }
+    };
+}
+
+/// A database that exists for one test and is removed after it.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg_drop: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("anthology.db").display());
+                Self { url, _dir: Some(dir), pg_drop: None }
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var("TEST_DATABASE_URL").expect(
+                    "TEST_DATABASE_URL is not set: run the suite with scripts/test.sh, which starts a throwaway PostgreSQL",
+                );
+                let name = format!("anthology_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
+                admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
+                let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&format!("/{name}"));
+                Self { url: url.to_string(), _dir: None, pg_drop: Some((admin_url, name)) }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = &self.pg_drop
+            && let Ok(mut admin) = PgConnection::establish(admin_url)
+        {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base_url: String,
+    pub db: Db,
+    client: awc::Client,
+    _server: actix_web::dev::ServerHandle,
+    // Dropped last: the server's connections must go before the database.
+    pub test_db: TestDb,
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+impl TestApp {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, &[]).await
+    }
+
+    /// Starts the app with extra environment variables (as `Config` reads them).
+    pub async fn start_with(backend: Backend, env: &[(&str, &str)]) -> Self {
+        let test_db = TestDb::new(backend);
+        Self::start_on(test_db, env).await
+    }
+
+    /// Starts the app on an existing test database (to restart a service).
+    pub async fn start_on(test_db: TestDb, env: &[(&str, &str)]) -> Self {
+        let config = test_config(&test_db.url, env);
+        let state = AppState::init(config).expect("app state");
+        let db = state.db.clone();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let server = anthology::server::serve(state, listener).expect("server");
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        let client = awc::Client::builder().timeout(Duration::from_secs(30)).disable_redirects().finish();
+        Self { base_url, db, client, _server: handle, test_db }
+    }
+
+    pub fn anon(&self) -> Session<'_> {
+        Session { app: self, token: None }
+    }
+
+    pub fn with_token(&self, token: &str) -> Session<'_> {
+        Session { app: self, token: Some(token.to_owned()) }
+    }
+
+    /// Creates an editor straight in the database, as the CLI does.
+    pub fn create_editor(&self, email: &str, role: Role) -> i64 {
+        let mut conn = self.db.conn().expect("conn");
+        editors::create(&mut conn, email, email.split('@').next().unwrap(), role, PASSWORD).expect("create editor").id
+    }
+
+    pub async fn login(&self, email: &str) -> String {
+        let res = self.anon().post("/v1/auth/token", json!({"email": email, "password": PASSWORD})).await;
+        assert_eq!(res.status, StatusCode::OK, "login failed: {}", res.text());
+        res.json()["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A session of a fresh admin.
+    pub async fn admin(&self) -> Session<'_> {
+        let email = format!("admin-{}@example.com", uuid::Uuid::new_v4().simple());
+        self.create_editor(&email, Role::Admin);
+        let token = self.login(&email).await;
+        self.with_token(&token)
+    }
+
+    /// A session of a fresh editor.
+    pub async fn editor(&self) -> Session<'_> {
+        let email = format!("editor-{}@example.com", uuid::Uuid::new_v4().simple());
+        self.create_editor(&email, Role::Editor);
+        let token = self.login(&email).await;
+        self.with_token(&token)
+    }
+}
+
+pub fn test_config(database_url: &str, env: &[(&str, &str)]) -> Config {
+    let mut vars: Vec<(String, String)> =
+        vec![("DATABASE_URL".into(), database_url.into()), ("DATABASE_POOL_SIZE".into(), "4".into())];
+    vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Config::from_lookup(|name| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone())).expect("test config")
+}
+
+/// Requests as one caller: anonymous, or with a bearer token.
+pub struct Session<'a> {
+    app: &'a TestApp,
+    pub token: Option<String>,
+}
+
+pub enum Body {
+    None,
+    Json(Value),
+    Raw(&'static str, Vec<u8>),
+}
+
+impl Session<'_> {
+    pub async fn send(&self, method: Method, path: &str, body: Body, headers: &[(&str, &str)]) -> TestResponse {
+        let mut req = self.app.client.request(method, format!("{}{}", self.app.base_url, path));
+        if let Some(token) = &self.token {
+            req = req.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        for (name, value) in headers {
+            req = req.insert_header((*name, *value));
+        }
+        let sent = match body {
+            Body::None => req.send().await,
+            Body::Json(value) => {
+                req.insert_header(("Content-Type", "application/json"))
+                    .send_body(serde_json::to_vec(&value).unwrap())
+                    .await
+            }
+            Body::Raw(content_type, bytes) => {
+                if !content_type.is_empty() {
+                    req = req.insert_header(("Content-Type", content_type));
+                }
+                req.send_body(bytes).await
+            }
+        };
+        let mut res = sent.expect("request sent");
+        let body = res.body().limit(64 * 1024 * 1024).await.expect("body read");
+        TestResponse { status: res.status(), headers: res.headers().clone(), body }
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.send(Method::GET, path, Body::None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> TestResponse {
+        self.send(Method::POST, path, Body::Json(body), &[]).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> TestResponse {
+        self.send(Method::PATCH, path, Body::Json(body), &[]).await
+    }
+
+    pub async fn delete(&self, path: &str) -> TestResponse {
+        self.send(Method::DELETE, path, Body::None, &[]).await
+    }
+}
+
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a 2xx/3xx `status` and returns the JSON body.
+    pub fn ok(&self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text());
+        if self.body.is_empty() { Value::Null } else { self.json() }
+    }
+
+    /// Asserts an RFC 9457 problem with `status` and returns it.
+    pub fn problem(&self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text());
+        assert_eq!(self.header("content-type"), Some("application/problem+json"), "body: {}", self.text());
+        let problem = self.json();
+        assert_eq!(problem["status"], status);
+        assert!(problem["type"].is_string() && problem["title"].is_string() && problem["detail"].is_string());
+        problem
+    }
+
+    /// The fields named in a 422's `errors[]`.
+    pub fn invalid_fields(&self) -> Vec<String> {
+        let problem = self.problem(422);
+        problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect()
+    }
+}

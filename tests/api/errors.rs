@@ -1,0 +1,115 @@
+//! Every failure answers application/problem+json, including actix's own.
+
+use actix_web::http::Method;
+use serde_json::json;
+
+use crate::common::{Backend, Body, TestApp};
+
+crate::on_both_backends!(
+    malformed_json_is_400,
+    wrong_content_type_is_415,
+    oversized_bodies_are_413,
+    bad_query_and_path_parameters_are_400,
+    unknown_routes_are_404_and_wrong_methods_405,
+    cors_headers_reach_errors_and_unlisted_origins_get_none,
+);
+
+async fn malformed_json_is_400(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let admin = app.admin().await;
+    for raw in [&b"{\"email\": "[..], b"not json", b"{} trailing", b""] {
+        let res = admin.send(Method::POST, "/v1/editors", Body::Raw("application/json", raw.to_vec()), &[]).await;
+        res.problem(400);
+    }
+    // Well-formed JSON of the wrong shape is a validation failure, naming the field.
+    for raw in [&b"\"a string\""[..], b"42", b"null"] {
+        let res = admin.send(Method::POST, "/v1/editors", Body::Raw("application/json", raw.to_vec()), &[]).await;
+        assert_eq!(res.invalid_fields(), ["body"]);
+    }
+    let res = admin.post("/v1/editors", serde_json::json!({"email": 5})).await;
+    assert_eq!(res.invalid_fields(), ["email"]);
+}
+
+async fn wrong_content_type_is_415(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let body = br#"{"email": "a@example.com", "password": "x"}"#.to_vec();
+    for content_type in ["text/plain", "application/x-www-form-urlencoded", ""] {
+        let res = app.anon().send(Method::POST, "/v1/auth/token", Body::Raw(content_type, body.clone()), &[]).await;
+        res.problem(415);
+    }
+    // JSON with a charset, or a +json type, is accepted.
+    let res = app
+        .anon()
+        .send(Method::POST, "/v1/auth/token", Body::Raw("application/json; charset=utf-8", body.clone()), &[])
+        .await;
+    res.problem(401);
+}
+
+async fn oversized_bodies_are_413(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("ANTHOLOGY_MAX_BODY_BYTES", "2048")]).await;
+    let admin = app.admin().await;
+    let big = json!({"title": "Big", "body": "x".repeat(4096)});
+    let res = admin.post("/v1/stories", big).await;
+    res.problem(413);
+    // Just under the limit is fine.
+    admin.post("/v1/stories", json!({"title": "Small", "body": "x".repeat(1500)})).await.ok(201);
+}
+
+async fn bad_query_and_path_parameters_are_400(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let admin = app.admin().await;
+    for query in ["limit=abc", "limit=0", "limit=101", "limit=-1", "cursor=%%%", "cursor=bm90LWEtY3Vyc29y"] {
+        let res = admin.get(&format!("/v1/editors?{query}")).await;
+        res.problem(400);
+    }
+    // An id of digits that does not fit an int64.
+    admin.get("/v1/editors/99999999999999999999999").await.problem(400);
+    app.anon().get("/v1/stories/99999999999999999999999").await.problem(400);
+}
+
+async fn unknown_routes_are_404_and_wrong_methods_405(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    for path in ["/nope", "/v1", "/v1/nope", "/v1/stories/abc", "/v1/editors/1/x"] {
+        app.anon().get(path).await.problem(404);
+    }
+    let res = app.anon().delete("/v1/auth/token").await;
+    res.problem(405);
+    assert_eq!(res.header("allow"), Some("POST"));
+    let res = app.anon().send(Method::PUT, "/v1/editors/1", Body::None, &[]).await;
+    res.problem(405);
+    assert_eq!(res.header("allow"), Some("GET, PATCH"));
+}
+
+async fn cors_headers_reach_errors_and_unlisted_origins_get_none(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("CORS_ALLOWED_ORIGINS", "https://magazine.example")]).await;
+    let origin = [("Origin", "https://magazine.example")];
+    let res = app.anon().send(Method::GET, "/v1/stories/12345", Body::None, &origin).await;
+    res.problem(404);
+    assert_eq!(res.header("access-control-allow-origin"), Some("https://magazine.example"));
+    let res = app.anon().send(Method::GET, "/health", Body::None, &origin).await;
+    assert_eq!(res.header("access-control-allow-origin"), Some("https://magazine.example"));
+
+    // A preflight for an editor write from the allowed origin.
+    let preflight = app
+        .anon()
+        .send(
+            Method::OPTIONS,
+            "/v1/stories",
+            Body::None,
+            &[
+                ("Origin", "https://magazine.example"),
+                ("Access-Control-Request-Method", "POST"),
+                ("Access-Control-Request-Headers", "authorization, content-type"),
+            ],
+        )
+        .await;
+    assert!(preflight.status.is_success(), "{}", preflight.status);
+    assert_eq!(preflight.header("access-control-allow-origin"), Some("https://magazine.example"));
+
+    // Another origin is not allowed: no CORS grant, and still a problem document.
+    let res = app.anon().send(Method::GET, "/health", Body::None, &[("Origin", "https://evil.example")]).await;
+    assert!(res.header("access-control-allow-origin").is_none());
+    if !res.status.is_success() {
+        res.problem(res.status.as_u16());
+    }
+}

@@ -1,0 +1,12 @@
+//! The integration suite: the real app over real HTTP, each test on a fresh
+//! SQLite file and a fresh PostgreSQL database.
+
+mod auth;
+mod cli;
+mod common;
+mod editors;
+mod errors;
+mod openapi;
+mod schema;
+mod service;
+mod stories;

@@ -1,0 +1,45 @@
+//! Probes, the database going away, and the documentation pages.
+
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+
+use crate::common::{Backend, TestApp};
+
+crate::on_both_backends!(health_and_readiness_answer, docs_are_served_without_a_cdn);
+
+async fn health_and_readiness_answer(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    assert_eq!(app.anon().get("/health").await.ok(200)["status"], "ok");
+    assert_eq!(app.anon().get("/ready").await.ok(200)["status"], "ready");
+}
+
+async fn docs_are_served_without_a_cdn(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let res = app.anon().get("/docs").await;
+    assert_eq!(res.status.as_u16(), 308);
+    assert_eq!(res.header("location"), Some("/docs/"));
+    let page = app.anon().get("/docs/").await;
+    assert_eq!(page.status.as_u16(), 200);
+    let html = page.text();
+    assert!(html.contains("swagger"), "{html}");
+    // Every script and stylesheet comes from this server.
+    assert!(!html.contains("https://") && !html.contains("http://"), "{html}");
+    let init = app.anon().get("/docs/swagger-initializer.js").await;
+    assert!(init.text().contains("/openapi.json"), "{}", init.text());
+}
+
+/// When PostgreSQL goes away mid-flight, requests get 503, not 500.
+#[actix_web::test]
+async fn a_database_that_is_gone_answers_503() {
+    let app = TestApp::start(Backend::Postgres).await;
+    let admin_url = std::env::var("TEST_DATABASE_URL").unwrap();
+    let name = url::Url::parse(&app.test_db.url).unwrap().path().trim_start_matches('/').to_owned();
+    let mut admin = diesel::PgConnection::establish(&admin_url).unwrap();
+    admin.batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)")).unwrap();
+    let res = app.anon().get("/ready").await;
+    res.problem(503);
+    assert!(res.header("retry-after").is_some());
+    app.anon().get("/v1/stories/1").await.problem(503);
+    // The probe that does not touch the database still answers.
+    app.anon().get("/health").await.ok(200);
+}

@@ -1,0 +1,107 @@
+//! The story resource, as far as the foundation goes: create and read back.
+
+use serde_json::json;
+
+use crate::common::{Backend, TestApp};
+
+crate::on_both_backends!(
+    an_editor_creates_a_draft_that_only_editors_can_read,
+    text_comes_back_byte_for_byte,
+    slugs_are_derived_unique_and_explicit_ones_are_checked,
+    story_fields_are_validated,
+);
+
+async fn an_editor_creates_a_draft_that_only_editors_can_read(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let res = editor
+        .post(
+            "/v1/stories",
+            json!({
+                "title": "A new mother", "body": "The first night home.\n\n[Support](https://support.example)",
+                "tags": ["family", "parenting", "family"], "author": {"name": "Sam Ward"},
+                "cover_image": {"url": "https://img.example/cot.jpg", "alt": "An empty cot"},
+                "seo": {"meta_description": "Night one."}
+            }),
+        )
+        .await;
+    let story = res.ok(201);
+    let location = res.header("location").unwrap().to_owned();
+    assert_eq!(location, format!("/v1/stories/{}", story["id"]));
+    assert_eq!(res.header("etag"), Some("\"v1\""));
+    assert_eq!(story["status"], "draft");
+    assert_eq!(story["slug"], "a-new-mother");
+    assert_eq!(story["version"], 1);
+    assert_eq!(story["tags"], json!(["family", "parenting"]));
+    assert_eq!(story["locale"], "en-GB");
+    assert_eq!(story["excerpt"], "The first night home. Support");
+    assert_eq!(story["published_at"], json!(null));
+    assert_eq!(story["seo"], json!({"meta_title": null, "meta_description": "Night one.", "canonical_url": null}));
+    assert!(story["body_html"].as_str().unwrap().contains(r#"rel="noopener noreferrer""#));
+
+    app.anon().get(&location).await.problem(404);
+    let read = editor.get(&location).await;
+    assert_eq!(read.ok(200), story);
+    assert_eq!(read.header("cache-control"), Some("private, no-store"));
+    app.anon().get("/v1/stories/424242").await.problem(404);
+}
+
+async fn text_comes_back_byte_for_byte(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let title = "“Mum’s moving in” — 👩🏽‍🦳 e\u{301}te\u{301} שלום";
+    let body = "She said, “It’s only for a while” — and stayed… 🫖\n\nمرحبا and naïve cafe\u{301}.";
+    let story =
+        editor.post("/v1/stories", json!({"title": title, "body": body, "subtitle": "Ça va — “oui”"})).await.ok(201);
+    let read = editor.get(&format!("/v1/stories/{}", story["id"])).await;
+    let read_json = read.ok(200);
+    assert_eq!(read_json["title"].as_str().unwrap().as_bytes(), title.as_bytes());
+    assert_eq!(read_json["body"].as_str().unwrap().as_bytes(), body.as_bytes());
+    assert_eq!(read_json["subtitle"], "Ça va — “oui”");
+    // Sent as UTF-8, not escaped.
+    assert!(read.text().contains("👩🏽‍🦳"));
+    assert_eq!(read.header("content-type"), Some("application/json; charset=utf-8"));
+    // Transliterated to ASCII, emoji included.
+    assert_eq!(read_json["slug"], "mum-s-moving-in-woman-white-hair-ete-shlvm");
+}
+
+async fn slugs_are_derived_unique_and_explicit_ones_are_checked(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let mut slugs = Vec::new();
+    for _ in 0..3 {
+        slugs.push(editor.post("/v1/stories", json!({"title": "Moving in"})).await.ok(201)["slug"].clone());
+    }
+    assert_eq!(slugs, [json!("moving-in"), json!("moving-in-2"), json!("moving-in-3")]);
+    editor.post("/v1/stories", json!({"title": "Other", "slug": "moving-in-2"})).await.problem(409);
+    let ok = editor.post("/v1/stories", json!({"title": "Other", "slug": "chosen-by-hand"})).await.ok(201);
+    assert_eq!(ok["slug"], "chosen-by-hand");
+    let res = editor.post("/v1/stories", json!({"title": "Other", "slug": "Not A Slug"})).await;
+    assert_eq!(res.invalid_fields(), ["slug"]);
+}
+
+async fn story_fields_are_validated(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let res = editor
+        .post(
+            "/v1/stories",
+            json!({
+                "title": "", "locale": "english please", "tags": ["Not a slug"],
+                "cover_image": {"url": "javascript:alert(1)", "alt": ""},
+                "seo": {"canonical_url": "https://user:pw@example.com/"}
+            }),
+        )
+        .await;
+    assert_eq!(res.invalid_fields(), ["cover_image.url", "locale", "seo.canonical_url", "tags", "title"]);
+    let res = editor.post("/v1/stories", json!({"title": "x".repeat(301)})).await;
+    assert_eq!(res.invalid_fields(), ["title"]);
+    let res = editor.post("/v1/stories", json!({"title": "NUL\u{0}byte"})).await;
+    assert_eq!(res.invalid_fields(), ["title"]);
+    // No mass assignment: server-owned fields are unknown fields.
+    for field in ["id", "version", "status", "published_at", "word_count", "rating", "created_at"] {
+        let res = editor.post("/v1/stories", json!({"title": "T", field: 1})).await;
+        res.problem(422);
+    }
+    app.anon().post("/v1/stories", json!({"title": "T"})).await.problem(401);
+}
