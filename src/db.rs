@@ -130,11 +130,48 @@ impl Db {
         .map_err(ApiError::internal)?
     }
 
+    /// Like [`Db::run`], inside a [`write_transaction`]: for every request
+    /// that changes data.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(|conn| write_transaction(conn, f)).await
+    }
+
     /// Applies pending migrations of the matching tree.
     pub fn migrate(&self) -> Result<(), DbSetupError> {
         let mut conn = self.conn()?;
         run_migrations(&mut conn)
     }
+}
+
+/// Runs `f` in a transaction that, on SQLite, takes the write lock up front
+/// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes
+/// fails with SQLITE_BUSY when another writer got in between, whereas an
+/// immediate one waits its turn on `busy_timeout`. On PostgreSQL it is an
+/// ordinary transaction. Nested transactions inside `f` become savepoints.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return conn.transaction(f);
+    };
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    // The multi-connection's transaction manager delegates to the inner
+    // connection's, so `f` sees the transaction we just opened.
+    let outcome = f(conn);
+    let finish = match (&outcome, conn) {
+        (Ok(_), DbConnection::Sqlite(sqlite)) => AnsiTransactionManager::commit_transaction(sqlite),
+        (Err(_), DbConnection::Sqlite(sqlite)) => AnsiTransactionManager::rollback_transaction(sqlite),
+        (_, DbConnection::Pg(_)) => Ok(()),
+    };
+    finish?;
+    outcome
 }
 
 /// Applies the pending migrations for the connection's backend. Re-runs are
@@ -160,6 +197,9 @@ impl From<diesel::result::Error> for ApiError {
         use diesel::result::{DatabaseErrorKind, Error};
         match err {
             Error::NotFound => ApiError::NotFound,
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                ApiError::Conflict("this conflicts with an existing resource".into())
+            }
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
                 ApiError::Unavailable(info.message().to_owned())
             }
@@ -172,6 +212,11 @@ impl From<diesel::result::Error> for ApiError {
 /// Timestamps are stored in UTC at microsecond precision, the finer of what
 /// both backends keep, so a value reads back exactly as written.
 pub fn now() -> chrono::NaiveDateTime {
+    truncate(chrono::Utc::now().naive_utc())
+}
+
+/// A time as the database will keep it (microseconds).
+pub fn truncate(time: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
     use chrono::SubsecRound;
-    chrono::Utc::now().naive_utc().trunc_subsecs(6)
+    time.trunc_subsecs(6)
 }

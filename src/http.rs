@@ -75,3 +75,48 @@ pub fn with_next_link(mut response: HttpResponse, req: &HttpRequest, page: &Page
 pub fn client_address(req: &HttpRequest) -> String {
     req.peer_addr().map(|addr| addr.ip().to_string()).unwrap_or_else(|| "unknown".into())
 }
+
+/// The ETag of a versioned resource, for `If-Match`.
+pub fn version_etag(version: i64) -> String {
+    format!("\"v{version}\"")
+}
+
+/// The version an `If-Match` header asks for.
+pub enum IfMatch {
+    Absent,
+    /// `*`: any current version.
+    Any,
+    Version(i64),
+    /// Something that cannot match any of our ETags (a weak or foreign one).
+    Never,
+}
+
+pub fn if_match(req: &HttpRequest) -> IfMatch {
+    let Some(value) = req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
+        return IfMatch::Absent;
+    };
+    let value = value.trim();
+    if value == "*" {
+        return IfMatch::Any;
+    }
+    value
+        .split(',')
+        .map(str::trim)
+        .find_map(|tag| tag.strip_prefix("\"v")?.strip_suffix('"')?.parse().ok())
+        .map_or(IfMatch::Never, IfMatch::Version)
+}
+
+impl IfMatch {
+    /// The version a write must find, or `None` for any. A missing header
+    /// is 428 where `required`.
+    pub fn expected_version(self, required: bool) -> Result<Option<i64>, ApiError> {
+        match self {
+            IfMatch::Absent if required => Err(ApiError::PreconditionRequired),
+            IfMatch::Absent | IfMatch::Any => Ok(None),
+            IfMatch::Version(v) => Ok(Some(v)),
+            // Versions start at 1, so this fails as 412 at the write — after
+            // a missing resource has had its 404.
+            IfMatch::Never => Ok(Some(i64::MIN)),
+        }
+    }
+}

@@ -20,30 +20,61 @@ use crate::state::AppState;
 
 pub struct ApiJson<T>(pub T);
 
+/// Like [`ApiJson`], for bodies that may be left out: an empty body is `None`.
+pub struct MaybeJson<T>(pub Option<T>);
+
+type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
 impl<T: DeserializeOwned + Validate + 'static> FromRequest for ApiJson<T> {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let content_type_ok = is_json_content_type(req);
-        // The same number is set as actix's `PayloadConfig`, which enforces it.
-        let limit = req.app_data::<web::Data<AppState>>().map_or(0, |state| state.config.max_body_bytes);
-        let body = web::Bytes::from_request(req, payload);
+        let body = read_json::<T>(req, payload);
         Box::pin(async move {
-            if !content_type_ok {
-                return Err(ApiError::UnsupportedMediaType(
-                    "the body must be JSON, sent with Content-Type: application/json".into(),
-                ));
-            }
-            let bytes = body.await.map_err(|err| match err.as_error::<PayloadError>() {
-                Some(PayloadError::Overflow) => ApiError::PayloadTooLarge(limit),
-                _ => ApiError::BadRequest(format!("could not read the body: {err}")),
-            })?;
-            let value: T = parse(&bytes)?;
-            value.validate().map_err(|errors| ApiError::Validation(field_errors(&errors)))?;
-            Ok(ApiJson(value))
+            body.await?
+                .map(ApiJson)
+                .ok_or_else(|| ApiError::BadRequest("the body is empty: send a JSON document".into()))
         })
     }
+}
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for MaybeJson<T> {
+    type Error = ApiError;
+    type Future = Extracted<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_json::<T>(req, payload);
+        Box::pin(async move { body.await.map(MaybeJson) })
+    }
+}
+
+/// Reads, parses and validates the body; `None` when it is empty.
+fn read_json<T: DeserializeOwned + Validate + 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> Extracted<Option<T>> {
+    let content_type_ok = is_json_content_type(req);
+    // The same number is set as actix's `PayloadConfig`, which enforces it.
+    let limit = req.app_data::<web::Data<AppState>>().map_or(0, |state| state.config.max_body_bytes);
+    let body = web::Bytes::from_request(req, payload);
+    Box::pin(async move {
+        let bytes = body.await.map_err(|err| match err.as_error::<PayloadError>() {
+            Some(PayloadError::Overflow) => ApiError::PayloadTooLarge(limit),
+            _ => ApiError::BadRequest(format!("could not read the body: {err}")),
+        })?;
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        if !content_type_ok {
+            return Err(ApiError::UnsupportedMediaType(
+                "the body must be JSON, sent with Content-Type: application/json".into(),
+            ));
+        }
+        let value: T = parse(&bytes)?;
+        value.validate().map_err(|errors| ApiError::Validation(field_errors(&errors)))?;
+        Ok(Some(value))
+    })
 }
 
 fn is_json_content_type(req: &HttpRequest) -> bool {
@@ -71,6 +102,16 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })?;
     deserializer.end().map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
     Ok(value)
+}
+
+/// Deserialises an already-parsed document (a merged patch, say), naming the
+/// failing field in the 422.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let field = if path == "." { "body".to_owned() } else { path };
+        ApiError::invalid(field, "type", strip_position(&err.into_inner().to_string()))
+    })
 }
 
 /// serde_json appends " at line 1 column 42", which says nothing about the field.

@@ -13,8 +13,9 @@ use std::sync::LazyLock;
 use actix_web::App;
 use actix_web::http::Method;
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{Array, Schema};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{Content, OpenApi as Document, Ref, Response};
+use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Response};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
@@ -108,6 +109,28 @@ fn add_common_responses(doc: &mut Document) {
 
 fn operations_mut(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
     [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+}
+
+/// A copy of `schema` in which no property is required: for merge patches
+/// and sparse fieldsets.
+pub fn all_optional(schema: RefOr<Schema>, description: &str) -> RefOr<Schema> {
+    match schema {
+        RefOr::T(Schema::Object(mut object)) => {
+            object.required.clear();
+            object.description = Some(description.to_owned());
+            object.examples.clear();
+            RefOr::T(Schema::Object(object))
+        }
+        other => other,
+    }
+}
+
+/// The items of a story list: any subset of a story's fields.
+pub fn story_list_items() -> Array {
+    Array::new(all_optional(
+        <crate::stories::dto::Story as utoipa::PartialSchema>::schema(),
+        "A story in a list: the fields of `Story` that `fields` chose; by default all but `body` and `body_html`.",
+    ))
 }
 
 /// For each path template in the document, the methods it answers: what a

@@ -1,6 +1,8 @@
 //! Diesel's view of the tables. Both migration trees (`migrations/sqlite`,
 //! `migrations/postgres`) must produce exactly this shape; `tests/api/schema.rs`
-//! checks that they do.
+//! checks that they do. Full-text search is the one deliberate difference and
+//! is invisible here: an FTS5 table on SQLite, a generated `search_vector`
+//! column on PostgreSQL, both used only through `stories::search`.
 
 diesel::table! {
     editors (id) {
@@ -68,7 +70,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    story_revisions (id) {
+        id -> BigInt,
+        story_id -> BigInt,
+        version -> BigInt,
+        change -> Text,
+        content -> Text,
+        status -> Text,
+        published_at -> Nullable<Timestamp>,
+        editor_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(stories -> editors (created_by));
+diesel::joinable!(story_revisions -> stories (story_id));
+diesel::joinable!(story_revisions -> editors (editor_id));
 diesel::joinable!(story_tags -> stories (story_id));
 diesel::joinable!(story_tags -> tags (tag_id));
-diesel::allow_tables_to_appear_in_same_query!(editors, server_keys, stories, tags, story_tags);
+diesel::allow_tables_to_appear_in_same_query!(editors, server_keys, stories, story_revisions, tags, story_tags);

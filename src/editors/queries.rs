@@ -87,6 +87,16 @@ pub fn update(
     editors::table.find(id).select(EditorRow::as_select()).first(conn)
 }
 
+/// Display names by editor id, for showing who did what.
+pub fn display_names(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<std::collections::HashMap<i64, String>> {
+    Ok(editors::table
+        .filter(editors::id.eq_any(ids))
+        .select((editors::id, editors::display_name))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect())
+}
+
 /// Active admins other than `except`: the last one may not be demoted or disabled.
 pub fn count_other_active_admins(conn: &mut DbConnection, except: i64) -> QueryResult<i64> {
     editors::table

@@ -92,40 +92,140 @@ pub struct Story {
     pub rating: RatingSummary,
 }
 
-/// A new story. It starts as a draft; `slug` is derived from the title when
-/// not given, and `excerpt` from the body.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
+/// A story's editable content: the body of `POST /v1/stories`, what a
+/// revision keeps, and what a JSON Merge Patch is applied to.
+///
+/// `slug` is derived from the title when absent or null (and made unique);
+/// `excerpt` is derived from the body when absent or null.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "title": "Mum’s moving in",
     "body": "When my mother turned eighty-four, we said the words we’d avoided for years: “Come and live with us.”",
     "tags": ["family", "ageing"], "author": {"name": "Ruth Ellis"}
 }))]
-pub struct NewStory {
+pub struct StoryInput {
     #[validate(length(min = 1, max = 300), custom(function = "crate::validation::plain_text"))]
     pub title: String,
+    #[serde(default)]
     #[validate(custom(function = "crate::validation::slug"))]
     pub slug: Option<String>,
+    #[serde(default)]
     #[validate(length(max = 300), custom(function = "crate::validation::plain_text"))]
     pub subtitle: Option<String>,
+    #[serde(default)]
     #[validate(length(max = 1000), custom(function = "crate::validation::plain_text"))]
     pub excerpt: Option<String>,
-    /// Markdown.
+    /// Markdown, at most 500,000 characters.
     #[serde(default)]
     #[validate(length(max = 500000), custom(function = "crate::validation::plain_text"))]
     pub body: String,
-    /// Defaults to `en-GB`.
+    /// A BCP 47 language tag; defaults to `en-GB`.
+    #[serde(default)]
     #[validate(custom(function = "crate::validation::locale"))]
     pub locale: Option<String>,
-    /// At most 20 tag slugs.
+    /// At most 20 tag slugs; repeats are dropped.
     #[serde(default)]
     #[validate(custom(function = "crate::validation::tag_list"))]
     pub tags: Vec<String>,
     /// Defaults to the creating editor's display name.
+    #[serde(default)]
     #[validate(nested)]
     pub author: Option<Author>,
+    #[serde(default)]
     #[validate(nested)]
     pub cover_image: Option<CoverImage>,
+    #[serde(default)]
     #[validate(nested)]
     pub seo: Option<Seo>,
+}
+
+/// Changes to a story's content as a JSON Merge Patch (RFC 7396): the fields
+/// of `StoryInput`, each optional; a field set to null returns to its default.
+/// The merged result is validated as a whole, like a new story.
+#[derive(Debug, Deserialize)]
+pub struct StoryPatch(pub serde_json::Map<String, serde_json::Value>);
+
+impl Validate for StoryPatch {
+    /// Nothing to check before merging: `stories::edit` validates the result.
+    fn validate(&self) -> Result<(), validator::ValidationErrors> {
+        Ok(())
+    }
+}
+
+impl utoipa::PartialSchema for StoryPatch {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::openapi::all_optional(
+            <StoryInput as utoipa::PartialSchema>::schema(),
+            "Changes to a story's content as a JSON Merge Patch (RFC 7396): any fields of `StoryInput`; \
+             null returns a field to its default (`slug` and `excerpt` are derived again).",
+        )
+    }
+}
+
+impl ToSchema for StoryPatch {}
+
+/// `POST /v1/stories/{id}/publish`: publish now, or schedule for `at`.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"at": "2026-12-01T08:00:00Z"}))]
+pub struct PublishRequest {
+    /// When the story becomes public; now when absent. A future time
+    /// schedules it; a past one backdates it.
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// A page of stories. Items carry every story field except `body` and
+/// `body_html`, unless `fields` chose others.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StoryList {
+    #[schema(schema_with = crate::openapi::story_list_items)]
+    pub data: Vec<serde_json::Map<String, serde_json::Value>>,
+    pub page: crate::pagination::Page,
+}
+
+/// A tag in use by published stories.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TagCount {
+    pub slug: String,
+    /// How many published stories carry it.
+    pub count: i64,
+}
+
+/// A page of tags, in slug order.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TagList {
+    pub data: Vec<TagCount>,
+    pub page: crate::pagination::Page,
+}
+
+/// Who made a revision.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RevisionEditor {
+    pub id: i64,
+    pub display_name: String,
+}
+
+/// One saved state of a story: every change makes one.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Revision {
+    /// The story's version this revision recorded.
+    pub version: i64,
+    /// What made it: `created`, `edited`, `published`, `scheduled`, `unpublished`, `archived` or `restored`.
+    pub change: String,
+    /// The story's stored status then: `draft`, `published` (possibly scheduled) or `archived`.
+    pub status: String,
+    pub published_at: Option<DateTime<Utc>>,
+    /// Null when the editor has since been deleted.
+    pub editor: Option<RevisionEditor>,
+    pub created_at: DateTime<Utc>,
+    /// The editable content at this version.
+    pub content: StoryInput,
+}
+
+/// A page of revisions, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RevisionList {
+    pub data: Vec<Revision>,
+    pub page: crate::pagination::Page,
 }

@@ -1,16 +1,27 @@
-//! Stories: the published pieces, their lifecycle and their derived fields.
+//! Stories: the published pieces, their lifecycle, revisions and lists.
 //!
-//! Routes: `handlers.rs`. SQL: `queries.rs`. Wire types: `dto.rs`.
-//! Derivations from the Markdown body (HTML, excerpt, counts, slugs): `content.rs`.
+//! Routes: `handlers.rs` (thin). SQL: `queries.rs`, with full-text search in
+//! `search.rs`. Wire types: `dto.rs`. Derivations from the Markdown body
+//! (HTML, excerpt, counts, slugs): `content.rs`. The rules that tie them
+//! together — what a change does, in one transaction — are below.
 
 pub mod content;
 pub mod dto;
 pub mod handlers;
 pub mod queries;
+pub mod search;
 
 use chrono::NaiveDateTime;
+use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use validator::Validate;
+
+use crate::db::{DbConnection, now};
+use crate::editors::queries::EditorRow;
+use crate::error::ApiError;
+use dto::{Author, CoverImage, RatingSummary, Seo, Story, StoryInput};
+use queries::{ContentColumns, Lifecycle, StoryRow};
 
 /// Where a story is in its life. `scheduled` is not stored: it is a
 /// `published` story whose `published_at` is still in the future, so it
@@ -34,4 +45,226 @@ impl Status {
             _ => Status::Draft,
         }
     }
+}
+
+/// The representation of a stored story.
+pub fn to_story(row: StoryRow, tags: Vec<String>, now: NaiveDateTime) -> Story {
+    Story {
+        status: Status::at(&row.status, row.published_at, now),
+        id: row.id,
+        slug: row.slug,
+        title: row.title,
+        subtitle: row.subtitle,
+        excerpt: row.excerpt,
+        body: row.body,
+        body_html: row.body_html,
+        locale: row.locale,
+        tags,
+        author: Author { name: row.author_name },
+        cover_image: row.cover_image_url.map(|url| CoverImage { url, alt: row.cover_image_alt.unwrap_or_default() }),
+        seo: Seo {
+            meta_title: row.seo_meta_title,
+            meta_description: row.seo_meta_description,
+            canonical_url: row.seo_canonical_url,
+        },
+        word_count: row.word_count,
+        reading_time_minutes: row.reading_time_minutes,
+        published_at: row.published_at.map(|t| t.and_utc()),
+        created_at: row.created_at.and_utc(),
+        updated_at: row.updated_at.and_utc(),
+        version: row.version,
+        rating: RatingSummary { average: None, count: 0 },
+    }
+}
+
+/// A story's editable content as stored: what revisions keep and patches change.
+fn content_of(row: &StoryRow, tags: Vec<String>) -> StoryInput {
+    StoryInput {
+        title: row.title.clone(),
+        slug: Some(row.slug.clone()),
+        subtitle: row.subtitle.clone(),
+        excerpt: row.excerpt_is_custom.then(|| row.excerpt.clone()),
+        body: row.body.clone(),
+        locale: Some(row.locale.clone()),
+        tags,
+        author: Some(Author { name: row.author_name.clone() }),
+        cover_image: row
+            .cover_image_url
+            .clone()
+            .map(|url| CoverImage { url, alt: row.cover_image_alt.clone().unwrap_or_default() }),
+        seo: Some(Seo {
+            meta_title: row.seo_meta_title.clone(),
+            meta_description: row.seo_meta_description.clone(),
+            canonical_url: row.seo_canonical_url.clone(),
+        }),
+    }
+}
+
+/// The columns for `input`, derivations included. An explicit slug that
+/// another story uses is 409; an absent one is derived from the title.
+fn columns_for(
+    conn: &mut DbConnection,
+    input: &StoryInput,
+    story_id: Option<i64>,
+    default_author: &str,
+) -> Result<ContentColumns, ApiError> {
+    let slug = match &input.slug {
+        Some(slug) if queries::slug_taken(conn, slug, story_id)? => return Err(slug_taken(slug)),
+        Some(slug) => slug.clone(),
+        None => queries::free_slug(conn, &content::slug_from_title(&input.title), story_id)?,
+    };
+    let derived = content::derive(&input.body);
+    let (cover_image_url, cover_image_alt) =
+        input.cover_image.clone().map(|c| (Some(c.url), Some(c.alt))).unwrap_or_default();
+    let seo = input.seo.clone().unwrap_or_default();
+    Ok(ContentColumns {
+        slug,
+        title: input.title.clone(),
+        subtitle: input.subtitle.clone(),
+        excerpt_is_custom: input.excerpt.is_some(),
+        excerpt: input.excerpt.clone().unwrap_or(derived.excerpt),
+        body: input.body.clone(),
+        body_html: derived.body_html,
+        locale: input.locale.clone().unwrap_or_else(|| "en-GB".into()),
+        author_name: input.author.as_ref().map_or_else(|| default_author.to_owned(), |a| a.name.clone()),
+        cover_image_url,
+        cover_image_alt,
+        seo_meta_title: seo.meta_title,
+        seo_meta_description: seo.meta_description,
+        seo_canonical_url: seo.canonical_url,
+        word_count: derived.word_count,
+        reading_time_minutes: derived.reading_time_minutes,
+    })
+}
+
+fn slug_taken(slug: &str) -> ApiError {
+    ApiError::Conflict(format!("the slug {slug:?} is taken by another story"))
+}
+
+/// Tags without repeats, in the editor's order.
+fn unique_tags(tags: &[String]) -> Vec<String> {
+    let mut unique: Vec<String> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        if !unique.contains(tag) {
+            unique.push(tag.clone());
+        }
+    }
+    unique
+}
+
+/// Records the story as it now stands and returns its representation.
+fn record(conn: &mut DbConnection, row: StoryRow, change: &str, editor: &EditorRow) -> Result<Story, ApiError> {
+    let tags = queries::tags_of(conn, row.id)?;
+    let snapshot = serde_json::to_string(&content_of(&row, tags.clone())).map_err(ApiError::internal)?;
+    queries::insert_revision(conn, &row, change, &snapshot, editor.id)?;
+    Ok(to_story(row, tags, now()))
+}
+
+/// Creates a draft (version 1, with its first revision). Call inside a write
+/// transaction.
+pub fn create(conn: &mut DbConnection, input: StoryInput, editor: &EditorRow) -> Result<Story, ApiError> {
+    let tags = unique_tags(&input.tags);
+    // A derived slug may be taken by a concurrent insert between our check and
+    // our insert; a savepoint lets us pick the next free one and try again.
+    for _ in 0..5 {
+        let columns = columns_for(conn, &input, None, &editor.display_name)?;
+        match conn.transaction(|conn| queries::insert(conn, &columns, editor.id, now())) {
+            Ok(row) => {
+                queries::set_tags(conn, row.id, &tags)?;
+                return record(conn, row, "created", editor);
+            }
+            Err(err) if queries::is_unique_violation(&err) && input.slug.is_none() => continue,
+            Err(err) if queries::is_unique_violation(&err) => return Err(slug_taken(&columns.slug)),
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(ApiError::Conflict("could not find a free slug; give one explicitly".into()))
+}
+
+/// Applies a JSON Merge Patch (RFC 7396) to the story's content, if it is
+/// still at `expected_version`. The result is validated like a new story.
+pub fn edit(
+    conn: &mut DbConnection,
+    id: i64,
+    expected_version: Option<i64>,
+    patch: &serde_json::Map<String, serde_json::Value>,
+    editor: &EditorRow,
+) -> Result<Story, ApiError> {
+    let current = queries::find(conn, id)?.ok_or(ApiError::NotFound)?;
+    let mut document =
+        serde_json::to_value(content_of(&current, queries::tags_of(conn, id)?)).map_err(ApiError::internal)?;
+    json_patch::merge(&mut document, &serde_json::Value::Object(patch.clone()));
+    let input: StoryInput = crate::json::from_value(document)?;
+    input.validate().map_err(|errors| ApiError::Validation(crate::json::field_errors(&errors)))?;
+    save_content(conn, &current, expected_version, &input, "edited", editor)
+}
+
+fn save_content(
+    conn: &mut DbConnection,
+    current: &StoryRow,
+    expected_version: Option<i64>,
+    input: &StoryInput,
+    change: &str,
+    editor: &EditorRow,
+) -> Result<Story, ApiError> {
+    let columns = columns_for(conn, input, Some(current.id), &current.author_name)?;
+    let row = queries::update(conn, current.id, expected_version, Some(&columns), None).map_err(|err| match err {
+        ApiError::Conflict(_) => slug_taken(&columns.slug),
+        other => other,
+    })?;
+    queries::set_tags(conn, row.id, &unique_tags(&input.tags))?;
+    record(conn, row, change, editor)
+}
+
+/// Where a lifecycle request takes a story.
+#[derive(Debug, Clone, Copy)]
+pub enum Transition {
+    /// Public at `at` (now, a future time to schedule, or a past one to backdate).
+    Publish { at: NaiveDateTime },
+    /// Back to draft: no longer public, publication time cleared.
+    Unpublish,
+    /// Off the public site, kept with its publication time.
+    Archive,
+}
+
+pub fn transition(
+    conn: &mut DbConnection,
+    id: i64,
+    expected_version: Option<i64>,
+    transition: Transition,
+    editor: &EditorRow,
+) -> Result<Story, ApiError> {
+    let current = queries::find(conn, id)?.ok_or(ApiError::NotFound)?;
+    let (lifecycle, change) = match transition {
+        Transition::Publish { at } => (
+            Lifecycle { status: "published".into(), published_at: Some(at) },
+            if at > now() { "scheduled" } else { "published" },
+        ),
+        Transition::Unpublish => (Lifecycle { status: "draft".into(), published_at: None }, "unpublished"),
+        Transition::Archive => {
+            (Lifecycle { status: "archived".into(), published_at: current.published_at }, "archived")
+        }
+    };
+    let row = queries::update(conn, id, expected_version, None, Some(&lifecycle))?;
+    record(conn, row, change, editor)
+}
+
+/// Makes the content of revision `version` the current content, as a new version.
+pub fn restore(
+    conn: &mut DbConnection,
+    id: i64,
+    version: i64,
+    expected_version: Option<i64>,
+    editor: &EditorRow,
+) -> Result<Story, ApiError> {
+    let current = queries::find(conn, id)?.ok_or(ApiError::NotFound)?;
+    let revision = queries::find_revision(conn, id, version)?.ok_or(ApiError::NotFound)?;
+    let mut input: StoryInput = serde_json::from_str(&revision.content).map_err(ApiError::internal)?;
+    // The slug may have gone to another story since: then keep today's.
+    if let Some(slug) = &input.slug
+        && queries::slug_taken(conn, slug, Some(id))?
+    {
+        input.slug = Some(current.slug.clone());
+    }
+    save_content(conn, &current, expected_version, &input, "restored", editor)
 }

@@ -1,12 +1,16 @@
-//! Every SQL statement about stories and their tags.
+//! Every SQL statement about stories, their tags and their revisions.
+
+use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::{Deserialize, Serialize};
 
-use crate::db::DbConnection;
+use super::{Status, search};
+use crate::db::{DbConnection, now};
 use crate::error::ApiError;
-use crate::schema::{stories, story_tags, tags};
+use crate::schema::{stories, story_revisions, story_tags, tags};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = stories)]
@@ -36,10 +40,11 @@ pub struct StoryRow {
     pub updated_at: NaiveDateTime,
 }
 
-/// The editable columns, written together on insert.
-#[derive(Debug, Insertable)]
-#[diesel(table_name = stories)]
-pub struct StoryValues {
+/// The columns an editor's content sets (directly or derived). On update a
+/// `None` writes NULL: a removed subtitle is removed.
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = stories, treat_none_as_null = true)]
+pub struct ContentColumns {
     pub slug: String,
     pub title: String,
     pub subtitle: Option<String>,
@@ -47,7 +52,6 @@ pub struct StoryValues {
     pub excerpt_is_custom: bool,
     pub body: String,
     pub body_html: String,
-    pub status: String,
     pub locale: String,
     pub author_name: String,
     pub cover_image_url: Option<String>,
@@ -57,14 +61,17 @@ pub struct StoryValues {
     pub seo_canonical_url: Option<String>,
     pub word_count: i32,
     pub reading_time_minutes: i32,
-    pub published_at: Option<NaiveDateTime>,
-    pub version: i64,
-    pub created_by: Option<i64>,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
 }
 
-fn is_unique_violation(err: &DieselError) -> bool {
+/// Where a story goes in its lifecycle: the stored status and publication time.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = stories, treat_none_as_null = true)]
+pub struct Lifecycle {
+    pub status: String,
+    pub published_at: Option<NaiveDateTime>,
+}
+
+pub fn is_unique_violation(err: &DieselError) -> bool {
     matches!(err, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
 }
 
@@ -72,89 +79,107 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<StoryRow>> {
     stories::table.find(id).select(StoryRow::as_select()).first(conn).optional()
 }
 
+pub fn find_by_slug(conn: &mut DbConnection, slug: &str) -> QueryResult<Option<StoryRow>> {
+    stories::table.filter(stories::slug.eq(slug)).select(StoryRow::as_select()).first(conn).optional()
+}
+
 /// The story's tag slugs in the editor's order.
 pub fn tags_of(conn: &mut DbConnection, story_id: i64) -> QueryResult<Vec<String>> {
-    story_tags::table
+    Ok(tags_of_many(conn, &[story_id])?.remove(&story_id).unwrap_or_default())
+}
+
+/// Tag slugs of many stories in one query (no N+1 for lists).
+pub fn tags_of_many(conn: &mut DbConnection, story_ids: &[i64]) -> QueryResult<HashMap<i64, Vec<String>>> {
+    let pairs: Vec<(i64, String)> = story_tags::table
         .inner_join(tags::table)
-        .filter(story_tags::story_id.eq(story_id))
-        .order(story_tags::position)
-        .select(tags::slug)
-        .load(conn)
+        .filter(story_tags::story_id.eq_any(story_ids))
+        .order((story_tags::story_id, story_tags::position))
+        .select((story_tags::story_id, tags::slug))
+        .load(conn)?;
+    let mut by_story: HashMap<i64, Vec<String>> = HashMap::new();
+    for (story_id, slug) in pairs {
+        by_story.entry(story_id).or_default().push(slug);
+    }
+    Ok(by_story)
 }
 
-fn slug_taken(conn: &mut DbConnection, slug: &str) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(stories::table.filter(stories::slug.eq(slug)))).get_result(conn)
+/// Whether a story other than `except` uses `slug`.
+pub fn slug_taken(conn: &mut DbConnection, slug: &str, except: Option<i64>) -> QueryResult<bool> {
+    // Ids start at 1: `except` of none excludes nothing.
+    let query = stories::table.filter(stories::slug.eq(slug)).filter(stories::id.ne(except.unwrap_or(0)));
+    diesel::select(diesel::dsl::exists(query)).get_result(conn)
 }
 
-/// The first of `base`, `base-2`, `base-3`… that no story uses yet.
-fn free_slug(conn: &mut DbConnection, base: &str) -> QueryResult<String> {
+/// The first of `base`, `base-2`, `base-3`… that no story but `except` uses.
+pub fn free_slug(conn: &mut DbConnection, base: &str, except: Option<i64>) -> QueryResult<String> {
     let taken: Vec<String> = stories::table
         .filter(stories::slug.eq(base).or(stories::slug.like(format!("{base}-%"))))
+        .filter(stories::id.ne(except.unwrap_or(0)))
         .select(stories::slug)
         .load(conn)?;
-    if !taken.iter().any(|s| s == base) {
-        return Ok(base.to_owned());
-    }
-    Ok((2..)
-        .map(|n| format!("{base}-{n}"))
+    Ok((1..)
+        .map(|n| if n == 1 { base.to_owned() } else { format!("{base}-{n}") })
         .find(|candidate| !taken.contains(candidate))
         .expect("an unbounded range has a free suffix"))
 }
 
-/// Inserts a story with its tags in one transaction. An explicit slug that is
-/// taken is 409; a derived one gets the first free numeric suffix (retrying
-/// if a concurrent insert takes it first).
 pub fn insert(
     conn: &mut DbConnection,
-    mut values: StoryValues,
-    slug_is_explicit: bool,
-    tag_slugs: &[String],
-) -> Result<StoryRow, ApiError> {
-    let base = values.slug.clone();
-    for _attempt in 0..5 {
-        let outcome = conn.transaction::<_, DieselError, _>(|conn| {
-            if slug_is_explicit {
-                if slug_taken(conn, &values.slug)? {
-                    return Ok(None);
-                }
-            } else {
-                values.slug = free_slug(conn, &base)?;
-            }
-            let id =
-                diesel::insert_into(stories::table).values(&values).returning(stories::id).get_result::<i64>(conn)?;
-            set_tags(conn, id, tag_slugs)?;
-            Ok(Some(stories::table.find(id).select(StoryRow::as_select()).first(conn)?))
-        });
-        match outcome {
-            Ok(Some(row)) => return Ok(row),
-            Ok(None) => return Err(slug_conflict(&values.slug)),
-            Err(err) if is_unique_violation(&err) && slug_is_explicit => return Err(slug_conflict(&values.slug)),
-            Err(err) if is_unique_violation(&err) => continue,
-            Err(err) => return Err(err.into()),
-        }
-    }
-    Err(ApiError::Conflict("could not find a free slug; give one explicitly".into()))
+    content: &ContentColumns,
+    editor_id: i64,
+    created_at: NaiveDateTime,
+) -> QueryResult<StoryRow> {
+    let id = diesel::insert_into(stories::table)
+        .values((
+            content,
+            stories::status.eq("draft"),
+            stories::version.eq(1),
+            stories::created_by.eq(editor_id),
+            stories::created_at.eq(created_at),
+            stories::updated_at.eq(created_at),
+        ))
+        .returning(stories::id)
+        .get_result::<i64>(conn)?;
+    stories::table.find(id).select(StoryRow::as_select()).first(conn)
 }
 
-fn slug_conflict(slug: &str) -> ApiError {
-    ApiError::Conflict(format!("the slug {slug:?} is taken by another story"))
+/// Writes a change and bumps the version, but only if the story is still at
+/// `expected_version` (when given): the compare-and-swap that makes two
+/// racing editors end with one winner and one 412.
+pub fn update(
+    conn: &mut DbConnection,
+    id: i64,
+    expected_version: Option<i64>,
+    content: Option<&ContentColumns>,
+    lifecycle: Option<&Lifecycle>,
+) -> Result<StoryRow, ApiError> {
+    // Any version when none is expected, else exactly that one.
+    let (lowest, highest) = expected_version.map_or((i64::MIN, i64::MAX), |v| (v, v));
+    let changed = diesel::update(stories::table)
+        .filter(stories::id.eq(id))
+        .filter(stories::version.between(lowest, highest))
+        .set((content, lifecycle, stories::version.eq(stories::version + 1), stories::updated_at.eq(now())))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(if find(conn, id)?.is_some() { ApiError::PreconditionFailed } else { ApiError::NotFound });
+    }
+    Ok(stories::table.find(id).select(StoryRow::as_select()).first(conn)?)
+}
+
+pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
+    Ok(diesel::delete(stories::table.find(id)).execute(conn)? > 0)
 }
 
 /// Replaces the story's tags, creating tag rows on first use.
-fn set_tags(conn: &mut DbConnection, story_id: i64, tag_slugs: &[String]) -> QueryResult<()> {
+pub fn set_tags(conn: &mut DbConnection, story_id: i64, tag_slugs: &[String]) -> QueryResult<()> {
     diesel::delete(story_tags::table.filter(story_tags::story_id.eq(story_id))).execute(conn)?;
-    let mut seen = Vec::with_capacity(tag_slugs.len());
-    for slug in tag_slugs {
-        if seen.contains(&slug) {
-            continue;
-        }
-        seen.push(slug);
+    for (position, slug) in tag_slugs.iter().enumerate() {
         let tag_id = tag_id(conn, slug)?;
         diesel::insert_into(story_tags::table)
             .values((
                 story_tags::story_id.eq(story_id),
                 story_tags::tag_id.eq(tag_id),
-                story_tags::position.eq(seen.len() as i32),
+                story_tags::position.eq(position as i32),
             ))
             .execute(conn)?;
     }
@@ -173,4 +198,235 @@ fn tag_id(conn: &mut DbConnection, slug: &str) -> QueryResult<i64> {
         Err(err) if is_unique_violation(&err) => tags::table.filter(tags::slug.eq(slug)).select(tags::id).first(conn),
         other => other,
     }
+}
+
+// ---- revisions -------------------------------------------------------------
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = story_revisions)]
+pub struct RevisionRow {
+    pub version: i64,
+    pub change: String,
+    pub content: String,
+    pub status: String,
+    pub published_at: Option<NaiveDateTime>,
+    pub editor_id: Option<i64>,
+    pub created_at: NaiveDateTime,
+}
+
+/// Records the story as it now stands (`content` is its editable state as JSON).
+pub fn insert_revision(
+    conn: &mut DbConnection,
+    story: &StoryRow,
+    change: &str,
+    content: &str,
+    editor_id: i64,
+) -> QueryResult<()> {
+    diesel::insert_into(story_revisions::table)
+        .values((
+            story_revisions::story_id.eq(story.id),
+            story_revisions::version.eq(story.version),
+            story_revisions::change.eq(change),
+            story_revisions::content.eq(content),
+            story_revisions::status.eq(&story.status),
+            story_revisions::published_at.eq(story.published_at),
+            story_revisions::editor_id.eq(editor_id),
+            story_revisions::created_at.eq(story.updated_at),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Revisions newest first, before `before_version` when paging.
+pub fn list_revisions(
+    conn: &mut DbConnection,
+    story_id: i64,
+    before_version: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<RevisionRow>> {
+    let mut query = story_revisions::table
+        .filter(story_revisions::story_id.eq(story_id))
+        .select(RevisionRow::as_select())
+        .order(story_revisions::version.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(before) = before_version {
+        query = query.filter(story_revisions::version.lt(before));
+    }
+    query.load(conn)
+}
+
+pub fn find_revision(conn: &mut DbConnection, story_id: i64, version: i64) -> QueryResult<Option<RevisionRow>> {
+    story_revisions::table
+        .filter(story_revisions::story_id.eq(story_id))
+        .filter(story_revisions::version.eq(version))
+        .select(RevisionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+// ---- lists -----------------------------------------------------------------
+
+/// Who is asking decides what a list may contain.
+#[derive(Debug, Clone, Copy)]
+pub enum Visibility {
+    /// Readers: published stories whose time has come.
+    Public,
+    /// Editors: every story, or those of one status.
+    Editor(Option<Status>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Sort {
+    PublishedDesc,
+    PublishedAsc,
+    Title,
+    /// Best match first; only with a search query.
+    Relevance,
+}
+
+/// The last row of a page: its sort key and id. Serialised into the opaque cursor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListCursor {
+    pub sort: Sort,
+    pub id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<NaiveDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListFilter {
+    pub visibility: Visibility,
+    pub tag: Option<String>,
+    pub locale: Option<String>,
+    pub author: Option<String>,
+    pub published_after: Option<NaiveDateTime>,
+    pub published_before: Option<NaiveDateTime>,
+    pub q: Option<String>,
+    pub sort: Sort,
+    pub after: Option<ListCursor>,
+    pub limit: i64,
+    pub now: NaiveDateTime,
+}
+
+/// One page of stories (fetch `limit + 1` to learn whether more follow),
+/// each with its relevance score when searching.
+pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(StoryRow, Option<f64>)>> {
+    let score = match &filter.q {
+        Some(q) if filter.sort == Sort::Relevance => search::score(conn, q),
+        _ => search::no_score(),
+    };
+    let mut query = stories::table.select((StoryRow::as_select(), score.clone())).into_boxed();
+
+    let now = filter.now;
+    query = match filter.visibility {
+        Visibility::Public | Visibility::Editor(Some(Status::Published)) => {
+            query.filter(stories::status.eq("published")).filter(stories::published_at.le(now))
+        }
+        Visibility::Editor(Some(Status::Scheduled)) => {
+            query.filter(stories::status.eq("published")).filter(stories::published_at.gt(now))
+        }
+        Visibility::Editor(Some(Status::Draft)) => query.filter(stories::status.eq("draft")),
+        Visibility::Editor(Some(Status::Archived)) => query.filter(stories::status.eq("archived")),
+        Visibility::Editor(None) => query,
+    };
+    if let Some(tag) = &filter.tag {
+        let tagged =
+            story_tags::table.inner_join(tags::table).filter(tags::slug.eq(tag.clone())).select(story_tags::story_id);
+        query = query.filter(stories::id.eq_any(tagged));
+    }
+    if let Some(locale) = &filter.locale {
+        query = query.filter(stories::locale.eq(locale.clone()));
+    }
+    if let Some(author) = &filter.author {
+        query = query.filter(stories::author_name.eq(author.clone()));
+    }
+    if let Some(after) = filter.published_after {
+        query = query.filter(stories::published_at.gt(after));
+    }
+    if let Some(before) = filter.published_before {
+        query = query.filter(stories::published_at.lt(before));
+    }
+    if let Some(q) = &filter.q {
+        query = query.filter(search::matches(conn, q));
+    }
+
+    // Keyset: continue strictly after the cursor's row in the list's order.
+    // Rows without a publication time (drafts) come after all dated ones.
+    let cursor = filter.after.as_ref();
+    query = match filter.sort {
+        Sort::Relevance => {
+            if let Some(c) = cursor {
+                let at = c.score.unwrap_or(f64::NEG_INFINITY);
+                query = query.filter(score.clone().gt(at).or(score.clone().eq(at).and(stories::id.gt(c.id))));
+            }
+            query.order((score.asc(), stories::id.asc()))
+        }
+        Sort::PublishedDesc => {
+            if let Some(c) = cursor {
+                query = match c.published_at {
+                    Some(at) => query.filter(
+                        stories::published_at
+                            .lt(at)
+                            .or(stories::published_at.eq(at).and(stories::id.lt(c.id)))
+                            .or(stories::published_at.is_null()),
+                    ),
+                    None => query.filter(stories::published_at.is_null().and(stories::id.lt(c.id))),
+                };
+            }
+            query.order((stories::published_at.is_null().asc(), stories::published_at.desc(), stories::id.desc()))
+        }
+        Sort::PublishedAsc => {
+            if let Some(c) = cursor {
+                query = match c.published_at {
+                    Some(at) => query.filter(
+                        stories::published_at
+                            .gt(at)
+                            .or(stories::published_at.eq(at).and(stories::id.gt(c.id)))
+                            .or(stories::published_at.is_null()),
+                    ),
+                    None => query.filter(stories::published_at.is_null().and(stories::id.gt(c.id))),
+                };
+            }
+            query.order((stories::published_at.is_null().asc(), stories::published_at.asc(), stories::id.asc()))
+        }
+        Sort::Title => {
+            if let Some(c) = cursor {
+                let title = c.title.clone().unwrap_or_default();
+                query = query
+                    .filter(stories::title.gt(title.clone()).or(stories::title.eq(title).and(stories::id.gt(c.id))));
+            }
+            query.order((stories::title.asc(), stories::id.asc()))
+        }
+    };
+    query.limit(filter.limit).load(conn)
+}
+
+// ---- tags --------------------------------------------------------------------
+
+/// Tags used by public stories, with how many use each, in slug order after `after`.
+pub fn public_tag_counts(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<(String, i64)>> {
+    let mut query = story_tags::table
+        .inner_join(tags::table)
+        .inner_join(stories::table)
+        .filter(stories::status.eq("published"))
+        .filter(stories::published_at.le(now))
+        .group_by(tags::slug)
+        .select((tags::slug, diesel::dsl::count(story_tags::story_id)))
+        .order(tags::slug.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(tags::slug.gt(after.to_owned()));
+    }
+    query.load(conn)
 }

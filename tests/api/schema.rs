@@ -1,4 +1,7 @@
 //! Both migration trees produce the same schema, and re-running is a no-op.
+//! Full-text search is the one deliberate difference (`src/stories/search.rs`):
+//! the FTS5 tables on SQLite and `stories.search_vector` on PostgreSQL are
+//! left out of the comparison.
 
 use anthology::db::{Db, DbConnection, run_migrations};
 use diesel::prelude::*;
@@ -42,13 +45,15 @@ fn columns(conn: &mut DbConnection) -> Vec<Column> {
             "SELECT table_name::text AS table_name, column_name::text AS column_name, data_type::text AS data_type,
                     is_nullable = 'YES' AS nullable
              FROM information_schema.columns
-             WHERE table_schema = 'public' AND table_name NOT LIKE '\\_\\_diesel%'"
+             WHERE table_schema = 'public' AND table_name NOT LIKE '\\_\\_diesel%'
+               AND NOT (table_name = 'stories' AND column_name = 'search_vector')"
         }
         DbConnection::Sqlite(_) => {
             "SELECT m.name AS table_name, p.name AS column_name, p.type AS data_type,
                     (p.\"notnull\" = 0 AND p.pk = 0) AS nullable
              FROM sqlite_master m JOIN pragma_table_info(m.name) p
-             WHERE m.type = 'table' AND m.name NOT LIKE '\\_\\_diesel%' ESCAPE '\\' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+             WHERE m.type = 'table' AND m.name NOT LIKE '\\_\\_diesel%' ESCAPE '\\' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+               AND m.name NOT LIKE 'stories\\_fts%' ESCAPE '\\'"
         }
     };
     let mut cols: Vec<Column> = diesel::sql_query(sql).load(conn).unwrap();
@@ -63,7 +68,8 @@ fn indexes(conn: &mut DbConnection) -> Vec<Index> {
     let sql = match conn {
         DbConnection::Pg(_) => {
             "SELECT indexname::text AS index_name FROM pg_indexes
-             WHERE schemaname = 'public' AND indexname NOT LIKE '%\\_pkey' AND tablename NOT LIKE '\\_\\_diesel%'"
+             WHERE schemaname = 'public' AND indexname NOT LIKE '%\\_pkey' AND tablename NOT LIKE '\\_\\_diesel%'
+               AND indexname <> 'stories_search'"
         }
         DbConnection::Sqlite(_) => {
             "SELECT name AS index_name FROM sqlite_master
