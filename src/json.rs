@@ -94,9 +94,16 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         match inner.classify() {
             // A shape error found before a syntax error further on is still broken JSON.
             serde_json::error::Category::Data if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() => {
-                let field = if path == "." { "body".to_owned() } else { path };
-                ApiError::invalid(field, "type", strip_position(&inner.to_string()))
+                data_error(&path, &inner.to_string())
             }
+            // `"\ud800"` is well-formed JSON but no Unicode text: a bad value, not bad syntax.
+            // (serde_json says "unexpected end of hex escape" for a leading
+            // surrogate that no trailing one follows.)
+            serde_json::error::Category::Syntax if is_lone_surrogate(&inner.to_string()) => ApiError::invalid(
+                if path == "." { "body".to_owned() } else { path },
+                "encoding",
+                "must be valid Unicode text (a lone surrogate escape is not)",
+            ),
             _ => ApiError::BadRequest(format!("the body is not valid JSON: {inner}")),
         }
     })?;
@@ -104,14 +111,32 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+fn is_lone_surrogate(message: &str) -> bool {
+    message.contains("surrogate") || message.starts_with("unexpected end of hex escape")
+}
+
 /// Deserialises an already-parsed document (a merged patch, say), naming the
 /// failing field in the 422.
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(value).map_err(|err| {
-        let path = err.path().to_string();
-        let field = if path == "." { "body".to_owned() } else { path };
-        ApiError::invalid(field, "type", strip_position(&err.into_inner().to_string()))
-    })
+    serde_path_to_error::deserialize(value)
+        .map_err(|err| data_error(&err.path().to_string(), &err.into_inner().to_string()))
+}
+
+/// A well-formed document of the wrong shape, as a 422 naming the field:
+/// serde reports a missing field at its parent, so the name is taken from
+/// the message.
+fn data_error(path: &str, message: &str) -> ApiError {
+    let message = strip_position(message);
+    let parent = if path == "." { "" } else { path };
+    let join = |name: &str| if parent.is_empty() { name.to_owned() } else { format!("{parent}.{name}") };
+    if let Some(name) = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()) {
+        return ApiError::invalid(join(name), "required", "is required");
+    }
+    if message.starts_with("unknown field `") {
+        let known = message.split_once(", expected").map_or(String::new(), |(_, e)| format!(" (expected{e})"));
+        return ApiError::invalid(path, "unknown", format!("is not a field here{known}"));
+    }
+    ApiError::invalid(if parent.is_empty() { "body" } else { parent }, "type", message)
 }
 
 /// serde_json appends " at line 1 column 42", which says nothing about the field.

@@ -256,3 +256,27 @@ impl TestResponse {
         problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect()
     }
 }
+
+impl Session<'_> {
+    /// Creates a story and returns it.
+    pub async fn create_story(&self, story: Value) -> Value {
+        self.post("/v1/stories", story).await.ok(201)
+    }
+
+    /// Publishes story `id`, at `at` (RFC 3339) or now.
+    pub async fn publish(&self, id: &Value, at: Option<&str>) -> Value {
+        let body = at.map_or(json!({}), |at| json!({"at": at}));
+        self.post(&format!("/v1/stories/{id}/publish"), body).await.ok(200)
+    }
+
+    /// Sends a request with extra headers and an optional JSON body.
+    pub async fn with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
+        self.send(method, path, body.map_or(Body::None, Body::Json), headers).await
+    }
+}

@@ -10,3 +10,6 @@ mod openapi;
 mod schema;
 mod service;
 mod stories;
+mod story_edits;
+mod story_lifecycle;
+mod story_reads;

@@ -105,3 +105,36 @@ async fn story_fields_are_validated(backend: Backend) {
     }
     app.anon().post("/v1/stories", json!({"title": "T"})).await.problem(401);
 }
+
+#[actix_web::test]
+async fn lone_surrogates_are_a_validation_error_on_sqlite() {
+    lone_surrogates_are_a_validation_error(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn lone_surrogates_are_a_validation_error_on_postgres() {
+    lone_surrogates_are_a_validation_error(Backend::Postgres).await;
+}
+
+async fn lone_surrogates_are_a_validation_error(backend: Backend) {
+    use actix_web::http::Method;
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    for raw in [r#"{"title": "bad \ud800 half"}"#, r#"{"title": "bad \udc00"}"#] {
+        let res = editor
+            .send(
+                Method::POST,
+                "/v1/stories",
+                crate::common::Body::Raw("application/json", raw.as_bytes().to_vec()),
+                &[],
+            )
+            .await;
+        assert_eq!(res.invalid_fields(), ["title"], "{raw}");
+    }
+    // A proper pair is an emoji, kept as such.
+    let raw = r#"{"title": "pair \ud83d\ude00"}"#;
+    let res = editor
+        .send(Method::POST, "/v1/stories", crate::common::Body::Raw("application/json", raw.as_bytes().to_vec()), &[])
+        .await;
+    assert_eq!(res.ok(201)["title"], "pair 😀");
+}

@@ -1,0 +1,122 @@
+//! Who sees a story when: drafts, scheduling, publishing, archiving, deleting.
+
+use actix_web::http::Method;
+use serde_json::{Value, json};
+
+use crate::common::{Backend, TestApp};
+
+crate::on_both_backends!(
+    visibility_follows_the_lifecycle,
+    a_scheduled_story_turns_public_by_itself,
+    deleting_removes_the_story_and_its_revisions,
+    publish_takes_an_optional_body_and_honours_if_match,
+);
+
+/// What an anonymous reader gets for a story by id, by slug, and in the list.
+async fn public_view(app: &TestApp, story: &Value) -> (u16, u16, bool) {
+    let by_id = app.anon().get(&format!("/v1/stories/{}", story["id"])).await.status.as_u16();
+    let by_slug =
+        app.anon().get(&format!("/v1/stories/slug/{}", story["slug"].as_str().unwrap())).await.status.as_u16();
+    let list = app.anon().get("/v1/stories").await.ok(200);
+    let listed = list["data"].as_array().unwrap().iter().any(|s| s["id"] == story["id"]);
+    (by_id, by_slug, listed)
+}
+
+async fn visibility_follows_the_lifecycle(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let story = editor.create_story(json!({"title": "Lifecycle", "body": "Text."})).await;
+    let id = &story["id"];
+    let editor_status = |s: Value| s["status"].as_str().unwrap().to_owned();
+
+    assert_eq!(public_view(&app, &story).await, (404, 404, false));
+    assert_eq!(editor_status(editor.get(&format!("/v1/stories/{id}")).await.ok(200)), "draft");
+
+    let published = editor.publish(id, None).await;
+    assert_eq!(published["status"], "published");
+    assert!(published["published_at"].is_string());
+    assert_eq!(published["version"], 2);
+    assert_eq!(public_view(&app, &story).await, (200, 200, true));
+
+    let archived = editor.post(&format!("/v1/stories/{id}/archive"), json!({})).await.ok(200);
+    assert_eq!(archived["status"], "archived");
+    assert_eq!(archived["published_at"], published["published_at"]);
+    assert_eq!(public_view(&app, &story).await, (404, 404, false));
+
+    editor.publish(id, None).await;
+    let draft = editor.post(&format!("/v1/stories/{id}/unpublish"), json!({})).await.ok(200);
+    assert_eq!(draft["status"], "draft");
+    assert_eq!(draft["published_at"], Value::Null);
+    assert_eq!(public_view(&app, &story).await, (404, 404, false));
+
+    // Editors see every status in the list, and can filter by one.
+    let all = editor.get("/v1/stories").await.ok(200);
+    assert_eq!(all["data"].as_array().unwrap().len(), 1);
+    assert_eq!(editor.get("/v1/stories?status=draft").await.ok(200)["data"].as_array().unwrap().len(), 1);
+    assert_eq!(editor.get("/v1/stories?status=published").await.ok(200)["data"].as_array().unwrap().len(), 0);
+    // Readers may not ask for other statuses.
+    app.anon().get("/v1/stories?status=draft").await.problem(400);
+    // Lifecycle writes need a token.
+    app.anon().post(&format!("/v1/stories/{id}/publish"), json!({})).await.problem(401);
+}
+
+async fn a_scheduled_story_turns_public_by_itself(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let story = editor.create_story(json!({"title": "Soon", "body": "Wait for it."})).await;
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let scheduled = editor.publish(&story["id"], Some(&at)).await;
+    assert_eq!(scheduled["status"], "scheduled");
+    assert_eq!(editor.get("/v1/stories?status=scheduled").await.ok(200)["data"].as_array().unwrap().len(), 1);
+    assert_eq!(public_view(&app, &story).await, (404, 404, false));
+
+    tokio_sleep(std::time::Duration::from_millis(2300)).await;
+    assert_eq!(public_view(&app, &story).await, (200, 200, true));
+    let read = app.anon().get(&format!("/v1/stories/{}", story["id"])).await.ok(200);
+    assert_eq!(read["status"], "published");
+    let published_at: chrono::DateTime<chrono::Utc> = read["published_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(published_at, at.parse::<chrono::DateTime<chrono::Utc>>().unwrap());
+}
+
+async fn tokio_sleep(duration: std::time::Duration) {
+    actix_web::rt::time::sleep(duration).await;
+}
+
+async fn deleting_removes_the_story_and_its_revisions(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let story = editor.create_story(json!({"title": "Gone soon", "tags": ["ephemeral"]})).await;
+    let id = &story["id"];
+    editor.publish(id, None).await;
+    app.anon().delete(&format!("/v1/stories/{id}")).await.problem(401);
+    // A stale If-Match protects it.
+    let stale =
+        editor.with_headers(Method::DELETE, &format!("/v1/stories/{id}"), None, &[("If-Match", "\"v1\"")]).await;
+    stale.problem(412);
+    let res = editor.delete(&format!("/v1/stories/{id}")).await;
+    assert_eq!(res.status.as_u16(), 204);
+    editor.get(&format!("/v1/stories/{id}")).await.problem(404);
+    editor.get(&format!("/v1/stories/{id}/revisions")).await.problem(404);
+    editor.delete(&format!("/v1/stories/{id}")).await.problem(404);
+    assert_eq!(app.anon().get("/v1/tags").await.ok(200)["data"], json!([]));
+}
+
+async fn publish_takes_an_optional_body_and_honours_if_match(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let story = editor.create_story(json!({"title": "Bodiless"})).await;
+    let path = format!("/v1/stories/{}/publish", story["id"]);
+    // No body at all publishes now.
+    let res = editor.with_headers(Method::POST, &path, None, &[]).await;
+    assert_eq!(res.ok(200)["status"], "published");
+    assert_eq!(res.header("etag"), Some("\"v2\""));
+    // A stale version is refused; the current one works.
+    editor.with_headers(Method::POST, &path, Some(json!({})), &[("If-Match", "\"v1\"")]).await.problem(412);
+    editor.with_headers(Method::POST, &path, Some(json!({})), &[("If-Match", "\"v2\"")]).await.ok(200);
+    // Backdating is allowed; a malformed time or an unknown field is 422.
+    let back = editor.publish(&story["id"], Some("2020-01-02T03:04:05Z")).await;
+    assert_eq!(back["published_at"], "2020-01-02T03:04:05Z");
+    assert_eq!(editor.post(&path, json!({"at": "yesterday"})).await.invalid_fields(), ["at"]);
+    assert_eq!(editor.post(&path, json!({"when": "now"})).await.invalid_fields(), ["when"]);
+    editor.post("/v1/stories/987654/publish", json!({})).await.problem(404);
+}

@@ -1,0 +1,317 @@
+//! Reading stories: lists, filters, sorts, pagination, search, tags, caching,
+//! derived fields and sanitizing.
+
+use std::collections::HashSet;
+
+use actix_web::http::Method;
+use serde_json::{Value, json};
+
+use crate::common::{Backend, Session, TestApp};
+
+crate::on_both_backends!(
+    lists_filter_sort_and_choose_fields,
+    pagination_sees_every_story_once_while_stories_are_added,
+    search_ranks_the_best_match_first,
+    public_reads_are_cacheable_and_revalidate_with_304,
+    tags_list_counts_public_stories_only,
+    derived_fields_of_a_thousand_word_story,
+    hostile_markdown_is_sanitized,
+    bad_list_parameters_are_400,
+);
+
+async fn published(editor: &Session<'_>, story: Value, at: &str) -> Value {
+    let created = editor.create_story(story).await;
+    editor.publish(&created["id"], Some(at)).await
+}
+
+fn ids(list: &Value) -> Vec<i64> {
+    list["data"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect()
+}
+
+async fn lists_filter_sort_and_choose_fields(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let a = published(
+        &editor,
+        json!({"title": "Banana", "tags": ["fruit"], "locale": "en-US", "author": {"name": "Ann"}}),
+        "2026-01-01T10:00:00Z",
+    )
+    .await;
+    let b = published(
+        &editor,
+        json!({"title": "apple", "tags": ["fruit", "red"], "author": {"name": "Bob"}}),
+        "2026-02-01T10:00:00Z",
+    )
+    .await;
+    let c = published(
+        &editor,
+        json!({"title": "Cherry", "tags": ["red"], "author": {"name": "Ann"}}),
+        "2026-03-01T10:00:00Z",
+    )
+    .await;
+    editor.create_story(json!({"title": "Draft", "tags": ["fruit"]})).await;
+    let id = |s: &Value| s["id"].as_i64().unwrap();
+
+    let list = app.anon().get("/v1/stories").await.ok(200);
+    assert_eq!(ids(&list), [id(&c), id(&b), id(&a)]);
+    let item = &list["data"][0];
+    assert!(item.get("body").is_none() && item.get("body_html").is_none());
+    assert_eq!(item["title"], "Cherry");
+    assert_eq!(item["tags"], json!(["red"]));
+    assert_eq!(list["page"], json!({"limit": 20, "next_cursor": null, "has_more": false}));
+
+    let get = |q: &str| {
+        let app = &app;
+        let path = format!("/v1/stories?{q}");
+        async move { ids(&app.anon().get(&path).await.ok(200)) }
+    };
+    assert_eq!(get("sort=published_at").await, [id(&a), id(&b), id(&c)]);
+    // Titles sort by code point: upper case first.
+    assert_eq!(get("sort=title").await, [id(&a), id(&c), id(&b)]);
+    assert_eq!(get("tag=fruit").await, [id(&b), id(&a)]);
+    assert_eq!(get("tag=red&sort=published_at").await, [id(&b), id(&c)]);
+    assert_eq!(get("locale=en-US").await, [id(&a)]);
+    assert_eq!(get("author=Ann").await, [id(&c), id(&a)]);
+    assert_eq!(get("published_after=2026-01-15T00:00:00Z").await, [id(&c), id(&b)]);
+    assert_eq!(get("published_before=2026-02-15T00:00:00Z&published_after=2026-01-15T00:00:00Z").await, [id(&b)]);
+    assert_eq!(get("tag=nothing").await, Vec::<i64>::new());
+
+    let sparse = app.anon().get("/v1/stories?fields=id,title,body&limit=1").await.ok(200);
+    let keys: HashSet<&str> = sparse["data"][0].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, HashSet::from(["id", "title", "body"]));
+}
+
+async fn pagination_sees_every_story_once_while_stories_are_added(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let mut expected = HashSet::new();
+    for day in 1..=9 {
+        // Two stories share each publication time, so ties are broken by id.
+        for hour in ["08", "08"] {
+            let s =
+                published(&editor, json!({"title": format!("Day {day}")}), &format!("2026-05-0{day}T{hour}:00:00Z"))
+                    .await;
+            expected.insert(s["id"].as_i64().unwrap());
+        }
+    }
+    for sort in ["-published_at", "published_at", "title"] {
+        let mut seen = Vec::new();
+        let mut path = format!("/v1/stories?limit=4&sort={sort}");
+        let mut added = 0;
+        loop {
+            let res = app.anon().get(&path).await;
+            let page = res.ok(200);
+            seen.extend(ids(&page));
+            // Stories published meanwhile (now, and long ago) must not disturb the walk.
+            let s = published(&editor, json!({"title": "Late arrival"}), "2026-06-01T00:00:00Z").await;
+            let t = published(&editor, json!({"title": "Early arrival"}), "2020-01-01T00:00:00Z").await;
+            added += 2;
+            let _ = (s, t);
+            match res.header("link") {
+                Some(link) => path = link.trim_start_matches('<').split('>').next().unwrap().to_owned(),
+                None => break,
+            }
+        }
+        let unique: HashSet<i64> = seen.iter().copied().collect();
+        assert_eq!(unique.len(), seen.len(), "{sort}: a story was seen twice");
+        assert!(expected.is_subset(&unique), "{sort}: a story was missed");
+        assert!(added > 0);
+        expected = unique;
+    }
+}
+
+async fn search_ranks_the_best_match_first(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let title_hit = published(
+        &editor,
+        json!({"title": "Mothers and daughters", "body": "A story about family."}),
+        "2026-01-01T00:00:00Z",
+    )
+    .await;
+    let body_hit = published(
+        &editor,
+        json!({"title": "Moving house", "body": "My mother moved in with us after the winter."}),
+        "2026-02-01T00:00:00Z",
+    )
+    .await;
+    published(&editor, json!({"title": "Gardening", "body": "Tomatoes and beans."}), "2026-03-01T00:00:00Z").await;
+    let draft = editor.create_story(json!({"title": "Mother draft", "body": "mother mother mother"})).await;
+
+    let res = app.anon().get("/v1/stories?q=mother").await.ok(200);
+    // Stemming matches "Mothers"; the title outweighs the body; drafts stay hidden.
+    assert_eq!(ids(&res), [title_hit["id"].as_i64().unwrap(), body_hit["id"].as_i64().unwrap()]);
+    assert_eq!(ids(&app.anon().get("/v1/stories?q=tomatoes%20beans").await.ok(200)).len(), 1);
+    assert_eq!(ids(&app.anon().get("/v1/stories?q=tomatoes%20mother").await.ok(200)).len(), 0);
+    // An editor's search includes drafts.
+    assert!(ids(&editor.get("/v1/stories?q=mother").await.ok(200)).contains(&draft["id"].as_i64().unwrap()));
+    // Search syntax characters are just text, never an error.
+    for q in ["%22unbalanced", "NEAR(", "-", "*", "mother%20OR", "%E2%80%94", "%27%3B%20DROP%20TABLE%20stories"] {
+        app.anon().get(&format!("/v1/stories?q={q}")).await.ok(200);
+    }
+    // Pages of a search continue in rank order.
+    let first = app.anon().get("/v1/stories?q=mother&limit=1").await;
+    let link = first.header("link").unwrap().trim_start_matches('<').split('>').next().unwrap().to_owned();
+    assert_eq!(ids(&app.anon().get(&link).await.ok(200)), [body_hit["id"].as_i64().unwrap()]);
+    // With an explicit sort, matches come in that order.
+    assert_eq!(
+        ids(&app.anon().get("/v1/stories?q=mother&sort=-published_at").await.ok(200))[0],
+        body_hit["id"].as_i64().unwrap()
+    );
+}
+
+async fn public_reads_are_cacheable_and_revalidate_with_304(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let story = published(&editor, json!({"title": "Cache me", "tags": ["c"]}), "2026-01-01T00:00:00Z").await;
+    for path in [
+        format!("/v1/stories/{}", story["id"]),
+        "/v1/stories/slug/cache-me".to_owned(),
+        "/v1/stories".into(),
+        "/v1/tags".into(),
+    ] {
+        let res = app.anon().get(&path).await;
+        res.ok(200);
+        assert_eq!(res.header("cache-control"), Some("public, max-age=60, stale-while-revalidate=300"), "{path}");
+        let etag = res.header("etag").unwrap().to_owned();
+        assert!(etag.starts_with('"') && !etag.starts_with("W/"), "{path}: {etag}");
+        let again = app.anon().with_headers(Method::GET, &path, None, &[("If-None-Match", &etag)]).await;
+        assert_eq!(again.status.as_u16(), 304, "{path}");
+        assert!(again.body.is_empty());
+        assert_eq!(again.header("etag"), Some(etag.as_str()));
+        let other = app.anon().with_headers(Method::GET, &path, None, &[("If-None-Match", "\"other\"")]).await;
+        assert_eq!(other.status.as_u16(), 200);
+    }
+    let single = app.anon().get(&format!("/v1/stories/{}", story["id"])).await;
+    assert!(single.header("last-modified").unwrap().ends_with("GMT"));
+    // A change makes a new ETag.
+    let before = single.header("etag").unwrap().to_owned();
+    let v = story["version"].as_i64().unwrap();
+    editor
+        .send(
+            Method::PATCH,
+            &format!("/v1/stories/{}", story["id"]),
+            crate::common::Body::Json(json!({"title": "Cached"})),
+            &[("If-Match", &format!("\"v{v}\""))],
+        )
+        .await
+        .ok(200);
+    let after = app.anon().get(&format!("/v1/stories/{}", story["id"])).await;
+    assert_ne!(after.header("etag").unwrap(), before);
+    // Editors' reads are private.
+    let private = editor.get(&format!("/v1/stories/{}", story["id"])).await;
+    assert_eq!(private.header("cache-control"), Some("private, no-store"));
+    assert_eq!(editor.get("/v1/stories").await.header("cache-control"), Some("private, no-store"));
+    // Compressed when asked.
+    let gz = app.anon().with_headers(Method::GET, "/v1/stories", None, &[("Accept-Encoding", "gzip")]).await;
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+}
+
+async fn tags_list_counts_public_stories_only(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    published(&editor, json!({"title": "One", "tags": ["family", "ageing"]}), "2026-01-01T00:00:00Z").await;
+    published(&editor, json!({"title": "Two", "tags": ["family"]}), "2026-01-02T00:00:00Z").await;
+    editor.create_story(json!({"title": "Draft", "tags": ["family", "secret"]})).await;
+    let scheduled = editor.create_story(json!({"title": "Later", "tags": ["future"]})).await;
+    editor.publish(&scheduled["id"], Some("2999-01-01T00:00:00Z")).await;
+    let tags = app.anon().get("/v1/tags").await.ok(200);
+    assert_eq!(tags["data"], json!([{"slug": "ageing", "count": 1}, {"slug": "family", "count": 2}]));
+    let first = app.anon().get("/v1/tags?limit=1").await;
+    assert_eq!(first.ok(200)["data"], json!([{"slug": "ageing", "count": 1}]));
+    let link = first.header("link").unwrap().trim_start_matches('<').split('>').next().unwrap().to_owned();
+    assert_eq!(app.anon().get(&link).await.ok(200)["data"], json!([{"slug": "family", "count": 2}]));
+}
+
+async fn derived_fields_of_a_thousand_word_story(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let opening = "When my mother turned eighty-four, we finally said the words we’d avoided for years: “Come and live with us.” She packed her life into eleven boxes and a suitcase that had been to Lisbon twice.";
+    let mut body = format!("{opening}\n\n");
+    for i in 0..49 {
+        body.push_str(&format!("## Part {i}\n\nThe kitchen became a negotiation of kettles, radio stations and who washed up — every single evening.\n\n"));
+    }
+    let story = editor.create_story(json!({"title": "Mum’s moving in", "body": body})).await;
+    let words = body.split_whitespace().filter(|w| !w.starts_with('#')).count() as i64;
+    assert_eq!(story["word_count"], words);
+    assert!(words > 900);
+    assert_eq!(story["reading_time_minutes"], (words + 229) / 230);
+    let excerpt = story["excerpt"].as_str().unwrap();
+    // The first paragraph is long enough to stand alone.
+    assert_eq!(excerpt, opening);
+    // Short opening paragraphs are joined, plain text, cut on a word boundary.
+    let short = editor
+        .create_story(json!({"title": "Short", "body": format!("Hi.\n\n## Heading\n\n{}", "word ".repeat(100))}))
+        .await;
+    let excerpt = short["excerpt"].as_str().unwrap();
+    assert!(excerpt.starts_with("Hi. Heading word word"), "{excerpt}");
+    assert!(excerpt.chars().count() <= 301 && excerpt.ends_with("word…"), "{excerpt}");
+    let html = story["body_html"].as_str().unwrap();
+    assert!(html.contains("<h2>Part 0</h2>") && html.contains("“Come and live with us.”"));
+    // An explicit excerpt is kept as given.
+    let custom = editor.create_story(json!({"title": "Custom", "body": body, "excerpt": "Eleven boxes."})).await;
+    assert_eq!(custom["excerpt"], "Eleven boxes.");
+}
+
+async fn hostile_markdown_is_sanitized(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let corpus = [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "[click](javascript:alert(1))",
+        "[click](JaVaScRiPt:alert(1))",
+        "[data](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+        "<svg onload=alert(1)><circle r=10 /></svg>",
+        "<a href=\"javascript&#58;alert(1)\">x</a>",
+        "<iframe src=\"https://evil.example\"></iframe>",
+        "<div style=\"background:url(javascript:alert(1))\">x</div>",
+        "<form action=\"https://evil.example\"><input name=x></form>",
+        "![x](javascript:alert(1))",
+        "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    ];
+    for source in corpus {
+        let story = editor.create_story(json!({"title": "XSS", "body": source})).await;
+        let html = story["body_html"].as_str().unwrap().to_ascii_lowercase();
+        for bad in
+            ["<script", "onerror", "onload", "javascript:", "data:", "<iframe", "<svg", "<form", "style=", "&#58;"]
+        {
+            assert!(!html.contains(bad), "{source:?} rendered {html:?}");
+        }
+        // The source itself is kept exactly as written.
+        assert_eq!(story["body"], source);
+    }
+    let link = editor.create_story(json!({"title": "Link", "body": "[Support](https://support.example/help)"})).await;
+    assert_eq!(
+        link["body_html"],
+        "<p><a href=\"https://support.example/help\" rel=\"noopener noreferrer\">Support</a></p>\n"
+    );
+}
+
+async fn bad_list_parameters_are_400(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    published(&editor, json!({"title": "A"}), "2026-01-01T00:00:00Z").await;
+    published(&editor, json!({"title": "B"}), "2026-01-02T00:00:00Z").await;
+    for query in [
+        "sort=popularity",
+        "fields=id,password_hash",
+        "limit=500",
+        "cursor=garbage",
+        "published_after=yesterday",
+        "status=published",
+    ] {
+        app.anon().get(&format!("/v1/stories?{query}")).await.problem(400);
+    }
+    // A cursor from one order cannot continue another.
+    let page = app.anon().get("/v1/stories?limit=1&sort=title").await.ok(200);
+    let cursor = page["page"]["next_cursor"].as_str().unwrap();
+    app.anon().get(&format!("/v1/stories?limit=1&cursor={cursor}")).await.problem(400);
+    // Too many tags, an oversized title, an unknown field: 422, naming them.
+    let tags: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
+    assert_eq!(
+        editor.post("/v1/stories", json!({"title": "x".repeat(301), "tags": tags})).await.invalid_fields(),
+        ["tags", "title"]
+    );
+    editor.post("/v1/stories", json!({"title": "ok", "colour": "red"})).await.problem(422);
+}
