@@ -51,6 +51,15 @@ pub struct Config {
     pub cors_allowed_origins: CorsOrigins,
     pub max_body_bytes: usize,
     pub log_filter: String,
+    /// Proxies whose `X-Forwarded-For` names the client; empty: the socket
+    /// address is the client, and the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Votes one client address may cast per minute.
+    pub votes_per_minute: u32,
+    /// The Bayesian prior: how many votes of weight the prior mean counts for…
+    pub rating_prior_weight: f64,
+    /// …and that mean; `None`: the mean over all votes.
+    pub rating_prior_mean: Option<f64>,
 }
 
 /// A configuration value that cannot be used; the message names the variable.
@@ -155,6 +164,39 @@ impl Config {
             }
         };
 
+        let trusted_proxies = match get("TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .map(|p| p.parse::<ipnet::IpNet>().or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)))
+                .collect::<Result<_, _>>()
+                .map_err(|_| {
+                    bad("TRUSTED_PROXIES", format!("must be a comma list of IP addresses or CIDR ranges, got {list:?}"))
+                })?,
+        };
+        let votes_per_minute = match get("RATING_VOTES_PER_MINUTE") {
+            None => 30,
+            Some(v) => v.trim().parse::<u32>().ok().filter(|n| (1..=100_000).contains(n)).ok_or_else(|| {
+                bad("RATING_VOTES_PER_MINUTE", format!("must be a whole number from 1 to 100000, got {v:?}"))
+            })?,
+        };
+        let rating_prior_weight = match get("RATING_PRIOR_WEIGHT") {
+            None => 10.0,
+            Some(v) => v.trim().parse::<f64>().ok().filter(|n| (0.0..=1_000_000.0).contains(n)).ok_or_else(|| {
+                bad("RATING_PRIOR_WEIGHT", format!("must be a number of votes from 0 to 1000000, got {v:?}"))
+            })?,
+        };
+        let rating_prior_mean = get("RATING_PRIOR_MEAN")
+            .map(|v| {
+                v.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|n| (1.0..=5.0).contains(n))
+                    .ok_or_else(|| bad("RATING_PRIOR_MEAN", format!("must be a score from 1 to 5, got {v:?}")))
+            })
+            .transpose()?;
+
         let log_filter = get("RUST_LOG").unwrap_or_else(|| "info".into());
         tracing_subscriber::EnvFilter::try_new(&log_filter)
             .map_err(|e| bad("RUST_LOG", format!("is not a valid log filter: {e}")))?;
@@ -169,6 +211,10 @@ impl Config {
             cors_allowed_origins,
             max_body_bytes,
             log_filter,
+            trusted_proxies,
+            votes_per_minute,
+            rating_prior_weight,
+            rating_prior_mean,
         })
     }
 }
@@ -214,6 +260,10 @@ mod tests {
             ("DATABASE_POOL_SIZE", "0"),
             ("ANTHOLOGY_MAX_BODY_BYTES", "lots"),
             ("RUST_LOG", "info,[="),
+            ("TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("RATING_VOTES_PER_MINUTE", "0"),
+            ("RATING_PRIOR_WEIGHT", "-1"),
+            ("RATING_PRIOR_MEAN", "6"),
         ];
         for (variable, value) in cases {
             let err = config(&[(variable, value)]).unwrap_err();

@@ -3,6 +3,8 @@
 //! `Link`, and the client's address.
 
 use actix_web::http::StatusCode;
+use std::net::IpAddr;
+
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 use base64::Engine;
@@ -71,9 +73,24 @@ pub fn with_next_link(mut response: HttpResponse, req: &HttpRequest, page: &Page
     response
 }
 
-/// The client's address as the socket sees it.
-pub fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr().map(|addr| addr.ip().to_string()).unwrap_or_else(|| "unknown".into())
+/// The client's address: the socket's peer, unless that peer is a trusted
+/// proxy (`TRUSTED_PROXIES`), in which case the nearest address in
+/// `X-Forwarded-For` that is not itself a trusted proxy. Without trusted
+/// proxies the header is ignored, so forging it gains nothing.
+pub fn client_ip(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let peer = req.peer_addr().map_or(IpAddr::from([0, 0, 0, 0]), |addr| addr.ip());
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|entry| entry.trim().parse().ok())
+        .collect();
+    forwarded.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer)
 }
 
 /// The ETag of a versioned resource, for `If-Match`.

@@ -9,28 +9,30 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::error::PayloadError;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
 use crate::error::{ApiError, FieldError};
 use crate::state::AppState;
 
-pub struct ApiJson<T>(pub T);
+/// `MAX_BYTES` of 0 means the configured `ANTHOLOGY_MAX_BODY_BYTES`; a small
+/// number keeps tiny bodies (votes) tiny.
+pub struct ApiJson<T, const MAX_BYTES: usize = 0>(pub T);
 
 /// Like [`ApiJson`], for bodies that may be left out: an empty body is `None`.
 pub struct MaybeJson<T>(pub Option<T>);
 
 type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
-impl<T: DeserializeOwned + Validate + 'static> FromRequest for ApiJson<T> {
+impl<T: DeserializeOwned + Validate + 'static, const MAX_BYTES: usize> FromRequest for ApiJson<T, MAX_BYTES> {
     type Error = ApiError;
     type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let body = read_json::<T>(req, payload);
+        let body = read_json::<T>(req, payload, MAX_BYTES);
         Box::pin(async move {
             body.await?
                 .map(ApiJson)
@@ -44,25 +46,37 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for MaybeJson<T> {
     type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let body = read_json::<T>(req, payload);
+        let body = read_json::<T>(req, payload, 0);
         Box::pin(async move { body.await.map(MaybeJson) })
     }
 }
 
-/// Reads, parses and validates the body; `None` when it is empty.
+/// Reads, parses and validates the body; `None` when it is empty. A body
+/// over `max_bytes` (0: the configured limit) is 413, whether it says so in
+/// `Content-Length` or only sends too much.
 fn read_json<T: DeserializeOwned + Validate + 'static>(
     req: &HttpRequest,
     payload: &mut Payload,
+    max_bytes: usize,
 ) -> Extracted<Option<T>> {
     let content_type_ok = is_json_content_type(req);
-    // The same number is set as actix's `PayloadConfig`, which enforces it.
-    let limit = req.app_data::<web::Data<AppState>>().map_or(0, |state| state.config.max_body_bytes);
-    let body = web::Bytes::from_request(req, payload);
+    let configured = req.app_data::<web::Data<AppState>>().map_or(64 * 1024, |state| state.config.max_body_bytes);
+    let limit = if max_bytes == 0 { configured } else { max_bytes };
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    let mut payload = payload.take();
     Box::pin(async move {
-        let bytes = body.await.map_err(|err| match err.as_error::<PayloadError>() {
-            Some(PayloadError::Overflow) => ApiError::PayloadTooLarge(limit),
-            _ => ApiError::BadRequest(format!("could not read the body: {err}")),
-        })?;
+        if declared.is_some_and(|n| n > limit) {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        let mut bytes = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|err| ApiError::BadRequest(format!("could not read the body: {err}")))?;
+            if bytes.len() + chunk.len() > limit {
+                return Err(ApiError::PayloadTooLarge(limit));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         if bytes.is_empty() {
             return Ok(None);
         }

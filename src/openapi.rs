@@ -31,7 +31,8 @@ use crate::error::{FieldError, PROBLEM_CONTENT_TYPE, Problem};
     tags(
         (name = "auth", description = "Access tokens for editors"),
         (name = "editors", description = "Editor accounts (admins only)"),
-        (name = "stories", description = "Stories: drafts, publishing, reading"),
+        (name = "stories", description = "Stories: drafts, publishing, revisions, lists, search and tags"),
+        (name = "ratings", description = "Readers' 1–5 ratings: the one public write, and moderation"),
         (name = "service", description = "Health and readiness probes"),
     ),
     components(schemas(Problem, FieldError)),

@@ -52,6 +52,24 @@ diesel::table! {
         created_by -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        rating_count -> BigInt,
+        rating_sum -> BigInt,
+        rating_1 -> BigInt,
+        rating_2 -> BigInt,
+        rating_3 -> BigInt,
+        rating_4 -> BigInt,
+        rating_5 -> BigInt,
+    }
+}
+
+diesel::table! {
+    ratings (id) {
+        id -> BigInt,
+        story_id -> BigInt,
+        voter_hash -> Text,
+        score -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -86,7 +104,16 @@ diesel::table! {
 
 diesel::joinable!(stories -> editors (created_by));
 diesel::joinable!(story_revisions -> stories (story_id));
+diesel::joinable!(ratings -> stories (story_id));
 diesel::joinable!(story_revisions -> editors (editor_id));
 diesel::joinable!(story_tags -> stories (story_id));
 diesel::joinable!(story_tags -> tags (tag_id));
-diesel::allow_tables_to_appear_in_same_query!(editors, server_keys, stories, story_revisions, tags, story_tags);
+diesel::allow_tables_to_appear_in_same_query!(
+    editors,
+    ratings,
+    server_keys,
+    stories,
+    story_revisions,
+    tags,
+    story_tags
+);

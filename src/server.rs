@@ -36,14 +36,12 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let max_body = state.config.max_body_bytes;
     let cors = cors(&state.config.cors_allowed_origins);
     App::new()
         .into_utoipa_app()
         .configure(crate::routes::configure)
         .into_app()
         .app_data(state)
-        .app_data(web::PayloadConfig::new(max_body))
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .app_data(web::PathConfig::default().error_handler(error::path_error))
         .service(get_openapi)

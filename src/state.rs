@@ -7,12 +7,16 @@ use crate::auth::keys::JwtKeys;
 use crate::auth::throttle::LoginThrottle;
 use crate::config::Config;
 use crate::db::{Db, DbSetupError};
+use crate::ratings::{RatingPrior, VoteThrottle, VoterHasher};
 
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub jwt: JwtKeys,
     pub login_throttle: LoginThrottle,
+    pub voter_hasher: VoterHasher,
+    pub vote_throttle: VoteThrottle,
+    pub rating_prior: RatingPrior,
 }
 
 impl AppState {
@@ -21,8 +25,14 @@ impl AppState {
     pub fn init(config: Config) -> Result<Self, DbSetupError> {
         let db = Db::connect(&config.database_url, config.database_pool_size)?;
         db.migrate()?;
-        let jwt = JwtKeys::load(&config, &mut *db.conn()?).map_err(|e| DbSetupError::Connect(e.to_string()))?;
+        let mut conn = db.conn()?;
+        let jwt = JwtKeys::load(&config, &mut conn).map_err(|e| DbSetupError::Connect(e.to_string()))?;
+        let voter_hasher = VoterHasher::load(&mut conn).map_err(|e| DbSetupError::Connect(e.to_string()))?;
+        drop(conn);
         Ok(Self {
+            vote_throttle: VoteThrottle::new(config.votes_per_minute),
+            rating_prior: RatingPrior::new(config.rating_prior_weight, config.rating_prior_mean),
+            voter_hasher,
             config: Arc::new(config),
             db,
             jwt,

@@ -8,7 +8,7 @@ use super::{CurrentEditor, password};
 use crate::editors::dto::Editor;
 use crate::editors::{Role, normalize_email, queries};
 use crate::error::{ApiError, Problem};
-use crate::http::{client_address, private_json};
+use crate::http::{client_ip, private_json};
 use crate::json::ApiJson;
 use crate::state::AppState;
 
@@ -39,7 +39,7 @@ pub async fn create_token(
     ApiJson(body): ApiJson<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let email = normalize_email(&body.email);
-    let address = client_address(&req);
+    let address = client_ip(&req, &state.config.trusted_proxies).to_string();
     state.login_throttle.check(&email, &address)?;
 
     let lookup_email = email.clone();

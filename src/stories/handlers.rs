@@ -22,6 +22,7 @@ use crate::error::{ApiError, Problem};
 use crate::http::{if_match, json_for, private_json, public_json, version_etag, with_next_link};
 use crate::json::{ApiJson, MaybeJson};
 use crate::pagination::{PageParams, paginate};
+use crate::ratings::bayesian_score;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -76,6 +77,9 @@ pub enum SortParam {
     /// By title, A to Z (by code point).
     #[serde(rename = "title")]
     Title,
+    /// Best rated first, by the Bayesian score of `GET /v1/stories/{id}/rating`.
+    #[serde(rename = "-rating")]
+    RatingDesc,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -171,6 +175,7 @@ pub async fn list_stories(
         (Some(SortParam::PublishedDesc), _) | (None, None) => Sort::PublishedDesc,
         (Some(SortParam::PublishedAsc), _) => Sort::PublishedAsc,
         (Some(SortParam::Title), _) => Sort::Title,
+        (Some(SortParam::RatingDesc), _) => Sort::RatingDesc,
         (None, Some(_)) => Sort::Relevance,
     };
     let after: Option<ListCursor> = page.cursor()?;
@@ -182,7 +187,11 @@ pub async fn list_stories(
         (None, None) => Visibility::Public,
         (None, Some(_)) => return Err(ApiError::BadRequest("status is for editors: send a bearer token".into())),
     };
-    let filter = ListFilter {
+    let prior = match &after {
+        Some(ListCursor { prior: Some(prior), .. }) => Some(*prior),
+        _ => None,
+    };
+    let mut filter = ListFilter {
         visibility,
         tag: params.tag.clone(),
         locale: params.locale.clone(),
@@ -194,21 +203,40 @@ pub async fn list_stories(
         after,
         limit: limit + 1,
         now: now(),
+        rating_prior: (0.0, 0.0),
     };
-    let (rows, tags) = state
+    let shared = state.clone();
+    let (rows, tags, rating_prior) = state
         .db
         .run(move |conn| {
+            if filter.sort == Sort::RatingDesc {
+                filter.rating_prior = match prior {
+                    Some(prior) => prior,
+                    None => (shared.rating_prior.weight, shared.rating_prior.mean(conn)?),
+                };
+            }
             let rows = queries::list(conn, &filter)?;
             let ids: Vec<i64> = rows.iter().map(|(row, _)| row.id).collect();
-            Ok((rows, queries::tags_of_many(conn, &ids)?))
+            Ok((rows, queries::tags_of_many(conn, &ids)?, filter.rating_prior))
         })
         .await?;
-    let (rows, page) = paginate(rows, limit, |(row, score)| ListCursor {
-        sort,
-        id: row.id,
-        published_at: row.published_at,
-        title: (sort == Sort::Title).then(|| row.title.clone()),
-        score: *score,
+    let (rows, page) = paginate(rows, limit, |(row, score)| match sort {
+        Sort::RatingDesc => ListCursor {
+            sort,
+            id: row.id,
+            published_at: None,
+            title: None,
+            score: Some(bayesian_score(row.rating_sum, row.rating_count, rating_prior.0, rating_prior.1)),
+            prior: Some(rating_prior),
+        },
+        _ => ListCursor {
+            sort,
+            id: row.id,
+            published_at: row.published_at,
+            title: (sort == Sort::Title).then(|| row.title.clone()),
+            score: *score,
+            prior: None,
+        },
     });
     let mut tags = tags;
     let at = now();

@@ -73,7 +73,10 @@ pub fn to_story(row: StoryRow, tags: Vec<String>, now: NaiveDateTime) -> Story {
         created_at: row.created_at.and_utc(),
         updated_at: row.updated_at.and_utc(),
         version: row.version,
-        rating: RatingSummary { average: None, count: 0 },
+        rating: RatingSummary {
+            average: crate::ratings::average(row.rating_sum, row.rating_count),
+            count: row.rating_count,
+        },
     }
 }
 

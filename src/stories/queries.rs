@@ -3,8 +3,10 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
+use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::Double;
 use serde::{Deserialize, Serialize};
 
 use super::{Status, search};
@@ -38,6 +40,8 @@ pub struct StoryRow {
     pub created_by: Option<i64>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub rating_count: i64,
+    pub rating_sum: i64,
 }
 
 /// The columns an editor's content sets (directly or derived). On update a
@@ -283,6 +287,8 @@ pub enum Sort {
     Title,
     /// Best match first; only with a search query.
     Relevance,
+    /// Highest Bayesian rating score first.
+    RatingDesc,
 }
 
 /// The last row of a page: its sort key and id. Serialised into the opaque cursor.
@@ -296,6 +302,9 @@ pub struct ListCursor {
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
+    /// The rating prior the list began with: later pages rank by the same one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior: Option<(f64, f64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -311,6 +320,8 @@ pub struct ListFilter {
     pub after: Option<ListCursor>,
     pub limit: i64,
     pub now: NaiveDateTime,
+    /// The rating prior's weight and mean, for `Sort::RatingDesc`.
+    pub rating_prior: (f64, f64),
 }
 
 /// One page of stories (fetch `limit + 1` to learn whether more follow),
@@ -365,6 +376,21 @@ pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(St
                 query = query.filter(score.clone().gt(at).or(score.clone().eq(at).and(stories::id.gt(c.id))));
             }
             query.order((score.asc(), stories::id.asc()))
+        }
+        Sort::RatingDesc => {
+            // The Bayesian score of `ratings::bayesian_score`, in SQL, with the
+            // same operations in the same order so the cursor's value compares equal.
+            let (weight, mean) = filter.rating_prior;
+            let rating = sql::<Double>("((CAST(stories.rating_sum AS DOUBLE PRECISION) + ")
+                .bind::<Double, _>(weight * mean)
+                .sql(") / (CAST(stories.rating_count AS DOUBLE PRECISION) + ")
+                .bind::<Double, _>(weight)
+                .sql("))");
+            if let Some(c) = cursor {
+                let at = c.score.unwrap_or(f64::INFINITY);
+                query = query.filter(rating.clone().lt(at).or(rating.clone().eq(at).and(stories::id.lt(c.id))));
+            }
+            query.order((rating.desc(), stories::id.desc()))
         }
         Sort::PublishedDesc => {
             if let Some(c) = cursor {

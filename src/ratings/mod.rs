@@ -1,0 +1,152 @@
+//! Ratings: readers' 1–5 "Rate article" votes, the one public write.
+//!
+//! Routes: `handlers.rs`. SQL: `queries.rs`. Wire types: `dto.rs`. Below:
+//! how a voter id becomes a keyed hash, the Bayesian score, and the per
+//! address throttle.
+//!
+//! Every story keeps its counters (count, sum, histogram) in its own row,
+//! changed in the same transaction as the vote, under a lock on that row;
+//! so aggregates are exact under concurrent votes on both backends, and
+//! reading one never scans votes.
+
+pub mod dto;
+pub mod handlers;
+pub mod queries;
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::db::DbConnection;
+use crate::error::ApiError;
+
+/// Turns voter ids into keyed hashes: the server never stores the id itself,
+/// and without the key the hashes cannot be linked back to ids.
+pub struct VoterHasher {
+    key: Vec<u8>,
+}
+
+impl VoterHasher {
+    /// The key is generated once and kept in the database, like the JWT key;
+    /// it is never rotated, or re-votes would count as new voters.
+    pub fn load(conn: &mut DbConnection) -> diesel::QueryResult<Self> {
+        let mut secrets = crate::auth::keys::stored_secrets(conn, "voter-hash")?;
+        Ok(Self { key: secrets.swap_remove(0) })
+    }
+
+    /// The hash of a voter id; any spelling of the same UUID hashes alike.
+    pub fn hash(&self, voter: &uuid::Uuid) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+        mac.update(voter.hyphenated().to_string().as_bytes());
+        let digest = mac.finalize().into_bytes();
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// The Bayesian average: the story's votes plus `weight` imaginary votes of
+/// `prior_mean`. Few votes stay near the prior; many speak for themselves.
+pub fn bayesian_score(sum: i64, count: i64, weight: f64, prior_mean: f64) -> f64 {
+    // `stories::queries::list` computes the same in SQL for `sort=-rating`.
+    (sum as f64 + weight * prior_mean) / (count as f64 + weight)
+}
+
+/// The prior of the Bayesian score: its weight, and its mean — configured, or
+/// the mean over all votes, recomputed at most once a minute per process.
+pub struct RatingPrior {
+    pub weight: f64,
+    configured_mean: Option<f64>,
+    cached_mean: moka::sync::Cache<(), f64>,
+}
+
+impl RatingPrior {
+    pub fn new(weight: f64, configured_mean: Option<f64>) -> Self {
+        let cached_mean = moka::sync::Cache::builder().max_capacity(1).time_to_live(Duration::from_secs(60)).build();
+        Self { weight, configured_mean, cached_mean }
+    }
+
+    /// The prior mean: 3, the middle of the scale, before the first vote.
+    pub fn mean(&self, conn: &mut DbConnection) -> diesel::QueryResult<f64> {
+        if let Some(mean) = self.configured_mean.or_else(|| self.cached_mean.get(&())) {
+            return Ok(mean);
+        }
+        let mean = queries::mean_of_all_votes(conn)?.unwrap_or(3.0);
+        self.cached_mean.insert((), mean);
+        Ok(mean)
+    }
+}
+
+/// The public aggregate of a story's counters.
+pub fn aggregate(counters: &queries::StoryCounters, prior: &RatingPrior, prior_mean: f64) -> dto::RatingAggregate {
+    dto::RatingAggregate {
+        story_id: counters.id,
+        count: counters.rating_count,
+        average: average(counters.rating_sum, counters.rating_count),
+        distribution: counters.histogram().iter().enumerate().map(|(i, n)| ((i + 1).to_string(), *n)).collect(),
+        score: bayesian_score(counters.rating_sum, counters.rating_count, prior.weight, prior_mean),
+    }
+}
+
+/// The exact mean, or `None` without votes.
+pub fn average(sum: i64, count: i64) -> Option<f64> {
+    (count > 0).then(|| sum as f64 / count as f64)
+}
+
+/// Votes per client address per minute. IPv6 clients are keyed by their /64,
+/// which one household or phone typically owns whole.
+pub struct VoteThrottle {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl VoteThrottle {
+    pub fn new(per_minute: u32) -> Self {
+        let quota = Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN));
+        Self { limiter: RateLimiter::keyed(quota) }
+    }
+
+    pub fn check(&self, client: IpAddr) -> Result<(), ApiError> {
+        let key = match client {
+            IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+            v4 => v4,
+        };
+        // Forget idle addresses now and then, so memory stays bounded.
+        if self.limiter.len() > 100_000 {
+            self.limiter.retain_recent();
+        }
+        self.limiter.check_key(&key).map_err(|not_until| {
+            let wait: Duration = not_until.wait_time_from(DefaultClock::default().now());
+            ApiError::TooManyRequests { retry_after_secs: wait.as_secs().max(1) }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_perfect_vote_does_not_outrank_two_hundred_good_ones() {
+        // Over a realistic site-wide mean, 200 votes averaging 4.6 beat one 5.
+        let (weight, prior) = (10.0, 3.9);
+        assert!(bayesian_score(920, 200, weight, prior) > bayesian_score(5, 1, weight, prior));
+        assert_eq!(bayesian_score(0, 0, weight, prior), prior);
+    }
+
+    #[test]
+    fn the_throttle_counts_per_address_and_per_ipv6_prefix() {
+        let throttle = VoteThrottle::new(2);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        throttle.check(a).unwrap();
+        throttle.check(a).unwrap();
+        assert!(matches!(throttle.check(a), Err(ApiError::TooManyRequests { .. })));
+        throttle.check("192.0.2.2".parse().unwrap()).unwrap();
+        throttle.check("2001:db8::1".parse().unwrap()).unwrap();
+        throttle.check("2001:db8::2".parse().unwrap()).unwrap();
+        assert!(throttle.check("2001:db8::3".parse().unwrap()).is_err());
+        throttle.check("2001:db8:0:1::1".parse().unwrap()).unwrap();
+    }
+}

@@ -1,0 +1,171 @@
+//! Every SQL statement about ratings and the per-story counters.
+
+use chrono::NaiveDateTime;
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Double, Nullable};
+
+use crate::db::{DbConnection, now};
+use crate::schema::{ratings, stories};
+
+/// A story's rating counters, with what decides whether it may be rated.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = stories)]
+pub struct StoryCounters {
+    pub id: i64,
+    pub status: String,
+    pub published_at: Option<NaiveDateTime>,
+    pub rating_count: i64,
+    pub rating_sum: i64,
+    pub rating_1: i64,
+    pub rating_2: i64,
+    pub rating_3: i64,
+    pub rating_4: i64,
+    pub rating_5: i64,
+}
+
+impl StoryCounters {
+    pub fn is_public(&self, now: NaiveDateTime) -> bool {
+        self.status == "published" && self.published_at.is_some_and(|at| at <= now)
+    }
+
+    pub fn histogram(&self) -> [i64; 5] {
+        [self.rating_1, self.rating_2, self.rating_3, self.rating_4, self.rating_5]
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = ratings)]
+pub struct RatingRow {
+    pub id: i64,
+    pub story_id: i64,
+    pub voter_hash: String,
+    pub score: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn counters(conn: &mut DbConnection, story_id: i64) -> QueryResult<Option<StoryCounters>> {
+    stories::table.find(story_id).select(StoryCounters::as_select()).first(conn).optional()
+}
+
+/// Locks the story's row until the transaction ends (a no-op update takes
+/// PostgreSQL's row lock; SQLite's write transaction already excludes other
+/// writers), then reads its counters. Every vote and deletion on a story
+/// goes through here first, so they apply one at a time.
+pub fn lock_counters(conn: &mut DbConnection, story_id: i64) -> QueryResult<Option<StoryCounters>> {
+    let locked = diesel::update(stories::table.find(story_id))
+        .set(stories::rating_count.eq(stories::rating_count))
+        .execute(conn)?;
+    if locked == 0 {
+        return Ok(None);
+    }
+    counters(conn, story_id)
+}
+
+/// What a vote did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoteOutcome {
+    /// The voter's first vote on this story.
+    Created,
+    /// A later vote: it replaced the earlier score.
+    Replaced,
+}
+
+/// Records `score` from `voter_hash`, adjusting the counters. Call with the
+/// story locked ([`lock_counters`]).
+pub fn vote(conn: &mut DbConnection, story_id: i64, voter_hash: &str, score: i32) -> QueryResult<VoteOutcome> {
+    let at = now();
+    let existing: Option<(i64, i32)> = ratings::table
+        .filter(ratings::story_id.eq(story_id))
+        .filter(ratings::voter_hash.eq(voter_hash))
+        .select((ratings::id, ratings::score))
+        .first(conn)
+        .optional()?;
+    match existing {
+        None => {
+            diesel::insert_into(ratings::table)
+                .values((
+                    ratings::story_id.eq(story_id),
+                    ratings::voter_hash.eq(voter_hash),
+                    ratings::score.eq(score),
+                    ratings::created_at.eq(at),
+                    ratings::updated_at.eq(at),
+                ))
+                .execute(conn)?;
+            adjust(conn, story_id, 1, score, None, Some(score))?;
+            Ok(VoteOutcome::Created)
+        }
+        Some((id, old)) => {
+            diesel::update(ratings::table.find(id))
+                .set((ratings::score.eq(score), ratings::updated_at.eq(at)))
+                .execute(conn)?;
+            adjust(conn, story_id, 0, score - old, Some(old), Some(score))?;
+            Ok(VoteOutcome::Replaced)
+        }
+    }
+}
+
+/// Deletes a vote, adjusting its story's counters; `None` if there is no
+/// such vote.
+pub fn delete(conn: &mut DbConnection, rating_id: i64) -> QueryResult<Option<i64>> {
+    let Some(story_id) = ratings::table.find(rating_id).select(ratings::story_id).first::<i64>(conn).optional()? else {
+        return Ok(None);
+    };
+    lock_counters(conn, story_id)?;
+    // Read again under the lock: a concurrent re-vote may have changed it.
+    let deleted: Option<i32> =
+        diesel::delete(ratings::table.find(rating_id)).returning(ratings::score).get_result(conn).optional()?;
+    let Some(score) = deleted else { return Ok(None) };
+    adjust(conn, story_id, -1, -score, Some(score), None)?;
+    Ok(Some(story_id))
+}
+
+/// Moves the counters: `count` and `sum` by the deltas, one vote out of the
+/// `removed` score's bucket and into the `added` one's.
+fn adjust(
+    conn: &mut DbConnection,
+    story_id: i64,
+    count: i64,
+    sum: i32,
+    removed: Option<i32>,
+    added: Option<i32>,
+) -> QueryResult<()> {
+    let bucket = |score: i32| i64::from(added == Some(score)) - i64::from(removed == Some(score));
+    diesel::update(stories::table.find(story_id))
+        .set((
+            stories::rating_count.eq(stories::rating_count + count),
+            stories::rating_sum.eq(stories::rating_sum + i64::from(sum)),
+            stories::rating_1.eq(stories::rating_1 + bucket(1)),
+            stories::rating_2.eq(stories::rating_2 + bucket(2)),
+            stories::rating_3.eq(stories::rating_3 + bucket(3)),
+            stories::rating_4.eq(stories::rating_4 + bucket(4)),
+            stories::rating_5.eq(stories::rating_5 + bucket(5)),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// A story's votes, newest first, before `before_id` when paging.
+pub fn list(conn: &mut DbConnection, story_id: i64, before_id: Option<i64>, limit: i64) -> QueryResult<Vec<RatingRow>> {
+    let mut query = ratings::table
+        .filter(ratings::story_id.eq(story_id))
+        .select(RatingRow::as_select())
+        .order(ratings::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(before) = before_id {
+        query = query.filter(ratings::id.lt(before));
+    }
+    query.load(conn)
+}
+
+/// The mean over every vote on every story, from the counters; `None`
+/// before the first vote.
+pub fn mean_of_all_votes(conn: &mut DbConnection) -> QueryResult<Option<f64>> {
+    diesel::select(sql::<Nullable<Double>>(
+        "(SELECT CAST(SUM(rating_sum) AS DOUBLE PRECISION) / CAST(NULLIF(SUM(rating_count), 0) AS DOUBLE PRECISION) \
+          FROM stories)",
+    ))
+    .get_result(conn)
+}
