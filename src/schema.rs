@@ -63,6 +63,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    rating_totals (id) {
+        id -> Integer,
+        vote_count -> BigInt,
+        vote_sum -> BigInt,
+    }
+}
+
+diesel::table! {
     ratings (id) {
         id -> BigInt,
         story_id -> BigInt,
@@ -110,6 +118,7 @@ diesel::joinable!(story_tags -> stories (story_id));
 diesel::joinable!(story_tags -> tags (tag_id));
 diesel::allow_tables_to_appear_in_same_query!(
     editors,
+    rating_totals,
     ratings,
     server_keys,
     stories,

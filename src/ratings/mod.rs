@@ -56,27 +56,23 @@ pub fn bayesian_score(sum: i64, count: i64, weight: f64, prior_mean: f64) -> f64
 }
 
 /// The prior of the Bayesian score: its weight, and its mean — configured, or
-/// the mean over all votes, recomputed at most once a minute per process.
+/// the mean over all votes (kept exact by the site-wide totals).
 pub struct RatingPrior {
     pub weight: f64,
     configured_mean: Option<f64>,
-    cached_mean: moka::sync::Cache<(), f64>,
 }
 
 impl RatingPrior {
     pub fn new(weight: f64, configured_mean: Option<f64>) -> Self {
-        let cached_mean = moka::sync::Cache::builder().max_capacity(1).time_to_live(Duration::from_secs(60)).build();
-        Self { weight, configured_mean, cached_mean }
+        Self { weight, configured_mean }
     }
 
     /// The prior mean: 3, the middle of the scale, before the first vote.
     pub fn mean(&self, conn: &mut DbConnection) -> diesel::QueryResult<f64> {
-        if let Some(mean) = self.configured_mean.or_else(|| self.cached_mean.get(&())) {
-            return Ok(mean);
+        match self.configured_mean {
+            Some(mean) => Ok(mean),
+            None => Ok(queries::mean_of_all_votes(conn)?.unwrap_or(3.0)),
         }
-        let mean = queries::mean_of_all_votes(conn)?.unwrap_or(3.0);
-        self.cached_mean.insert((), mean);
-        Ok(mean)
     }
 }
 

@@ -1,12 +1,10 @@
 //! Every SQL statement about ratings and the per-story counters.
 
 use chrono::NaiveDateTime;
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Double, Nullable};
 
 use crate::db::{DbConnection, now};
-use crate::schema::{ratings, stories};
+use crate::schema::{rating_totals, ratings, stories};
 
 /// A story's rating counters, with what decides whether it may be rated.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -122,7 +120,8 @@ pub fn delete(conn: &mut DbConnection, rating_id: i64) -> QueryResult<Option<i64
 }
 
 /// Moves the counters: `count` and `sum` by the deltas, one vote out of the
-/// `removed` score's bucket and into the `added` one's.
+/// `removed` score's bucket and into the `added` one's; and the site-wide
+/// totals by the same deltas, last, so their row is locked only briefly.
 fn adjust(
     conn: &mut DbConnection,
     story_id: i64,
@@ -142,6 +141,12 @@ fn adjust(
             stories::rating_4.eq(stories::rating_4 + bucket(4)),
             stories::rating_5.eq(stories::rating_5 + bucket(5)),
         ))
+        .execute(conn)?;
+    diesel::update(rating_totals::table)
+        .set((
+            rating_totals::vote_count.eq(rating_totals::vote_count + count),
+            rating_totals::vote_sum.eq(rating_totals::vote_sum + i64::from(sum)),
+        ))
         .execute(conn)
         .map(drop)
 }
@@ -160,12 +165,10 @@ pub fn list(conn: &mut DbConnection, story_id: i64, before_id: Option<i64>, limi
     query.load(conn)
 }
 
-/// The mean over every vote on every story, from the counters; `None`
-/// before the first vote.
+/// The mean over every vote on every story, from the site-wide totals;
+/// `None` before the first vote.
 pub fn mean_of_all_votes(conn: &mut DbConnection) -> QueryResult<Option<f64>> {
-    diesel::select(sql::<Nullable<Double>>(
-        "(SELECT CAST(SUM(rating_sum) AS DOUBLE PRECISION) / CAST(NULLIF(SUM(rating_count), 0) AS DOUBLE PRECISION) \
-          FROM stories)",
-    ))
-    .get_result(conn)
+    let (count, sum): (i64, i64) =
+        rating_totals::table.select((rating_totals::vote_count, rating_totals::vote_sum)).first(conn)?;
+    Ok(super::average(sum, count))
 }

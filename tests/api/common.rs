@@ -68,6 +68,13 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// The same database, without owning it (for a second server process).
+    pub fn shared(&self) -> Self {
+        Self { url: self.url.clone(), _dir: None, pg_drop: None }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((admin_url, name)) = &self.pg_drop
@@ -112,6 +119,12 @@ impl TestApp {
         actix_web::rt::spawn(server);
         let client = awc::Client::builder().timeout(Duration::from_secs(30)).disable_redirects().finish();
         Self { base_url, db, client, _server: handle, test_db }
+    }
+
+    /// Another server on the same database, like a second process behind a
+    /// load balancer.
+    pub async fn another_process(&self, env: &[(&str, &str)]) -> TestApp {
+        TestApp::start_on(self.test_db.shared(), env).await
     }
 
     pub fn anon(&self) -> Session<'_> {

@@ -7,6 +7,7 @@ mod common;
 mod editors;
 mod errors;
 mod openapi;
+mod ratings;
 mod schema;
 mod service;
 mod stories;

@@ -1,3 +1,4 @@
+DROP TABLE rating_totals;
 ALTER TABLE stories DROP COLUMN rating_5;
 ALTER TABLE stories DROP COLUMN rating_4;
 ALTER TABLE stories DROP COLUMN rating_3;

@@ -1,5 +1,6 @@
 -- Readers' ratings. Each story keeps its own counters (count, sum and the
--- histogram), updated in the same transaction as every vote, so reading an
+-- histogram), and rating_totals the site-wide ones (the Bayesian prior's
+-- mean), all updated in the same transaction as every vote, so reading an
 -- aggregate never scans votes.
 
 CREATE TABLE ratings (
@@ -20,3 +21,10 @@ ALTER TABLE stories ADD COLUMN rating_2 BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE stories ADD COLUMN rating_3 BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE stories ADD COLUMN rating_4 BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE stories ADD COLUMN rating_5 BIGINT NOT NULL DEFAULT 0;
+
+CREATE TABLE rating_totals (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    vote_count BIGINT NOT NULL,
+    vote_sum BIGINT NOT NULL
+);
+INSERT INTO rating_totals (id, vote_count, vote_sum) VALUES (1, 0, 0);

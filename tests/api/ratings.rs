@@ -1,0 +1,349 @@
+//! Readers' votes: replacing, validation, visibility, throttling, moderation,
+//! exact counters under a storm, and ranking.
+
+use actix_web::http::Method;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+
+use crate::common::{Backend, Body, Session, TestApp};
+
+crate::on_both_backends!(
+    a_voter_votes_once_and_may_change_its_mind,
+    bad_votes_are_rejected_field_by_field,
+    only_public_stories_take_votes,
+    votes_are_throttled_per_client_address,
+    forwarded_addresses_count_only_behind_trusted_proxies,
+    editors_moderate_votes,
+    counters_stay_exact_under_a_storm,
+    well_rated_stories_rank_first,
+);
+
+const VOTER_A: &str = "6f1c2a4e-8d1b-4f6a-9a52-1f0e3b7c9d01";
+const VOTER_B: &str = "0b9e7d3c-2a41-4c8e-b6f5-7d2e9a1c3b4f";
+
+async fn published_story(editor: &Session<'_>, title: &str) -> Value {
+    let story = editor.create_story(json!({"title": title})).await;
+    editor.publish(&story["id"], Some("2026-01-01T00:00:00Z")).await
+}
+
+async fn vote(session: &Session<'_>, story: &Value, voter: &str, score: Value) -> crate::common::TestResponse {
+    session
+        .send(
+            Method::PUT,
+            &format!("/v1/stories/{}/ratings/{voter}", story["id"]),
+            Body::Json(json!({"score": score})),
+            &[],
+        )
+        .await
+}
+
+async fn a_voter_votes_once_and_may_change_its_mind(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let story = published_story(&editor, "Rate me").await;
+    let anon = app.anon();
+
+    let first = vote(&anon, &story, VOTER_A, json!(4)).await;
+    let aggregate = first.ok(201);
+    assert_eq!(first.header("cache-control"), Some("private, no-store"));
+    assert_eq!(aggregate["count"], 1);
+    assert_eq!(aggregate["average"], 4.0);
+    assert_eq!(aggregate["distribution"], json!({"1": 0, "2": 0, "3": 0, "4": 1, "5": 0}));
+
+    // The same voter again (in capitals: the same UUID) replaces its score.
+    let again = vote(&anon, &story, &VOTER_A.to_uppercase(), json!(2)).await.ok(200);
+    assert_eq!(again["count"], 1);
+    assert_eq!(again["distribution"], json!({"1": 0, "2": 1, "3": 0, "4": 0, "5": 0}));
+    let other = vote(&anon, &story, VOTER_B, json!(5)).await.ok(201);
+    assert_eq!(other["count"], 2);
+    assert_eq!(other["average"], 3.5);
+
+    let res = anon.get(&format!("/v1/stories/{}/rating", story["id"])).await;
+    let read = res.ok(200);
+    assert_eq!(read, other);
+    assert_eq!(read["story_id"], story["id"]);
+    assert!(read["score"].as_f64().unwrap() > 1.0);
+    assert_eq!(res.header("cache-control"), Some("public, max-age=60, stale-while-revalidate=300"));
+    // A vote changes the ETag.
+    let etag = res.header("etag").unwrap().to_owned();
+    vote(&anon, &story, VOTER_B, json!(1)).await.ok(200);
+    let after = anon.get(&format!("/v1/stories/{}/rating", story["id"])).await;
+    assert_ne!(after.header("etag").unwrap(), etag);
+    // The story carries the summary.
+    let story = anon.get(&format!("/v1/stories/{}", story["id"])).await.ok(200);
+    assert_eq!(story["rating"], json!({"average": 1.5, "count": 2}));
+}
+
+async fn bad_votes_are_rejected_field_by_field(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let story = published_story(&editor, "Strict").await;
+    let anon = app.anon();
+    for score in [json!(0), json!(6), json!(2.5), json!("5"), json!(null), json!(-1), json!(3.0)] {
+        let res = vote(&anon, &story, VOTER_A, score.clone()).await;
+        assert_eq!(res.invalid_fields(), ["score"], "{score}");
+    }
+    let path = format!("/v1/stories/{}/ratings/{VOTER_A}", story["id"]);
+    assert_eq!(anon.send(Method::PUT, &path, Body::Json(json!({})), &[]).await.invalid_fields(), ["score"]);
+    assert_eq!(
+        anon.send(Method::PUT, &path, Body::Json(json!({"score": 3, "weight": 100})), &[]).await.invalid_fields(),
+        ["weight"]
+    );
+    anon.send(Method::PUT, &path, Body::Json(json!({"score": 3, "padding": "x".repeat(300)})), &[]).await.problem(413);
+    anon.send(Method::PUT, &path, Body::None, &[]).await.problem(400);
+    for voter in ["not-a-uuid", "12345", "6f1c2a4e-8d1b-4f6a-9a52-1f0e3b7c9d0"] {
+        let res = anon
+            .send(
+                Method::PUT,
+                &format!("/v1/stories/{}/ratings/{voter}", story["id"]),
+                Body::Json(json!({"score": 3})),
+                &[],
+            )
+            .await;
+        assert_eq!(res.invalid_fields(), ["voter"], "{voter}");
+    }
+    // Nothing was counted.
+    assert_eq!(anon.get(&format!("/v1/stories/{}/rating", story["id"])).await.ok(200)["count"], 0);
+}
+
+async fn only_public_stories_take_votes(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let draft = editor.create_story(json!({"title": "Draft"})).await;
+    let scheduled = editor.create_story(json!({"title": "Scheduled"})).await;
+    editor.publish(&scheduled["id"], Some("2999-01-01T00:00:00Z")).await;
+    let anon = app.anon();
+    for story in [&draft, &scheduled, &json!({"id": 987654})] {
+        vote(&anon, story, VOTER_A, json!(5)).await.problem(404);
+        anon.get(&format!("/v1/stories/{}/rating", story["id"])).await.problem(404);
+    }
+    // Editors can read a draft's (empty) aggregate.
+    assert_eq!(editor.get(&format!("/v1/stories/{}/rating", draft["id"])).await.ok(200)["count"], 0);
+}
+
+async fn votes_are_throttled_per_client_address(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("RATING_VOTES_PER_MINUTE", "3")]).await;
+    let editor = app.editor().await;
+    let story = published_story(&editor, "Popular").await;
+    let anon = app.anon();
+    for i in 0..3 {
+        vote(&anon, &story, &uuid::Uuid::new_v4().to_string(), json!(1 + i)).await.ok(201);
+    }
+    let res = vote(&anon, &story, &uuid::Uuid::new_v4().to_string(), json!(5)).await;
+    res.problem(429);
+    let retry: u64 = res.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry));
+    // A forged X-Forwarded-For changes nothing without trusted proxies.
+    let path = format!("/v1/stories/{}/ratings/{}", story["id"], uuid::Uuid::new_v4());
+    let forged =
+        anon.send(Method::PUT, &path, Body::Json(json!({"score": 5})), &[("X-Forwarded-For", "203.0.113.9")]).await;
+    forged.problem(429);
+    assert_eq!(anon.get(&format!("/v1/stories/{}/rating", story["id"])).await.ok(200)["count"], 3);
+}
+
+async fn forwarded_addresses_count_only_behind_trusted_proxies(backend: Backend) {
+    let app =
+        TestApp::start_with(backend, &[("RATING_VOTES_PER_MINUTE", "1"), ("TRUSTED_PROXIES", "127.0.0.0/8, ::1")])
+            .await;
+    let editor = app.editor().await;
+    let story = published_story(&editor, "Behind a proxy").await;
+    let anon = app.anon();
+    let from = |client: &'static str| {
+        let anon = &anon;
+        let path = format!("/v1/stories/{}/ratings/{}", story["id"], uuid::Uuid::new_v4());
+        async move { anon.send(Method::PUT, &path, Body::Json(json!({"score": 4})), &[("X-Forwarded-For", client)]).await }
+    };
+    from("198.51.100.1").await.ok(201);
+    from("198.51.100.2").await.ok(201);
+    from("198.51.100.1").await.problem(429);
+    // The client cannot prepend its own entries: the proxy's is the one that counts.
+    from("203.0.113.50, 198.51.100.1").await.problem(429);
+}
+
+async fn editors_moderate_votes(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let story = published_story(&editor, "Moderated").await;
+    let anon = app.anon();
+    vote(&anon, &story, VOTER_A, json!(1)).await.ok(201);
+    vote(&anon, &story, VOTER_B, json!(5)).await.ok(201);
+    let path = format!("/v1/stories/{}/ratings", story["id"]);
+    anon.get(&path).await.problem(401);
+    let page = editor.get(&format!("{path}?limit=1")).await.ok(200);
+    let newest = &page["data"][0];
+    assert_eq!(newest["score"], 5);
+    assert_eq!(page["page"]["has_more"], true);
+    let hash = newest["voter_hash"].as_str().unwrap();
+    assert_eq!(hash.len(), 64);
+    assert!(!hash.contains(&VOTER_B[..8]));
+    let rest =
+        editor.get(&format!("{path}?limit=1&cursor={}", page["page"]["next_cursor"].as_str().unwrap())).await.ok(200);
+    assert_eq!(rest["data"][0]["score"], 1);
+    assert_eq!(rest["page"]["has_more"], false);
+
+    let spam_id = rest["data"][0]["id"].clone();
+    anon.delete(&format!("/v1/ratings/{spam_id}")).await.problem(401);
+    let res = editor.delete(&format!("/v1/ratings/{spam_id}")).await;
+    assert_eq!(res.status.as_u16(), 204);
+    editor.delete(&format!("/v1/ratings/{spam_id}")).await.problem(404);
+    let aggregate = anon.get(&format!("/v1/stories/{}/rating", story["id"])).await.ok(200);
+    assert_eq!(aggregate["count"], 1);
+    assert_eq!(aggregate["average"], 5.0);
+    assert_eq!(aggregate["distribution"], json!({"1": 0, "2": 0, "3": 0, "4": 0, "5": 1}));
+    // The moderated voter may vote again: a first vote once more.
+    vote(&anon, &story, VOTER_A, json!(2)).await.ok(201);
+
+    // Deleting the story deletes its votes.
+    editor.delete(&format!("/v1/stories/{}", story["id"])).await;
+    assert_eq!(raw_vote_count(&app, story["id"].as_i64().unwrap()), 0);
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn raw_vote_count(app: &TestApp, story_id: i64) -> i64 {
+    let mut conn = app.db.conn().unwrap();
+    diesel::sql_query(format!("SELECT COUNT(*) AS n FROM ratings WHERE story_id = {story_id}"))
+        .get_result::<Count>(&mut *conn)
+        .unwrap()
+        .n
+}
+
+/// Recomputes a story's aggregate from the raw votes, the slow way.
+fn recomputed(app: &TestApp, story_id: i64) -> (i64, i64, Vec<i64>) {
+    let mut conn = app.db.conn().unwrap();
+    let mut histogram = Vec::new();
+    for score in 1..=5 {
+        let n = diesel::sql_query(format!(
+            "SELECT COUNT(*) AS n FROM ratings WHERE story_id = {story_id} AND score = {score}"
+        ))
+        .get_result::<Count>(&mut *conn)
+        .unwrap()
+        .n;
+        histogram.push(n);
+    }
+    let count = histogram.iter().sum();
+    let sum = histogram.iter().enumerate().map(|(i, n)| (i as i64 + 1) * n).sum();
+    (count, sum, histogram)
+}
+
+async fn counters_stay_exact_under_a_storm(backend: Backend) {
+    let unlimited = [("RATING_VOTES_PER_MINUTE", "100000")];
+    let app = TestApp::start_with(backend, &unlimited).await;
+    // On PostgreSQL a second process on the same database votes too.
+    let second = app.another_process(&unlimited).await;
+    let editor = app.editor().await;
+    let stories = [published_story(&editor, "Storm one").await, published_story(&editor, "Storm two").await];
+    let voters: Vec<String> = (0..40).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let sessions = [app.anon(), second.anon()];
+
+    // Round one: every voter votes on both stories, through either process.
+    let mut requests = Vec::new();
+    for (i, voter) in voters.iter().enumerate() {
+        for (j, story) in stories.iter().enumerate() {
+            requests.push(vote(&sessions[(i + j) % 2], story, voter, json!(1 + (i + j) % 5)));
+        }
+    }
+    for res in join_all(requests).await {
+        assert_eq!(res.status.as_u16(), 201, "{}", res.text());
+    }
+    // Round two: re-votes (some twice at once), and moderation deleting votes meanwhile.
+    let list = editor.get(&format!("/v1/stories/{}/ratings?limit=10", stories[0]["id"])).await.ok(200);
+    let doomed: Vec<Value> = list["data"].as_array().unwrap().iter().map(|r| r["id"].clone()).collect();
+    let mut revotes = Vec::new();
+    for (i, voter) in voters.iter().enumerate() {
+        for story in &stories {
+            revotes.push(vote(&sessions[i % 2], story, voter, json!(5 - i % 5)));
+            revotes.push(vote(&sessions[(i + 1) % 2], story, voter, json!(1 + i % 3)));
+        }
+    }
+    let deletions = doomed.iter().map(|id| {
+        let editor = &editor;
+        async move { editor.delete(&format!("/v1/ratings/{id}")).await }
+    });
+    let (revoted, deleted) = futures_util::future::join(join_all(revotes), join_all(deletions)).await;
+    for res in revoted {
+        assert!(matches!(res.status.as_u16(), 200 | 201), "{}: {}", res.status, res.text());
+    }
+    for res in deleted {
+        assert_eq!(res.status.as_u16(), 204, "{}", res.text());
+    }
+
+    for story in &stories {
+        let id = story["id"].as_i64().unwrap();
+        let aggregate = app.anon().get(&format!("/v1/stories/{id}/rating")).await.ok(200);
+        let (count, sum, histogram) = recomputed(&app, id);
+        assert_eq!(aggregate["count"], count, "story {id}");
+        let distribution: Vec<i64> =
+            (1..=5).map(|s| aggregate["distribution"][s.to_string()].as_i64().unwrap()).collect();
+        assert_eq!(distribution, histogram, "story {id}");
+        if count > 0 {
+            let average = aggregate["average"].as_f64().unwrap();
+            assert!((average - sum as f64 / count as f64).abs() < 1e-9);
+        }
+    }
+    // The site-wide totals (the prior's mean) match the raw votes too.
+    let mut conn = app.db.conn().unwrap();
+    let mut total = |sql: &str| diesel::sql_query(sql).get_result::<Count>(&mut *conn).unwrap().n;
+    let (count, raw_count) =
+        (total("SELECT vote_count AS n FROM rating_totals"), total("SELECT COUNT(*) AS n FROM ratings"));
+    let (sum, raw_sum) = (
+        total("SELECT vote_sum AS n FROM rating_totals"),
+        total("SELECT CAST(COALESCE(SUM(score), 0) AS BIGINT) AS n FROM ratings"),
+    );
+    drop(conn);
+    assert_eq!((count, sum), (raw_count, raw_sum));
+    // Deleted voters may have voted again in the same storm: between 30 and 40 votes remain.
+    let remaining = recomputed(&app, stories[0]["id"].as_i64().unwrap()).0;
+    assert!((30..=40).contains(&remaining), "{remaining}");
+}
+
+async fn well_rated_stories_rank_first(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("RATING_VOTES_PER_MINUTE", "100000")]).await;
+    let editor = app.editor().await;
+    let one_perfect = published_story(&editor, "One perfect vote").await;
+    let many_good = published_story(&editor, "Two hundred good votes").await;
+    let average_story = published_story(&editor, "A middling story").await;
+    let unrated = published_story(&editor, "Nobody rated this").await;
+    let anon = app.anon();
+    vote(&anon, &one_perfect, &uuid::Uuid::new_v4().to_string(), json!(5)).await.ok(201);
+    // 200 votes averaging 4.6: 120 fives and 80 fours.
+    let votes = (0..200).map(|i| {
+        let anon = &anon;
+        let story = &many_good;
+        async move { vote(anon, story, &uuid::Uuid::new_v4().to_string(), json!(if i < 120 { 5 } else { 4 })).await }
+    });
+    join_all(votes).await;
+    // A site's other stories: 100 votes averaging 3.
+    let votes = (0..100).map(|i| {
+        let anon = &anon;
+        let story = &average_story;
+        async move { vote(anon, story, &uuid::Uuid::new_v4().to_string(), json!(2 + i % 3)).await }
+    });
+    join_all(votes).await;
+    assert_eq!(anon.get(&format!("/v1/stories/{}/rating", many_good["id"])).await.ok(200)["average"], 4.6);
+
+    let ids = |list: Value| list["data"].as_array().unwrap().iter().map(|s| s["id"].clone()).collect::<Vec<_>>();
+    let ranked = ids(anon.get("/v1/stories?sort=-rating").await.ok(200));
+    assert_eq!(
+        ranked,
+        [many_good["id"].clone(), one_perfect["id"].clone(), unrated["id"].clone(), average_story["id"].clone()]
+    );
+    // Pages continue in the same order.
+    let mut walked = Vec::new();
+    let mut path = "/v1/stories?sort=-rating&limit=1".to_owned();
+    loop {
+        let res = anon.get(&path).await;
+        walked.extend(ids(res.ok(200)));
+        match res.header("link") {
+            Some(link) => path = link.trim_start_matches('<').split('>').next().unwrap().to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(walked, ranked);
+}
