@@ -150,7 +150,15 @@ fn data_error(path: &str, message: &str) -> ApiError {
         let known = message.split_once(", expected").map_or(String::new(), |(_, e)| format!(" (expected{e})"));
         return ApiError::invalid(path, "unknown", format!("is not a field here{known}"));
     }
-    ApiError::invalid(if parent.is_empty() { "body" } else { parent }, "type", message)
+    let field = if parent.is_empty() { "body" } else { parent };
+    if message.contains("did not match any variant") {
+        return ApiError::invalid(
+            field,
+            "shape",
+            "matches none of the shapes this field may take (see the schema's oneOf)",
+        );
+    }
+    ApiError::invalid(field, "type", message)
 }
 
 /// serde_json appends " at line 1 column 42", which says nothing about the field.

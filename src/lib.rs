@@ -2,7 +2,7 @@
 //!
 //! Where things are:
 //! - every route is mounted in [`routes`]; each resource module (`auth`,
-//!   `editors`, `stories`, `ratings`, `service`) keeps its handlers in `handlers.rs`, its
+//!   `editors`, `stories`, `ratings`, `related`, `service`) keeps its handlers in `handlers.rs`, its
 //!   wire types in `dto.rs` and its SQL in `queries.rs`;
 //! - the server, middleware and the 404/405 fallback: [`server`];
 //! - the one error type and its problem+json rendering: [`error`];
@@ -22,6 +22,7 @@ pub mod json;
 pub mod openapi;
 pub mod pagination;
 pub mod ratings;
+pub mod related;
 pub mod routes;
 pub mod schema;
 pub mod server;

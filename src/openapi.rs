@@ -33,6 +33,7 @@ use crate::error::{FieldError, PROBLEM_CONTENT_TYPE, Problem};
         (name = "editors", description = "Editor accounts (admins only)"),
         (name = "stories", description = "Stories: drafts, publishing, revisions, lists, search and tags"),
         (name = "ratings", description = "Readers' 1–5 ratings: the one public write, and moderation"),
+        (name = "related", description = "A story's \"read next\" list: curated links and suggestions"),
         (name = "service", description = "Health and readiness probes"),
     ),
     components(schemas(Problem, FieldError)),

@@ -1,11 +1,11 @@
 //! The whole HTTP surface on one screen. Each resource's handlers live in its
-//! own module (`auth`, `editors`, `stories`, `ratings`, `service`) and are mounted here;
+//! own module (`auth`, `editors`, `stories`, `ratings`, `related`, `service`) and are mounted here;
 //! the OpenAPI document is collected from exactly these registrations.
 
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::{auth, editors, ratings, service, stories};
+use crate::{auth, editors, ratings, related, service, stories};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
@@ -13,7 +13,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(auth::handlers::configure)
             .configure(editors::handlers::configure)
             .configure(stories::handlers::configure)
-            .configure(ratings::handlers::configure),
+            .configure(ratings::handlers::configure)
+            .configure(related::handlers::configure),
     )
     .configure(service::configure);
 }

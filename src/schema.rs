@@ -19,6 +19,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    related_links (id) {
+        id -> BigInt,
+        story_id -> BigInt,
+        position -> Integer,
+        target_story_id -> Nullable<BigInt>,
+        url -> Nullable<Text>,
+        title -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     server_keys (kid) {
         kid -> Text,
         purpose -> Text,
@@ -120,6 +132,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     editors,
     rating_totals,
     ratings,
+    related_links,
     server_keys,
     stories,
     story_revisions,

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::{DbConnection, now};
 use crate::schema::{rating_totals, ratings, stories};
+use crate::stories::queries as story_queries;
 
 /// A story's rating counters, with what decides whether it may be rated.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -24,7 +25,7 @@ pub struct StoryCounters {
 
 impl StoryCounters {
     pub fn is_public(&self, now: NaiveDateTime) -> bool {
-        self.status == "published" && self.published_at.is_some_and(|at| at <= now)
+        story_queries::is_public(&self.status, self.published_at, now)
     }
 
     pub fn histogram(&self) -> [i64; 5] {
@@ -47,15 +48,11 @@ pub fn counters(conn: &mut DbConnection, story_id: i64) -> QueryResult<Option<St
     stories::table.find(story_id).select(StoryCounters::as_select()).first(conn).optional()
 }
 
-/// Locks the story's row until the transaction ends (a no-op update takes
-/// PostgreSQL's row lock; SQLite's write transaction already excludes other
-/// writers), then reads its counters. Every vote and deletion on a story
-/// goes through here first, so they apply one at a time.
+/// Locks the story's row ([`story_queries::lock`]), then reads its counters.
+/// Every vote and deletion on a story goes through here first, so they
+/// apply one at a time.
 pub fn lock_counters(conn: &mut DbConnection, story_id: i64) -> QueryResult<Option<StoryCounters>> {
-    let locked = diesel::update(stories::table.find(story_id))
-        .set(stories::rating_count.eq(stories::rating_count))
-        .execute(conn)?;
-    if locked == 0 {
+    if !story_queries::lock(conn, story_id)? {
         return Ok(None);
     }
     counters(conn, story_id)

@@ -9,7 +9,8 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::Double;
 use serde::{Deserialize, Serialize};
 
-use super::{Status, search};
+use super::Status;
+use super::search::{self, Combine};
 use crate::db::{DbConnection, now};
 use crate::error::ApiError;
 use crate::schema::{stories, story_revisions, story_tags, tags};
@@ -77,6 +78,19 @@ pub struct Lifecycle {
 
 pub fn is_unique_violation(err: &DieselError) -> bool {
     matches!(err, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
+}
+
+/// Locks the story's row until the transaction ends (a no-op update takes
+/// PostgreSQL's row lock; SQLite's write transaction already excludes other
+/// writers), so changes to what hangs off a story apply one at a time.
+/// `false` when there is no such story.
+pub fn lock(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
+    Ok(diesel::update(stories::table.find(id)).set(stories::version.eq(stories::version)).execute(conn)? > 0)
+}
+
+/// Whether a story with this status and publication time is public at `now`.
+pub fn is_public(status: &str, published_at: Option<NaiveDateTime>, now: NaiveDateTime) -> bool {
+    status == "published" && published_at.is_some_and(|at| at <= now)
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<StoryRow>> {
@@ -328,7 +342,7 @@ pub struct ListFilter {
 /// each with its relevance score when searching.
 pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(StoryRow, Option<f64>)>> {
     let score = match &filter.q {
-        Some(q) if filter.sort == Sort::Relevance => search::score(conn, q),
+        Some(q) if filter.sort == Sort::Relevance => search::score(conn, q, Combine::All),
         _ => search::no_score(),
     };
     let mut query = stories::table.select((StoryRow::as_select(), score.clone())).into_boxed();
@@ -363,7 +377,7 @@ pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(St
         query = query.filter(stories::published_at.lt(before));
     }
     if let Some(q) = &filter.q {
-        query = query.filter(search::matches(conn, q));
+        query = query.filter(search::matches(conn, q, Combine::All));
     }
 
     // Keyset: continue strictly after the cursor's row in the list's order.

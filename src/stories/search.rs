@@ -1,7 +1,8 @@
 //! Full-text search, the one place where the backends differ in SQL: SQLite's
 //! FTS5 index (`stories_fts`, kept by triggers) and PostgreSQL's generated
 //! `search_vector` (GIN-indexed). Both weight title over excerpt over body,
-//! stem English words, and AND the terms a reader types.
+//! and stem English words; a reader's terms are all required, while
+//! "similar stories" ([`Combine::Any`]) rank by however many match.
 
 use diesel::dsl::sql;
 use diesel::expression::AsExpression;
@@ -13,32 +14,41 @@ use crate::db::DbConnection;
 /// SQL of type `T` around one bound text: the same Rust type on both backends.
 pub type WithText<T> = SqlLiteral<T, UncheckedBind<SqlLiteral<T>, <String as AsExpression<Text>>::Expression>>;
 
+/// How the words of a query combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Combine {
+    /// Every word must match (a reader's search).
+    All,
+    /// Any word may match; more and rarer matches rank higher (similar stories).
+    Any,
+}
+
 /// Whether a `stories` row matches `q`, answered from the full-text index.
-pub fn matches(conn: &DbConnection, q: &str) -> WithText<Bool> {
+pub fn matches(conn: &DbConnection, q: &str, combine: Combine) -> WithText<Bool> {
     match conn {
         DbConnection::Sqlite(_) => sql::<Bool>("stories.id IN (SELECT rowid FROM stories_fts WHERE stories_fts MATCH ")
-            .bind::<Text, _>(fts5_query(q))
+            .bind::<Text, _>(fts5_query(q, combine))
             .sql(")"),
         DbConnection::Pg(_) => sql::<Bool>("stories.search_vector @@ websearch_to_tsquery('english', ")
-            .bind::<Text, _>(q.to_owned())
+            .bind::<Text, _>(websearch_query(q, combine))
             .sql(")"),
     }
 }
 
 /// The relevance of a matching `stories` row to `q`: lower is better.
-pub fn score(conn: &DbConnection, q: &str) -> WithText<Nullable<Double>> {
+pub fn score(conn: &DbConnection, q: &str, combine: Combine) -> WithText<Nullable<Double>> {
     match conn {
         DbConnection::Sqlite(_) => sql::<Nullable<Double>>(
             "(SELECT bm25(stories_fts, 10.0, 4.0, 1.0) FROM stories_fts \
               WHERE stories_fts.rowid = stories.id AND stories_fts MATCH ",
         )
-        .bind::<Text, _>(fts5_query(q))
+        .bind::<Text, _>(fts5_query(q, combine))
         .sql(")"),
         DbConnection::Pg(_) => sql::<Nullable<Double>>(
             "(SELECT -ts_rank(stories.search_vector, query)::float8 \
               FROM websearch_to_tsquery('english', ",
         )
-        .bind::<Text, _>(q.to_owned())
+        .bind::<Text, _>(websearch_query(q, combine))
         .sql(") AS query WHERE stories.search_vector @@ query)"),
     }
 }
@@ -49,19 +59,39 @@ pub fn no_score() -> WithText<Nullable<Double>> {
     sql::<Nullable<Double>>("CAST(NULLIF(").bind::<Text, _>(String::new()).sql(", '') AS DOUBLE PRECISION)")
 }
 
-/// A reader's words as an FTS5 query: each word quoted (so `"`, `*`, `-`,
-/// `NEAR` and friends are plain text, never syntax), all required.
-fn fts5_query(q: &str) -> String {
-    let words: Vec<String> =
-        q.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(|w| format!("\"{w}\"")).collect();
-    if words.is_empty() { "\"\"".to_owned() } else { words.join(" ") }
+fn words(q: &str) -> impl Iterator<Item = &str> {
+    q.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty())
+}
+
+/// Words as an FTS5 query: each quoted (so `"`, `*`, `-`, `NEAR` and friends
+/// are plain text, never syntax), joined by AND or OR.
+fn fts5_query(q: &str, combine: Combine) -> String {
+    let quoted: Vec<String> = words(q).map(|w| format!("\"{w}\"")).collect();
+    match (quoted.is_empty(), combine) {
+        (true, _) => "\"\"".to_owned(),
+        (false, Combine::All) => quoted.join(" "),
+        (false, Combine::Any) => quoted.join(" OR "),
+    }
+}
+
+/// A reader's query goes to `websearch_to_tsquery` as typed (it never fails
+/// on syntax); for `Any`, the words joined by its `or`.
+fn websearch_query(q: &str, combine: Combine) -> String {
+    match combine {
+        Combine::All => q.to_owned(),
+        Combine::Any => words(q).collect::<Vec<_>>().join(" or "),
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::{Combine, fts5_query, websearch_query};
+
     #[test]
     fn reader_input_is_never_fts5_syntax() {
-        assert_eq!(super::fts5_query(r#"mother "NEAR(x" -moving* OR"#), r#""mother" "NEAR" "x" "moving" "OR""#);
-        assert_eq!(super::fts5_query("—"), r#""""#);
+        assert_eq!(fts5_query(r#"mother "NEAR(x" -moving* OR"#, Combine::All), r#""mother" "NEAR" "x" "moving" "OR""#);
+        assert_eq!(fts5_query("—", Combine::All), r#""""#);
+        assert_eq!(fts5_query("new mother", Combine::Any), r#""new" OR "mother""#);
+        assert_eq!(websearch_query("new, mother!", Combine::Any), "new or mother");
     }
 }

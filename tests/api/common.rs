@@ -109,6 +109,11 @@ impl TestApp {
 
     /// Starts the app on an existing test database (to restart a service).
     pub async fn start_on(test_db: TestDb, env: &[(&str, &str)]) -> Self {
+        // Server errors show in a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+            .with_test_writer()
+            .try_init();
         let config = test_config(&test_db.url, env);
         let state = AppState::init(config).expect("app state");
         let db = state.db.clone();

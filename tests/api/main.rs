@@ -8,6 +8,7 @@ mod editors;
 mod errors;
 mod openapi;
 mod ratings;
+mod related;
 mod schema;
 mod service;
 mod stories;

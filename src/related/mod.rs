@@ -1,0 +1,205 @@
+//! Related links: a story's "read next" list, curated by editors, with
+//! optional automatic suggestions.
+//!
+//! Routes: `handlers.rs`. SQL: `queries.rs`. Wire types: `dto.rs`. Below:
+//! the rules a list must keep, what readers and editors see, and how
+//! suggestions are ranked.
+
+pub mod dto;
+pub mod handlers;
+pub mod queries;
+
+use std::collections::{HashMap, HashSet};
+
+use crate::db::{DbConnection, now};
+use crate::error::{ApiError, FieldError};
+use crate::stories::Status;
+use crate::stories::queries::is_public;
+use dto::{LinkKind, RelatedLink, RelatedLinkInput, StoryRef};
+use queries::{LinkRow, NewLink, TargetRow};
+
+/// The most links one story may have.
+pub const MAX_LINKS: usize = 50;
+/// How many candidates each similarity signal contributes before combining.
+const CANDIDATES: i64 = 50;
+/// Shared words count a little less than shared tags, which editors chose.
+const WORDS_WEIGHT: f64 = 0.75;
+
+/// Checks `items` as links of story `story_id`, after the `existing` ones,
+/// and returns them ready to store. Every broken rule is a 422 entry naming
+/// the item: `field_of(i)` gives its path (`[3]`, or `` for a single item).
+pub fn check(
+    conn: &mut DbConnection,
+    story_id: i64,
+    items: &[RelatedLinkInput],
+    existing: &[LinkRow],
+    field_of: impl Fn(usize) -> String,
+) -> Result<Vec<NewLink>, ApiError> {
+    let mut errors = Vec::new();
+    if existing.len() + items.len() > MAX_LINKS {
+        errors.push(FieldError::new("body", "length", format!("a story has at most {MAX_LINKS} related links")));
+    }
+    let wanted: Vec<i64> = items
+        .iter()
+        .filter_map(|item| match item {
+            RelatedLinkInput::Story(link) => Some(link.story_id),
+            RelatedLinkInput::External(_) => None,
+        })
+        .collect();
+    let found: HashSet<i64> = queries::existing_stories(conn, &wanted)?.into_iter().collect();
+    let mut seen_stories: HashSet<i64> = existing.iter().filter_map(|l| l.target_story_id).collect();
+    let mut seen_urls: HashSet<String> = existing.iter().filter_map(|l| l.url.clone()).collect();
+    let join = |prefix: &str, name: &str| if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") };
+
+    let mut links = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let at = field_of(i);
+        match item {
+            RelatedLinkInput::Story(link) => {
+                let field = join(&at, "story_id");
+                if link.story_id == story_id {
+                    errors.push(FieldError::new(field, "self_link", "a story cannot link to itself"));
+                } else if !found.contains(&link.story_id) {
+                    errors.push(FieldError::new(field, "not_found", "no story has this id"));
+                } else if !seen_stories.insert(link.story_id) {
+                    errors.push(FieldError::new(field, "duplicate", "this story is already in the list"));
+                } else {
+                    links.push(NewLink::Story(link.story_id));
+                }
+            }
+            RelatedLinkInput::External(link) => {
+                let mut ok = true;
+                if let Err(e) = crate::validation::http_url(&link.url) {
+                    errors.push(FieldError::new(join(&at, "url"), e.code.to_string(), e.to_string()));
+                    ok = false;
+                }
+                let title_len = link.title.trim().chars().count();
+                if !(1..=300).contains(&title_len) {
+                    errors.push(FieldError::new(join(&at, "title"), "length", "must be 1 to 300 characters long"));
+                    ok = false;
+                } else if let Err(e) = crate::validation::plain_text(&link.title) {
+                    errors.push(FieldError::new(join(&at, "title"), e.code.to_string(), e.to_string()));
+                    ok = false;
+                }
+                if !ok {
+                    continue;
+                }
+                // Stored normalised (`HTTPS://Example.com` is `https://example.com/`), so duplicates are found.
+                let url = url::Url::parse(&link.url).map_err(ApiError::internal)?.to_string();
+                if !seen_urls.insert(url.clone()) {
+                    errors.push(FieldError::new(join(&at, "url"), "duplicate", "this URL is already in the list"));
+                } else {
+                    links.push(NewLink::External { url, title: link.title.trim().to_owned() });
+                }
+            }
+        }
+    }
+    if errors.is_empty() { Ok(links) } else { Err(ApiError::Validation(errors)) }
+}
+
+fn story_ref(target: TargetRow, at: chrono::NaiveDateTime) -> StoryRef {
+    StoryRef {
+        status: Status::at(&target.status, target.published_at, at),
+        id: target.id,
+        slug: target.slug,
+        title: target.title,
+        excerpt: target.excerpt,
+    }
+}
+
+/// The list as readers (`for_editor == false`: links to stories that are not
+/// public are left out) or editors see it, with up to `suggest` suggestions.
+pub fn list(
+    conn: &mut DbConnection,
+    story_id: i64,
+    for_editor: bool,
+    suggest: u8,
+) -> Result<Vec<RelatedLink>, ApiError> {
+    let at = now();
+    let rows = queries::links_of(conn, story_id)?;
+    let linked: HashSet<i64> = rows.iter().filter_map(|(link, _)| link.target_story_id).collect();
+    let mut data = Vec::with_capacity(rows.len() + usize::from(suggest));
+    for (link, target) in rows {
+        let entry = match (target, link.url) {
+            (Some(target), _) if for_editor || is_public(&target.status, target.published_at, at) => RelatedLink {
+                id: Some(link.id),
+                position: link.position,
+                kind: LinkKind::Story,
+                title: target.title.clone(),
+                url: None,
+                story: Some(story_ref(target, at)),
+            },
+            (None, Some(url)) => RelatedLink {
+                id: Some(link.id),
+                position: link.position,
+                kind: LinkKind::External,
+                title: link.title.unwrap_or_default(),
+                url: Some(url),
+                story: None,
+            },
+            _ => continue,
+        };
+        data.push(entry);
+    }
+    if suggest > 0 {
+        let next = data.iter().map(|l| l.position).max().unwrap_or(0);
+        for (i, target) in suggestions(conn, story_id, &linked, usize::from(suggest))?.into_iter().enumerate() {
+            data.push(RelatedLink {
+                id: None,
+                position: next + 1 + i as i32,
+                kind: LinkKind::Suggested,
+                title: target.title.clone(),
+                url: None,
+                story: Some(story_ref(target, at)),
+            });
+        }
+    }
+    Ok(data)
+}
+
+/// Up to `n` public stories most like `story_id`, never itself nor one in
+/// `exclude`. Two signals, each scaled to its best candidate and added:
+/// shared tags, weighted by rarity (`ln(1 + public stories / stories with
+/// the tag)`), and shared words of the title and excerpt, ranked by the
+/// full-text index and weighted [`WORDS_WEIGHT`]. Ties go to the more
+/// recent story.
+pub fn suggestions(
+    conn: &mut DbConnection,
+    story_id: i64,
+    exclude: &HashSet<i64>,
+    n: usize,
+) -> Result<Vec<TargetRow>, ApiError> {
+    let Some(story) = crate::stories::queries::find(conn, story_id)? else { return Ok(Vec::new()) };
+    let (frequencies, public) = queries::tag_frequencies(conn, story_id)?;
+    let weights: Vec<(i64, f64)> = frequencies
+        .iter()
+        .map(|(tag, with_tag)| (*tag, (1.0 + public as f64 / (*with_tag).max(1) as f64).ln()))
+        .collect();
+    let by_tags = queries::stories_sharing_tags(conn, story_id, &weights, CANDIDATES)?;
+    let words: String =
+        format!("{} {}", story.title, story.excerpt).split_whitespace().take(40).collect::<Vec<_>>().join(" ");
+    // Relevance is lower-is-better; flip it so that both signals grow with similarity.
+    let by_words: Vec<(i64, f64)> = queries::stories_sharing_words(conn, story_id, &words, CANDIDATES)?
+        .into_iter()
+        .map(|(id, rank)| (id, -rank.unwrap_or(0.0)))
+        .collect();
+
+    let mut combined: HashMap<i64, f64> = HashMap::new();
+    for (signal, weight) in [(by_tags, 1.0), (by_words, WORDS_WEIGHT)] {
+        let eligible: Vec<(i64, f64)> = signal.into_iter().filter(|(id, _)| !exclude.contains(id)).collect();
+        let best = eligible.iter().map(|(_, s)| *s).fold(0.0_f64, f64::max);
+        if best <= 0.0 {
+            continue;
+        }
+        for (id, score) in eligible {
+            *combined.entry(id).or_default() += weight * score / best;
+        }
+    }
+    let ids: Vec<i64> = combined.keys().copied().collect();
+    let mut targets = queries::targets(conn, &ids)?;
+    targets.sort_by(|a, b| {
+        combined[&b.id].total_cmp(&combined[&a.id]).then(b.published_at.cmp(&a.published_at)).then(b.id.cmp(&a.id))
+    });
+    targets.truncate(n);
+    Ok(targets)
+}

@@ -1,0 +1,168 @@
+//! Every SQL statement about related links and suggestions.
+
+use chrono::NaiveDateTime;
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::Double;
+
+use crate::db::{DbConnection, now};
+use crate::schema::{related_links, stories, story_tags};
+use crate::stories::search::{self, Combine};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = related_links)]
+pub struct LinkRow {
+    pub id: i64,
+    pub position: i32,
+    pub target_story_id: Option<i64>,
+    pub url: Option<String>,
+    pub title: Option<String>,
+}
+
+/// What a link shows of the story it points at.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = stories)]
+pub struct TargetRow {
+    pub id: i64,
+    pub slug: String,
+    pub title: String,
+    pub excerpt: String,
+    pub status: String,
+    pub published_at: Option<NaiveDateTime>,
+}
+
+/// A new link: to a story, or to an external page.
+#[derive(Debug, Clone)]
+pub enum NewLink {
+    Story(i64),
+    External { url: String, title: String },
+}
+
+/// The story's links in order, each with its target story, in one query.
+pub fn links_of(conn: &mut DbConnection, story_id: i64) -> QueryResult<Vec<(LinkRow, Option<TargetRow>)>> {
+    related_links::table
+        .left_join(stories::table.on(related_links::target_story_id.eq(stories::id.nullable())))
+        .filter(related_links::story_id.eq(story_id))
+        .order(related_links::position)
+        .select((LinkRow::as_select(), Option::<TargetRow>::as_select()))
+        .load(conn)
+}
+
+/// Which of `ids` are stories.
+pub fn existing_stories(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    stories::table.filter(stories::id.eq_any(ids)).select(stories::id).load(conn)
+}
+
+pub fn insert(conn: &mut DbConnection, story_id: i64, position: i32, link: &NewLink) -> QueryResult<i64> {
+    let (target, url, title) = match link {
+        NewLink::Story(id) => (Some(*id), None, None),
+        NewLink::External { url, title } => (None, Some(url.as_str()), Some(title.as_str())),
+    };
+    diesel::insert_into(related_links::table)
+        .values((
+            related_links::story_id.eq(story_id),
+            related_links::position.eq(position),
+            related_links::target_story_id.eq(target),
+            related_links::url.eq(url),
+            related_links::title.eq(title),
+            related_links::created_at.eq(now()),
+        ))
+        .returning(related_links::id)
+        .get_result(conn)
+}
+
+pub fn delete_all(conn: &mut DbConnection, story_id: i64) -> QueryResult<usize> {
+    diesel::delete(related_links::table.filter(related_links::story_id.eq(story_id))).execute(conn)
+}
+
+/// Deletes one link and closes the gap it leaves in the positions.
+pub fn delete(conn: &mut DbConnection, story_id: i64, link_id: i64) -> QueryResult<bool> {
+    let position: Option<i32> = diesel::delete(
+        related_links::table.filter(related_links::id.eq(link_id)).filter(related_links::story_id.eq(story_id)),
+    )
+    .returning(related_links::position)
+    .get_result(conn)
+    .optional()?;
+    let Some(position) = position else { return Ok(false) };
+    diesel::update(
+        related_links::table.filter(related_links::story_id.eq(story_id)).filter(related_links::position.gt(position)),
+    )
+    .set(related_links::position.eq(related_links::position - 1))
+    .execute(conn)?;
+    Ok(true)
+}
+
+/// Public stories sharing tags with the story, scored by the sum of the
+/// shared tags' weights (rarer tags weigh more): the best `limit`.
+pub fn stories_sharing_tags(
+    conn: &mut DbConnection,
+    story_id: i64,
+    tag_weights: &[(i64, f64)],
+    limit: i64,
+) -> QueryResult<Vec<(i64, f64)>> {
+    if tag_weights.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The weights are numbers we computed, written into the SQL as literals.
+    let cases: String = tag_weights.iter().map(|(tag, weight)| format!(" WHEN {tag} THEN {weight:.9}")).collect();
+    let score = format!("CAST(SUM(CASE story_tags.tag_id{cases} ELSE 0.0 END) AS DOUBLE PRECISION)");
+    let at = now();
+    story_tags::table
+        .inner_join(stories::table)
+        .filter(story_tags::tag_id.eq_any(tag_weights.iter().map(|(tag, _)| *tag).collect::<Vec<_>>()))
+        .filter(story_tags::story_id.ne(story_id))
+        .filter(stories::status.eq("published"))
+        .filter(stories::published_at.le(at))
+        .group_by(story_tags::story_id)
+        .select((story_tags::story_id, sql::<Double>(&score)))
+        .order(sql::<Double>(&score).desc())
+        .limit(limit)
+        .load(conn)
+}
+
+/// The story's tags with how many public stories carry each, and how many
+/// public stories there are: what rarity is measured against.
+pub fn tag_frequencies(conn: &mut DbConnection, story_id: i64) -> QueryResult<(Vec<(i64, i64)>, i64)> {
+    let at = now();
+    let own_tags: Vec<i64> =
+        story_tags::table.filter(story_tags::story_id.eq(story_id)).select(story_tags::tag_id).load(conn)?;
+    let frequencies = story_tags::table
+        .inner_join(stories::table)
+        .filter(story_tags::tag_id.eq_any(&own_tags))
+        .filter(stories::status.eq("published"))
+        .filter(stories::published_at.le(at))
+        .group_by(story_tags::tag_id)
+        .select((story_tags::tag_id, diesel::dsl::count(story_tags::story_id)))
+        .load(conn)?;
+    let public: i64 = stories::table
+        .filter(stories::status.eq("published"))
+        .filter(stories::published_at.le(at))
+        .count()
+        .get_result(conn)?;
+    Ok((frequencies, public))
+}
+
+/// Public stories whose text shares words with `words`, from the full-text
+/// index: the best `limit`, with their relevance (lower is better).
+pub fn stories_sharing_words(
+    conn: &mut DbConnection,
+    story_id: i64,
+    words: &str,
+    limit: i64,
+) -> QueryResult<Vec<(i64, Option<f64>)>> {
+    let score = search::score(conn, words, Combine::Any);
+    stories::table
+        .filter(stories::id.ne(story_id))
+        .filter(stories::status.eq("published"))
+        .filter(stories::published_at.le(now()))
+        .filter(search::matches(conn, words, Combine::Any))
+        .select((stories::id, score.clone()))
+        .order(score.asc())
+        .limit(limit)
+        .load(conn)
+}
+
+/// The stories with these ids, as links show them.
+pub fn targets(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<TargetRow>> {
+    stories::table.filter(stories::id.eq_any(ids)).select(TargetRow::as_select()).load(conn)
+}
