@@ -68,7 +68,8 @@ pub fn run_editors(config: &Config, command: EditorsCommand) -> Result<(), Strin
             let password = read_password()?;
             check_new_editor(&email, name.as_deref(), &password).map_err(api_err)?;
             let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
-            let editor = editors::create(&mut conn, &email, &name, role, &password).map_err(api_err)?;
+            let password_hash = crate::auth::password::hash(&password).map_err(api_err)?;
+            let editor = editors::create(&mut conn, &email, &name, role, &password_hash).map_err(api_err)?;
             println!("created {} editor {} (id {})", editor.role, editor.email, editor.id);
         }
         EditorsCommand::List => {

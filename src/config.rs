@@ -60,6 +60,8 @@ pub struct Config {
     pub rating_prior_weight: f64,
     /// …and that mean; `None`: the mean over all votes.
     pub rating_prior_mean: Option<f64>,
+    /// How long public responses are served from memory; zero turns it off.
+    pub cache_ttl: Duration,
 }
 
 /// A configuration value that cannot be used; the message names the variable.
@@ -177,8 +179,8 @@ impl Config {
         };
         let votes_per_minute = match get("RATING_VOTES_PER_MINUTE") {
             None => 30,
-            Some(v) => v.trim().parse::<u32>().ok().filter(|n| (1..=100_000).contains(n)).ok_or_else(|| {
-                bad("RATING_VOTES_PER_MINUTE", format!("must be a whole number from 1 to 100000, got {v:?}"))
+            Some(v) => v.trim().parse::<u32>().ok().filter(|n| (1..=10_000_000).contains(n)).ok_or_else(|| {
+                bad("RATING_VOTES_PER_MINUTE", format!("must be a whole number from 1 to 10000000, got {v:?}"))
             })?,
         };
         let rating_prior_weight = match get("RATING_PRIOR_WEIGHT") {
@@ -196,6 +198,18 @@ impl Config {
                     .ok_or_else(|| bad("RATING_PRIOR_MEAN", format!("must be a score from 1 to 5, got {v:?}")))
             })
             .transpose()?;
+
+        let cache_ttl = match get("ANTHOLOGY_CACHE_TTL_MS") {
+            None => Duration::from_millis(2000),
+            Some(v) => {
+                v.trim().parse::<u64>().ok().filter(|n| *n <= 60_000).map(Duration::from_millis).ok_or_else(|| {
+                    bad(
+                        "ANTHOLOGY_CACHE_TTL_MS",
+                        format!("must be a whole number of milliseconds from 0 to 60000, got {v:?}"),
+                    )
+                })?
+            }
+        };
 
         let log_filter = get("RUST_LOG").unwrap_or_else(|| "info".into());
         tracing_subscriber::EnvFilter::try_new(&log_filter)
@@ -215,6 +229,7 @@ impl Config {
             votes_per_minute,
             rating_prior_weight,
             rating_prior_mean,
+            cache_ttl,
         })
     }
 }
@@ -264,6 +279,7 @@ mod tests {
             ("RATING_VOTES_PER_MINUTE", "0"),
             ("RATING_PRIOR_WEIGHT", "-1"),
             ("RATING_PRIOR_MEAN", "6"),
+            ("ANTHOLOGY_CACHE_TTL_MS", "forever"),
         ];
         for (variable, value) in cases {
             let err = config(&[(variable, value)]).unwrap_err();

@@ -6,6 +6,8 @@
 //! Backend differences live here and in the few query functions that match
 //! on [`DbConnection`]; everything else is written once against diesel's DSL.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use actix_web::web;
@@ -89,6 +91,9 @@ pub type PooledDbConnection = PooledConnection<ConnectionManager>;
 #[derive(Clone)]
 pub struct Db {
     pool: DbPool,
+    /// Write transactions this process has committed: what lets caches of
+    /// what was read before know they are stale.
+    generation: Arc<AtomicU64>,
 }
 
 impl Db {
@@ -104,7 +109,7 @@ impl Db {
             .test_on_check_out(true)
             .build(manager)
             .map_err(|e| DbSetupError::Connect(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self { pool, generation: Arc::new(AtomicU64::new(0)) })
     }
 
     /// A connection for code that is already off the async workers (the CLI,
@@ -137,7 +142,14 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        self.run(|conn| write_transaction(conn, f)).await
+        let written = self.run(|conn| write_transaction(conn, f)).await?;
+        self.generation.fetch_add(1, Ordering::Release);
+        Ok(written)
+    }
+
+    /// Changes whenever this process commits a write through [`Db::write`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Applies pending migrations of the matching tree.

@@ -59,7 +59,7 @@ pub fn json_for<T: Serialize>(req: &HttpRequest, public: bool, body: &T) -> Resu
     if public { public_json(req, body) } else { private_json(StatusCode::OK, body) }
 }
 
-fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
+pub fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
     req.headers().get_all(header::IF_NONE_MATCH).filter_map(|v| v.to_str().ok()).any(|value| {
         value.split(',').map(str::trim).any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == etag)
     })

@@ -4,7 +4,8 @@
 //! - every route is mounted in [`routes`]; each resource module (`auth`,
 //!   `editors`, `stories`, `ratings`, `related`, `service`) keeps its handlers in `handlers.rs`, its
 //!   wire types in `dto.rs` and its SQL in `queries.rs`;
-//! - the server, middleware and the 404/405 fallback: [`server`];
+//! - the server, middleware and the 404/405 fallback: [`server`]; the
+//!   short-lived cache of public responses: [`cache`];
 //! - the one error type and its problem+json rendering: [`error`];
 //! - the database (SQLite or PostgreSQL, pool, migrations): [`db`], with the
 //!   tables in [`schema`] and the SQL under `migrations/<backend>/`;
@@ -12,6 +13,7 @@
 //! - the OpenAPI document and its committed copy: [`openapi`].
 
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -6,7 +6,7 @@ use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::middleware::{Compress, ErrorHandlers};
+use actix_web::middleware::{Compress, ErrorHandlers, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, get, web};
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
@@ -48,6 +48,7 @@ pub fn app(
         .service(get_docs_redirect)
         .service(SwaggerUi::new("/docs/{_:.*}").config(SwaggerConfig::new(["/openapi.json"])))
         .default_service(web::to(unmatched))
+        .wrap(from_fn(crate::cache::serve_cached))
         .wrap(ErrorHandlers::new().default_handler(error::problem_safety_net))
         .wrap(Compress::default())
         .wrap(cors)

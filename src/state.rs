@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::auth::keys::JwtKeys;
 use crate::auth::throttle::LoginThrottle;
+use crate::cache::ResponseCache;
 use crate::config::Config;
 use crate::db::{Db, DbSetupError};
 use crate::ratings::{RatingPrior, VoteThrottle, VoterHasher};
@@ -17,6 +18,7 @@ pub struct AppState {
     pub voter_hasher: VoterHasher,
     pub vote_throttle: VoteThrottle,
     pub rating_prior: RatingPrior,
+    pub response_cache: ResponseCache,
 }
 
 impl AppState {
@@ -32,6 +34,7 @@ impl AppState {
         Ok(Self {
             vote_throttle: VoteThrottle::new(config.votes_per_minute),
             rating_prior: RatingPrior::new(config.rating_prior_weight, config.rating_prior_mean),
+            response_cache: ResponseCache::new(config.cache_ttl),
             voter_hasher,
             config: Arc::new(config),
             db,

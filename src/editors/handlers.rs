@@ -59,7 +59,9 @@ pub async fn create_editor(
     state: web::Data<AppState>,
     ApiJson(new): ApiJson<NewEditor>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = state.db.run(move |conn| create(conn, &new.email, &new.display_name, new.role, &new.password)).await?;
+    let password = new.password.clone();
+    let password_hash = web::block(move || password::hash(&password)).await.map_err(ApiError::internal)??;
+    let row = state.db.write(move |conn| create(conn, &new.email, &new.display_name, new.role, &password_hash)).await?;
     let mut response = private_json(StatusCode::CREATED, &Editor::from(row.clone()))?;
     let location = header::HeaderValue::from_str(&format!("/v1/editors/{}", row.id)).map_err(ApiError::internal)?;
     response.headers_mut().insert(header::LOCATION, location);
@@ -118,29 +120,25 @@ pub async fn update_editor(
     };
     let row = state
         .db
-        .run(move |conn| {
-            use diesel::Connection;
-            conn.transaction(|conn| {
-                let current = queries::find(conn, id)?.ok_or(ApiError::NotFound)?;
-                let role_changes = patch.role.is_some_and(|r| r.as_str() != current.role);
-                let disabling = patch.disabled == Some(true) && !current.disabled;
-                let loses_admin =
-                    current.role == Role::Admin.as_str() && !current.disabled && (role_changes || disabling);
-                if loses_admin && queries::count_other_active_admins(conn, id)? == 0 {
-                    return Err(ApiError::Conflict(
-                        "this is the last active admin: it cannot be demoted or disabled".into(),
-                    ));
-                }
-                let changes = EditorChanges {
-                    display_name: patch.display_name.map(|n| n.trim().to_owned()),
-                    role: patch.role.map(|r| r.as_str().to_owned()),
-                    password_hash,
-                    disabled: patch.disabled,
-                };
-                // A new password also ends old sessions, as users expect.
-                let revoke = role_changes || disabling || changes.password_hash.is_some();
-                Ok(queries::update(conn, id, &changes, revoke)?)
-            })
+        .write(move |conn| {
+            let current = queries::find(conn, id)?.ok_or(ApiError::NotFound)?;
+            let role_changes = patch.role.is_some_and(|r| r.as_str() != current.role);
+            let disabling = patch.disabled == Some(true) && !current.disabled;
+            let loses_admin = current.role == Role::Admin.as_str() && !current.disabled && (role_changes || disabling);
+            if loses_admin && queries::lock_admins_and_count_others(conn, id)? == 0 {
+                return Err(ApiError::Conflict(
+                    "this is the last active admin: it cannot be demoted or disabled".into(),
+                ));
+            }
+            let changes = EditorChanges {
+                display_name: patch.display_name.map(|n| n.trim().to_owned()),
+                role: patch.role.map(|r| r.as_str().to_owned()),
+                password_hash,
+                disabled: patch.disabled,
+            };
+            // A new password also ends old sessions, as users expect.
+            let revoke = role_changes || disabling || changes.password_hash.is_some();
+            Ok(queries::update(conn, id, &changes, revoke)?)
         })
         .await?;
     private_json(StatusCode::OK, &Editor::from(row))

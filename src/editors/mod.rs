@@ -10,7 +10,6 @@ pub mod queries;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::password;
 use crate::db::DbConnection;
 use crate::error::ApiError;
 use queries::{EditorRow, NewEditorRow};
@@ -42,23 +41,18 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-/// Creates an editor, hashing the password (slow: call off the async workers).
+/// Creates an editor with an already hashed password
+/// ([`crate::auth::password::hash`]).
 /// A taken email is 409.
 pub fn create(
     conn: &mut DbConnection,
     email: &str,
     display_name: &str,
     role: Role,
-    password_plain: &str,
+    password_hash: &str,
 ) -> Result<EditorRow, ApiError> {
     let email = normalize_email(email);
-    let password_hash = password::hash(password_plain)?;
-    let row = NewEditorRow {
-        email: &email,
-        display_name: display_name.trim(),
-        role: role.as_str(),
-        password_hash: &password_hash,
-    };
+    let row = NewEditorRow { email: &email, display_name: display_name.trim(), role: role.as_str(), password_hash };
     queries::insert(conn, &row).map_err(|err| match err {
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
             ApiError::Conflict(format!("an editor with email {email} already exists"))

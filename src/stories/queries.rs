@@ -381,8 +381,11 @@ pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(St
     }
 
     // Keyset: continue strictly after the cursor's row in the list's order.
-    // Rows without a publication time (drafts) come after all dated ones.
     let cursor = filter.after.as_ref();
+    let dated_only = matches!(
+        filter.visibility,
+        Visibility::Public | Visibility::Editor(Some(Status::Published | Status::Scheduled))
+    );
     query = match filter.sort {
         Sort::Relevance => {
             if let Some(c) = cursor {
@@ -406,6 +409,27 @@ pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(St
             }
             query.order((rating.desc(), stories::id.desc()))
         }
+        // Public lists (and editors' published or scheduled ones) have a
+        // publication time on every row: plain index order, and a cursor
+        // condition that is a range on the (status, published_at, id) index,
+        // so a page costs the same however deep it is.
+        Sort::PublishedDesc if dated_only => {
+            if let Some(ListCursor { published_at: Some(at), id, .. }) = cursor {
+                query = query
+                    .filter(stories::published_at.le(*at))
+                    .filter(stories::published_at.lt(*at).or(stories::id.lt(*id)));
+            }
+            query.order((stories::published_at.desc(), stories::id.desc()))
+        }
+        Sort::PublishedAsc if dated_only => {
+            if let Some(ListCursor { published_at: Some(at), id, .. }) = cursor {
+                query = query
+                    .filter(stories::published_at.ge(*at))
+                    .filter(stories::published_at.gt(*at).or(stories::id.gt(*id)));
+            }
+            query.order((stories::published_at.asc(), stories::id.asc()))
+        }
+        // Editors' lists of every status: drafts (no publication time) after all dated rows.
         Sort::PublishedDesc => {
             if let Some(c) = cursor {
                 query = match c.published_at {
@@ -435,10 +459,10 @@ pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(St
             query.order((stories::published_at.is_null().asc(), stories::published_at.asc(), stories::id.asc()))
         }
         Sort::Title => {
-            if let Some(c) = cursor {
-                let title = c.title.clone().unwrap_or_default();
+            if let Some(ListCursor { title: Some(title), id, .. }) = cursor {
                 query = query
-                    .filter(stories::title.gt(title.clone()).or(stories::title.eq(title).and(stories::id.gt(c.id))));
+                    .filter(stories::title.ge(title.clone()))
+                    .filter(stories::title.gt(title.clone()).or(stories::id.gt(*id)));
             }
             query.order((stories::title.asc(), stories::id.asc()))
         }

@@ -143,7 +143,8 @@ impl TestApp {
     /// Creates an editor straight in the database, as the CLI does.
     pub fn create_editor(&self, email: &str, role: Role) -> i64 {
         let mut conn = self.db.conn().expect("conn");
-        editors::create(&mut conn, email, email.split('@').next().unwrap(), role, PASSWORD).expect("create editor").id
+        let hash = anthology::auth::password::hash(PASSWORD).expect("hash");
+        editors::create(&mut conn, email, email.split('@').next().unwrap(), role, &hash).expect("create editor").id
     }
 
     pub async fn login(&self, email: &str) -> String {

@@ -315,3 +315,51 @@ async fn bad_list_parameters_are_400(backend: Backend) {
     );
     editor.post("/v1/stories", json!({"title": "ok", "colour": "red"})).await.problem(422);
 }
+
+mod response_cache {
+    use super::*;
+
+    crate::on_both_backends!(public_reads_are_served_from_memory_until_this_process_writes);
+
+    fn rename_behind_the_apps_back(app: &TestApp, title: &str) {
+        use diesel::RunQueryDsl;
+        let mut conn = app.db.conn().unwrap();
+        diesel::sql_query(format!("UPDATE stories SET title = '{title}'")).execute(&mut *conn).unwrap();
+    }
+
+    async fn public_reads_are_served_from_memory_until_this_process_writes(backend: Backend) {
+        let app = TestApp::start(backend).await;
+        let editor = app.editor().await;
+        let story = published(&editor, json!({"title": "Original"}), "2026-01-01T00:00:00Z").await;
+        let path = format!("/v1/stories/{}", story["id"]);
+        let first = app.anon().get(&path).await;
+        assert_eq!(first.ok(200)["title"], "Original");
+
+        // Another writer (think: another process) changes the row: readers see the
+        // cached answer, with the same ETag, and a 304 for it, until the TTL passes.
+        rename_behind_the_apps_back(&app, "Changed elsewhere");
+        let cached = app.anon().get(&path).await;
+        assert_eq!(cached.ok(200)["title"], "Original");
+        assert_eq!(cached.header("etag"), first.header("etag"));
+        assert_eq!(cached.header("cache-control"), first.header("cache-control"));
+        let etag = first.header("etag").unwrap();
+        assert_eq!(app.anon().with_headers(Method::GET, &path, None, &[("If-None-Match", etag)]).await.status.as_u16(), 304);
+        // Editors always read the database.
+        assert_eq!(editor.get(&path).await.ok(200)["title"], "Changed elsewhere");
+
+        // A write through this process empties the cache at once.
+        editor.post(&format!("/v1/stories/{}/archive", story["id"]), json!({})).await.ok(200);
+        app.anon().get(&path).await.problem(404);
+    }
+
+    #[actix_web::test]
+    async fn a_ttl_of_zero_turns_the_cache_off() {
+        let app = TestApp::start_with(Backend::Sqlite, &[("ANTHOLOGY_CACHE_TTL_MS", "0")]).await;
+        let editor = app.editor().await;
+        let story = published(&editor, json!({"title": "Original"}), "2026-01-01T00:00:00Z").await;
+        let path = format!("/v1/stories/{}", story["id"]);
+        app.anon().get(&path).await.ok(200);
+        rename_behind_the_apps_back(&app, "Changed elsewhere");
+        assert_eq!(app.anon().get(&path).await.ok(200)["title"], "Changed elsewhere");
+    }
+}
