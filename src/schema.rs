@@ -101,6 +101,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// SQLite only: the FTS5 index of `stories` (migrations/sqlite), used by
+    /// `stories::search` and nowhere else. `rank` is its bm25 relevance,
+    /// lower is better, defined only in a query with `stories_fts MATCH …`.
+    stories_fts (rowid) {
+        rowid -> BigInt,
+        rank -> Double,
+    }
+}
+
+diesel::table! {
     story_tags (story_id, tag_id) {
         story_id -> BigInt,
         tag_id -> BigInt,
@@ -135,6 +145,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     related_links,
     server_keys,
     stories,
+    stories_fts,
     story_revisions,
     tags,
     story_tags

@@ -101,7 +101,9 @@ pub fn display_names(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<std::c
 /// disabled. Locks the admins' rows first (a no-op update), so that two
 /// admins demoting each other at once cannot both succeed.
 pub fn lock_admins_and_count_others(conn: &mut DbConnection, except: i64) -> QueryResult<i64> {
-    diesel::update(editors::table.filter(editors::role.eq("admin"))).set(editors::role.eq(editors::role)).execute(conn)?;
+    diesel::update(editors::table.filter(editors::role.eq("admin")))
+        .set(editors::role.eq(editors::role))
+        .execute(conn)?;
     editors::table
         .filter(editors::role.eq("admin"))
         .filter(editors::disabled.eq(false))

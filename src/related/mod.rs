@@ -15,6 +15,7 @@ use crate::db::{DbConnection, now};
 use crate::error::{ApiError, FieldError};
 use crate::stories::Status;
 use crate::stories::queries::is_public;
+use crate::stories::search::{self, Combine};
 use dto::{LinkKind, RelatedLink, RelatedLinkInput, StoryRef};
 use queries::{LinkRow, NewLink, TargetRow};
 
@@ -157,6 +158,31 @@ pub fn list(
     Ok(data)
 }
 
+/// Words common to nearly every English text say nothing about what a story
+/// is about, and would make the similar-words query match everything.
+const STOP_WORDS: [&str; 48] = [
+    "about", "after", "again", "also", "always", "because", "been", "before", "being", "could", "didn't", "does",
+    "doing", "down", "each", "even", "every", "from", "have", "having", "into", "just", "like", "more", "most", "much",
+    "never", "only", "other", "over", "said", "same", "should", "some", "such", "than", "that", "their", "them",
+    "then", "there", "these", "they", "this", "very", "were", "what", "when",
+];
+
+/// The distinctive words of a text: at least four letters, not stop words,
+/// each once, at most 30.
+fn distinctive_words(text: &str) -> String {
+    let mut words: Vec<String> = Vec::new();
+    for word in text.split(|c: char| !c.is_alphanumeric()).map(str::to_lowercase) {
+        if word.chars().count() >= 4
+            && !STOP_WORDS.contains(&word.as_str())
+            && !words.contains(&word)
+            && words.len() < 30
+        {
+            words.push(word);
+        }
+    }
+    words.join(" ")
+}
+
 /// Up to `n` public stories most like `story_id`, never itself nor one in
 /// `exclude`. Two signals, each scaled to its best candidate and added:
 /// shared tags, weighted by rarity (`ln(1 + public stories / stories with
@@ -176,13 +202,16 @@ pub fn suggestions(
         .map(|(tag, with_tag)| (*tag, (1.0 + public as f64 / (*with_tag).max(1) as f64).ln()))
         .collect();
     let by_tags = queries::stories_sharing_tags(conn, story_id, &weights, CANDIDATES)?;
-    let words: String =
-        format!("{} {}", story.title, story.excerpt).split_whitespace().take(40).collect::<Vec<_>>().join(" ");
     // Relevance is lower-is-better; flip it so that both signals grow with similarity.
-    let by_words: Vec<(i64, f64)> = queries::stories_sharing_words(conn, story_id, &words, CANDIDATES)?
-        .into_iter()
-        .map(|(id, rank)| (id, -rank.unwrap_or(0.0)))
-        .collect();
+    let words = distinctive_words(&format!("{} {}", story.title, story.excerpt));
+    let by_words: Vec<(i64, f64)> = if words.is_empty() {
+        Vec::new()
+    } else {
+        search::best_public_matches(conn, &words, Combine::Any, story_id, CANDIDATES)?
+            .into_iter()
+            .map(|(id, rank)| (id, -rank))
+            .collect()
+    };
 
     let mut combined: HashMap<i64, f64> = HashMap::new();
     for (signal, weight) in [(by_tags, 1.0), (by_words, WORDS_WEIGHT)] {

@@ -7,7 +7,6 @@ use diesel::sql_types::Double;
 
 use crate::db::{DbConnection, now};
 use crate::schema::{related_links, stories, story_tags};
-use crate::stories::search::{self, Combine};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = related_links)]
@@ -140,26 +139,6 @@ pub fn tag_frequencies(conn: &mut DbConnection, story_id: i64) -> QueryResult<(V
         .count()
         .get_result(conn)?;
     Ok((frequencies, public))
-}
-
-/// Public stories whose text shares words with `words`, from the full-text
-/// index: the best `limit`, with their relevance (lower is better).
-pub fn stories_sharing_words(
-    conn: &mut DbConnection,
-    story_id: i64,
-    words: &str,
-    limit: i64,
-) -> QueryResult<Vec<(i64, Option<f64>)>> {
-    let score = search::score(conn, words, Combine::Any);
-    stories::table
-        .filter(stories::id.ne(story_id))
-        .filter(stories::status.eq("published"))
-        .filter(stories::published_at.le(now()))
-        .filter(search::matches(conn, words, Combine::Any))
-        .select((stories::id, score.clone()))
-        .order(score.asc())
-        .limit(limit)
-        .load(conn)
 }
 
 /// The stories with these ids, as links show them.

@@ -13,7 +13,7 @@ use super::Status;
 use super::search::{self, Combine};
 use crate::db::{DbConnection, now};
 use crate::error::ApiError;
-use crate::schema::{stories, story_revisions, story_tags, tags};
+use crate::schema::{stories, stories_fts, story_revisions, story_tags, tags};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = stories)]
@@ -338,44 +338,61 @@ pub struct ListFilter {
     pub rating_prior: (f64, f64),
 }
 
+/// The list filters other than the search itself (which differs by backend),
+/// applied to a boxed query over `stories`, joined or not: a macro, because
+/// the two queries are of different types.
+macro_rules! with_list_filters {
+    ($query:expr, $filter:expr) => {{
+        let filter: &ListFilter = $filter;
+        let now = filter.now;
+        let mut query = match filter.visibility {
+            Visibility::Public | Visibility::Editor(Some(Status::Published)) => {
+                $query.filter(stories::status.eq("published")).filter(stories::published_at.le(now))
+            }
+            Visibility::Editor(Some(Status::Scheduled)) => {
+                $query.filter(stories::status.eq("published")).filter(stories::published_at.gt(now))
+            }
+            Visibility::Editor(Some(Status::Draft)) => $query.filter(stories::status.eq("draft")),
+            Visibility::Editor(Some(Status::Archived)) => $query.filter(stories::status.eq("archived")),
+            Visibility::Editor(None) => $query,
+        };
+        if let Some(tag) = &filter.tag {
+            let tagged = story_tags::table
+                .inner_join(tags::table)
+                .filter(tags::slug.eq(tag.clone()))
+                .select(story_tags::story_id);
+            query = query.filter(stories::id.eq_any(tagged));
+        }
+        if let Some(locale) = &filter.locale {
+            query = query.filter(stories::locale.eq(locale.clone()));
+        }
+        if let Some(author) = &filter.author {
+            query = query.filter(stories::author_name.eq(author.clone()));
+        }
+        if let Some(after) = filter.published_after {
+            query = query.filter(stories::published_at.gt(after));
+        }
+        if let Some(before) = filter.published_before {
+            query = query.filter(stories::published_at.lt(before));
+        }
+        query
+    }};
+}
+
 /// One page of stories (fetch `limit + 1` to learn whether more follow),
 /// each with its relevance score when searching.
 pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(StoryRow, Option<f64>)>> {
+    if let (Sort::Relevance, Some(q), true) = (filter.sort, &filter.q, matches!(conn, DbConnection::Sqlite(_))) {
+        return list_by_fts5_rank(conn, filter, q);
+    }
+    // PostgreSQL ranks each matching row on its own (`ts_rank` of its
+    // `search_vector`); the GIN index finds the matches.
     let score = match &filter.q {
         Some(q) if filter.sort == Sort::Relevance => search::score(conn, q, Combine::All),
         _ => search::no_score(),
     };
-    let mut query = stories::table.select((StoryRow::as_select(), score.clone())).into_boxed();
-
-    let now = filter.now;
-    query = match filter.visibility {
-        Visibility::Public | Visibility::Editor(Some(Status::Published)) => {
-            query.filter(stories::status.eq("published")).filter(stories::published_at.le(now))
-        }
-        Visibility::Editor(Some(Status::Scheduled)) => {
-            query.filter(stories::status.eq("published")).filter(stories::published_at.gt(now))
-        }
-        Visibility::Editor(Some(Status::Draft)) => query.filter(stories::status.eq("draft")),
-        Visibility::Editor(Some(Status::Archived)) => query.filter(stories::status.eq("archived")),
-        Visibility::Editor(None) => query,
-    };
-    if let Some(tag) = &filter.tag {
-        let tagged =
-            story_tags::table.inner_join(tags::table).filter(tags::slug.eq(tag.clone())).select(story_tags::story_id);
-        query = query.filter(stories::id.eq_any(tagged));
-    }
-    if let Some(locale) = &filter.locale {
-        query = query.filter(stories::locale.eq(locale.clone()));
-    }
-    if let Some(author) = &filter.author {
-        query = query.filter(stories::author_name.eq(author.clone()));
-    }
-    if let Some(after) = filter.published_after {
-        query = query.filter(stories::published_at.gt(after));
-    }
-    if let Some(before) = filter.published_before {
-        query = query.filter(stories::published_at.lt(before));
-    }
+    let mut query =
+        with_list_filters!(stories::table.select((StoryRow::as_select(), score.clone())).into_boxed(), filter);
     if let Some(q) = &filter.q {
         query = query.filter(search::matches(conn, q, Combine::All));
     }
@@ -468,6 +485,29 @@ pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(St
         }
     };
     query.limit(filter.limit).load(conn)
+}
+
+/// Search results by relevance on SQLite: joining the FTS5 table lets it
+/// drive the query and compute bm25 once per match (a per-row subquery
+/// would run the whole search again for every row).
+fn list_by_fts5_rank(
+    conn: &mut DbConnection,
+    filter: &ListFilter,
+    q: &str,
+) -> QueryResult<Vec<(StoryRow, Option<f64>)>> {
+    let mut query = with_list_filters!(
+        stories::table
+            .inner_join(stories_fts::table.on(stories_fts::rowid.eq(stories::id)))
+            .filter(search::fts5_match(q, Combine::All))
+            .select((StoryRow::as_select(), stories_fts::rank.nullable()))
+            .into_boxed(),
+        filter
+    );
+    if let Some(c) = &filter.after {
+        let at = c.score.unwrap_or(f64::NEG_INFINITY);
+        query = query.filter(stories_fts::rank.gt(at).or(stories_fts::rank.eq(at).and(stories::id.gt(c.id))));
+    }
+    query.order((stories_fts::rank.asc(), stories::id.asc())).limit(filter.limit).load(conn)
 }
 
 // ---- tags --------------------------------------------------------------------

@@ -9,7 +9,10 @@ use diesel::expression::AsExpression;
 use diesel::expression::{SqlLiteral, UncheckedBind};
 use diesel::sql_types::{Bool, Double, Nullable, Text};
 
+use diesel::prelude::*;
+
 use crate::db::DbConnection;
+use crate::schema::{stories, stories_fts};
 
 /// SQL of type `T` around one bound text: the same Rust type on both backends.
 pub type WithText<T> = SqlLiteral<T, UncheckedBind<SqlLiteral<T>, <String as AsExpression<Text>>::Expression>>;
@@ -35,7 +38,50 @@ pub fn matches(conn: &DbConnection, q: &str, combine: Combine) -> WithText<Bool>
     }
 }
 
-/// The relevance of a matching `stories` row to `q`: lower is better.
+/// SQLite only: the condition for a query that joins `stories_fts`; its
+/// `rank` column is then the relevance.
+pub fn fts5_match(q: &str, combine: Combine) -> WithText<Bool> {
+    sql::<Bool>("stories_fts MATCH ").bind::<Text, _>(fts5_query(q, combine)).sql("")
+}
+
+/// The ids of the `limit` public stories (other than `except`) most relevant
+/// to `q`, best first, with their relevance (lower is better).
+pub fn best_public_matches(
+    conn: &mut DbConnection,
+    q: &str,
+    combine: Combine,
+    except: i64,
+    limit: i64,
+) -> QueryResult<Vec<(i64, f64)>> {
+    let at = crate::db::now();
+    match conn {
+        DbConnection::Sqlite(_) => stories::table
+            .inner_join(stories_fts::table.on(stories_fts::rowid.eq(stories::id)))
+            .filter(fts5_match(q, combine))
+            .filter(stories::id.ne(except))
+            .filter(stories::status.eq("published"))
+            .filter(stories::published_at.le(at))
+            .select((stories::id, stories_fts::rank))
+            .order(stories_fts::rank.asc())
+            .limit(limit)
+            .load(conn),
+        DbConnection::Pg(_) => {
+            let score = score(conn, q, combine);
+            let rows: Vec<(i64, Option<f64>)> = stories::table
+                .filter(matches(conn, q, combine))
+                .filter(stories::id.ne(except))
+                .filter(stories::status.eq("published"))
+                .filter(stories::published_at.le(at))
+                .select((stories::id, score.clone()))
+                .order(score.asc())
+                .limit(limit)
+                .load(conn)?;
+            Ok(rows.into_iter().map(|(id, score)| (id, score.unwrap_or(0.0))).collect())
+        }
+    }
+}
+
+/// The relevance of a matching `stories` row to `q`, for PostgreSQL: lower is better.
 pub fn score(conn: &DbConnection, q: &str, combine: Combine) -> WithText<Nullable<Double>> {
     match conn {
         DbConnection::Sqlite(_) => sql::<Nullable<Double>>(

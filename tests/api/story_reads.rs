@@ -343,7 +343,10 @@ mod response_cache {
         assert_eq!(cached.header("etag"), first.header("etag"));
         assert_eq!(cached.header("cache-control"), first.header("cache-control"));
         let etag = first.header("etag").unwrap();
-        assert_eq!(app.anon().with_headers(Method::GET, &path, None, &[("If-None-Match", etag)]).await.status.as_u16(), 304);
+        assert_eq!(
+            app.anon().with_headers(Method::GET, &path, None, &[("If-None-Match", etag)]).await.status.as_u16(),
+            304
+        );
         // Editors always read the database.
         assert_eq!(editor.get(&path).await.ok(200)["title"], "Changed elsewhere");
 

@@ -33,4 +33,6 @@ CREATE TRIGGER stories_fts_update AFTER UPDATE OF title, excerpt, body ON storie
     INSERT INTO stories_fts (stories_fts, rowid, title, excerpt, body) VALUES ('delete', old.id, old.title, old.excerpt, old.body);
     INSERT INTO stories_fts (rowid, title, excerpt, body) VALUES (new.id, new.title, new.excerpt, new.body);
 END;
+-- FTS5's `rank` column: title weighs 10, excerpt 4, body 1.
+INSERT INTO stories_fts (stories_fts, rank) VALUES ('rank', 'bm25(10.0, 4.0, 1.0)');
 INSERT INTO stories_fts (stories_fts) VALUES ('rebuild');
