@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
 use crate::error::{FieldError, PROBLEM_CONTENT_TYPE, Problem};
+use crate::stories::handlers::SortParam;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,7 +28,9 @@ use crate::error::{FieldError, PROBLEM_CONTENT_TYPE, Problem};
         title = "Anthology",
         description = "A headless content API for story publishing: published stories, their reader ratings and related links as JSON for front-end apps, and endpoints for editors.\n\nErrors are RFC 9457 problem documents. Lists use keyset pagination with an opaque cursor. Public reads carry a strong ETag and may be cached for a minute.",
         license(name = "MIT", identifier = "MIT"),
+        contact(name = "Anthology maintainers"),
     ),
+    servers((url = "/", description = "The server this document came from")),
     tags(
         (name = "auth", description = "Access tokens for editors"),
         (name = "editors", description = "Editor accounts (admins only)"),
@@ -36,7 +39,7 @@ use crate::error::{FieldError, PROBLEM_CONTENT_TYPE, Problem};
         (name = "related", description = "A story's \"read next\" list: curated links and suggestions"),
         (name = "service", description = "Health and readiness probes"),
     ),
-    components(schemas(Problem, FieldError)),
+    components(schemas(Problem, FieldError, SortParam)),
     modifiers(&BearerScheme),
 )]
 struct ApiDoc;
@@ -80,6 +83,15 @@ fn problem_response(description: &str) -> Response {
 fn add_common_responses(doc: &mut Document) {
     for item in doc.paths.paths.values_mut() {
         for operation in operations_mut(item) {
+            // utoipa writes "no security" as `[{}]`; `[]` says it plainly.
+            let public_only = operation.security.as_ref().is_some_and(|reqs| {
+                serde_json::to_value(reqs)
+                    .is_ok_and(|v| v.as_array().is_some_and(|a| a.iter().all(|r| r == &serde_json::json!({}))))
+            });
+            if public_only {
+                operation.security = Some(Vec::new());
+            }
+            make_nullable_body_optional(operation);
             let needs_token = operation.security.as_ref().is_some_and(|reqs| {
                 serde_json::to_value(reqs)
                     .is_ok_and(|v| v.as_array().is_some_and(|a| a.iter().all(|r| r.get("bearer").is_some())))
@@ -106,6 +118,25 @@ fn add_common_responses(doc: &mut Document) {
                     .or_insert_with(|| problem_response(description).into());
             }
         }
+    }
+}
+
+/// utoipa writes an `Option<T>` body as "T or null"; what it means is a body
+/// that may be left out: T, not required.
+fn make_nullable_body_optional(operation: &mut Operation) {
+    let Some(RefOr::T(body)) = operation.request_body.as_mut() else { return };
+    let mut optional = false;
+    for content in body.content.values_mut() {
+        let RefOr::T(content) = content else { continue };
+        let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema else { continue };
+        let mut items = one_of.items.iter().filter(|s| !matches!(s, RefOr::T(Schema::Object(o)) if o.schema_type == utoipa::openapi::schema::SchemaType::Type(utoipa::openapi::Type::Null)));
+        if let (Some(only), None) = (items.next(), items.next()) {
+            content.schema = Some(only.clone());
+            optional = true;
+        }
+    }
+    if optional {
+        body.required = Some(utoipa::openapi::Required::False);
     }
 }
 

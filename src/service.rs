@@ -21,7 +21,9 @@ pub struct HealthStatus {
     pub status: String,
 }
 
-/// Whether the process is up (it answers without touching the database).
+/// Liveness probe.
+///
+/// Whether the process is up; it answers without touching the database.
 #[utoipa::path(
     tag = "service",
     operation_id = "getHealth",
@@ -33,7 +35,10 @@ pub async fn get_health() -> Result<HttpResponse, ApiError> {
     private_json(StatusCode::OK, &HealthStatus { status: "ok".into() })
 }
 
-/// Whether the service can do its work: the database answers.
+/// Readiness probe.
+///
+/// Whether the service can do its work: 200 when the database answers, 503
+/// when it does not.
 #[utoipa::path(
     tag = "service",
     operation_id = "getReadiness",

@@ -63,6 +63,8 @@ pub async fn create_token(
     )
 }
 
+/// The caller.
+///
 /// The editor behind the bearer token.
 #[utoipa::path(
     tag = "auth",

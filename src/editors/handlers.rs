@@ -17,7 +17,9 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_editors).service(create_editor).service(get_editor).service(update_editor);
 }
 
-/// List editors, oldest first.
+/// List editors.
+///
+/// Every editor account, oldest first, in pages. Admins only.
 #[utoipa::path(
     tag = "editors",
     operation_id = "listEditors",
@@ -41,7 +43,11 @@ pub async fn list_editors(
     Ok(with_next_link(private_json(StatusCode::OK, &body)?, &req, &body.page))
 }
 
-/// Create an editor account.
+/// Create an editor.
+///
+/// A new account with a role (`editor` unless said) and a password of 10 to
+/// 1024 characters, stored as an Argon2id hash. A taken email is 409.
+/// Admins only.
 #[utoipa::path(
     tag = "editors",
     operation_id = "createEditor",
@@ -68,7 +74,9 @@ pub async fn create_editor(
     Ok(response)
 }
 
-/// Read one editor.
+/// Read an editor.
+///
+/// One editor account. Admins only.
 #[utoipa::path(
     tag = "editors",
     operation_id = "getEditor",

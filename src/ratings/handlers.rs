@@ -110,7 +110,9 @@ pub async fn put_vote(
     private_json(status, &body)
 }
 
-/// List a story's votes, newest first (moderation).
+/// List a story's votes.
+///
+/// Moderation: newest first, with score, times and the voter's hash.
 #[utoipa::path(
     tag = "ratings",
     operation_id = "listStoryRatings",
@@ -155,7 +157,9 @@ pub async fn list_ratings(
     Ok(with_next_link(private_json(StatusCode::OK, &body)?, &req, &body.page))
 }
 
-/// Delete a vote (moderation). The story's aggregate follows at once.
+/// Delete a vote.
+///
+/// Moderation: the vote goes, and the story's aggregate follows at once.
 #[utoipa::path(
     tag = "ratings",
     operation_id = "deleteRating",

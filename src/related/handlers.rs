@@ -103,7 +103,10 @@ pub async fn replace_related(
     private_json(StatusCode::OK, &RelatedList { data })
 }
 
-/// Add one link at the end of the list.
+/// Add a related link.
+///
+/// Appends one link at the end of the list; the rules of replacing the list
+/// apply to it.
 #[utoipa::path(
     tag = "related",
     operation_id = "addRelatedLink",
@@ -142,7 +145,9 @@ pub async fn add_related(
     Ok(response)
 }
 
-/// Remove one link; the ones after it move up.
+/// Remove a related link.
+///
+/// The links after it move up one place.
 #[utoipa::path(
     tag = "related",
     operation_id = "deleteRelatedLink",

@@ -255,7 +255,11 @@ pub async fn list_stories(
     Ok(with_next_link(json_for(&req, editor.is_none(), &body)?, &req, &body.page))
 }
 
-/// Create a story. It starts as a draft.
+/// Create a story.
+///
+/// New stories are drafts. `slug` is derived from the title when not given
+/// (made unique with a numeric suffix); an explicit slug that is taken is
+/// 409. `excerpt` is derived from the body when not given.
 #[utoipa::path(
     tag = "stories",
     operation_id = "createStory",
@@ -397,8 +401,10 @@ pub async fn update_story(
     written(&story, StatusCode::OK)
 }
 
-/// Delete a story, with its revisions, ratings and links (also links to it
-/// from other stories). `If-Match` is honoured when sent.
+/// Delete a story.
+///
+/// Its revisions, ratings and links go with it, and links to it from other
+/// stories disappear. `If-Match` is honoured when sent.
 #[utoipa::path(
     tag = "stories",
     operation_id = "deleteStory",
@@ -445,7 +451,7 @@ async fn change_lifecycle(
     written(&story, StatusCode::OK)
 }
 
-/// Publish a story now, or schedule it.
+/// Publish or schedule a story.
 ///
 /// With a future `at` the story is `scheduled` and becomes public by itself
 /// when that time passes. `If-Match` is honoured when sent.
@@ -473,7 +479,10 @@ pub async fn publish_story(
     change_lifecycle(&req, editor, &state, id.into_inner(), Transition::Publish { at }).await
 }
 
-/// Take a story back to draft: no longer public.
+/// Unpublish a story.
+///
+/// Back to draft: no longer public, publication time cleared. `If-Match` is
+/// honoured when sent.
 #[utoipa::path(
     tag = "stories",
     operation_id = "unpublishStory",
@@ -495,7 +504,10 @@ pub async fn unpublish_story(
     change_lifecycle(&req, editor, &state, id.into_inner(), Transition::Unpublish).await
 }
 
-/// Archive a story: off the public site, kept with its publication time.
+/// Archive a story.
+///
+/// Off the public site, kept with its publication time. `If-Match` is
+/// honoured when sent.
 #[utoipa::path(
     tag = "stories",
     operation_id = "archiveStory",
@@ -534,7 +546,9 @@ fn to_revision(
     })
 }
 
-/// List a story's revisions, newest first.
+/// List a story's revisions.
+///
+/// Newest first: every change to a story keeps one.
 #[utoipa::path(
     tag = "stories",
     operation_id = "listStoryRevisions",
@@ -571,7 +585,9 @@ pub async fn list_revisions(
     Ok(with_next_link(private_json(StatusCode::OK, &body)?, &req, &body.page))
 }
 
-/// Read one revision of a story.
+/// Read a revision.
+///
+/// The story's content and status as they were at that version.
 #[utoipa::path(
     tag = "stories",
     operation_id = "getStoryRevision",
@@ -627,7 +643,9 @@ pub async fn restore_revision(
     written(&story, StatusCode::OK)
 }
 
-/// List tags in use by published stories, with counts, in slug order.
+/// List tags.
+///
+/// Tags in use by published stories, with how many carry each, in slug order.
 #[utoipa::path(
     tag = "stories",
     operation_id = "listTags",
