@@ -12,6 +12,7 @@ use std::pin::Pin;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use futures_util::StreamExt;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
@@ -127,6 +128,21 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 fn is_lone_surrogate(message: &str) -> bool {
     message.contains("surrogate") || message.starts_with("unexpected end of hex escape")
+}
+
+/// An integer field that, as JSON Schema says, also takes a number with no
+/// fractional part (`4.0`); serde alone would reject it.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    use serde::de::{Error, Unexpected};
+    let number = serde_json::Number::deserialize(deserializer)?;
+    if let Some(n) = number.as_i64() {
+        return Ok(n);
+    }
+    match number.as_f64() {
+        Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f <= i64::MAX as f64 => Ok(f as i64),
+        Some(f) => Err(D::Error::invalid_value(Unexpected::Float(f), &"a whole number")),
+        None => Err(D::Error::custom("a whole number in the int64 range")),
+    }
 }
 
 /// Deserialises an already-parsed document (a merged patch, say), naming the

@@ -20,7 +20,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
 use crate::error::{FieldError, PROBLEM_CONTENT_TYPE, Problem};
-use crate::stories::handlers::SortParam;
+use crate::stories::handlers::{SortParam, StoryField};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -39,7 +39,7 @@ use crate::stories::handlers::SortParam;
         (name = "related", description = "A story's \"read next\" list: curated links and suggestions"),
         (name = "service", description = "Health and readiness probes"),
     ),
-    components(schemas(Problem, FieldError, SortParam)),
+    components(schemas(Problem, FieldError, SortParam, StoryField)),
     modifiers(&BearerScheme),
 )]
 struct ApiDoc;
@@ -71,10 +71,49 @@ pub static DOCUMENT_JSON: LazyLock<String> = LazyLock::new(|| {
     json
 });
 
-fn problem_response(description: &str) -> Response {
+/// A problem response whose example is one of its own kind (the `Problem`
+/// schema's example is a 422).
+fn problem_response(status: &str, description: &str) -> Response {
+    let error = status.parse::<u16>().ok().and_then(|code| actix_web::http::StatusCode::from_u16(code).ok());
+    let mut content = Content::new(Some(Ref::from_schema_name("Problem")));
+    if let Some(example) = error.and_then(example_problem) {
+        content.example = Some(example);
+    }
     let mut response = Response::new(description);
-    response.content.insert(PROBLEM_CONTENT_TYPE.into(), Content::new(Some(Ref::from_schema_name("Problem"))).into());
+    response.content.insert(PROBLEM_CONTENT_TYPE.into(), content.into());
+    let header = |description: &str| {
+        let mut header = utoipa::openapi::header::Header::new(
+            utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::String),
+        );
+        header.description = Some(description.to_owned());
+        header
+    };
+    match status {
+        "401" => {
+            response.headers.insert("WWW-Authenticate".into(), header("`Bearer realm=\"anthology\"`").into());
+        }
+        "503" => {
+            response.headers.insert("Retry-After".into(), header("Seconds to wait before trying again").into());
+        }
+        _ => {}
+    }
     response
+}
+
+fn example_problem(status: actix_web::http::StatusCode) -> Option<serde_json::Value> {
+    use crate::error::ApiError;
+    let error = match status.as_u16() {
+        400 => ApiError::BadRequest("limit must be from 1 to 100, got 500".into()),
+        401 => ApiError::Unauthorized("the access token is invalid or has expired"),
+        403 => ApiError::Forbidden("this operation is for admins only"),
+        413 => ApiError::PayloadTooLarge(1_048_576),
+        415 => ApiError::UnsupportedMediaType("the body must be JSON, sent with Content-Type: application/json".into()),
+        422 => ApiError::invalid("title", "length", "must be 1 to 300 characters long"),
+        500 => ApiError::Internal,
+        503 => ApiError::Unavailable(String::new()),
+        _ => return None,
+    };
+    serde_json::to_value(error.to_problem()).ok()
 }
 
 /// The failures any operation can meet, added once here rather than repeated
@@ -92,10 +131,15 @@ fn add_common_responses(doc: &mut Document) {
                 operation.security = Some(Vec::new());
             }
             make_nullable_body_optional(operation);
-            let needs_token = operation.security.as_ref().is_some_and(|reqs| {
+            // Each alternative either names the bearer scheme or is `{}` (none).
+            let alternatives: Vec<bool> = operation.security.as_ref().map_or(Vec::new(), |reqs| {
                 serde_json::to_value(reqs)
-                    .is_ok_and(|v| v.as_array().is_some_and(|a| a.iter().all(|r| r.get("bearer").is_some())))
+                    .ok()
+                    .and_then(|v| v.as_array().map(|a| a.iter().map(|r| r.get("bearer").is_some()).collect()))
+                    .unwrap_or_default()
             });
+            let needs_token = !alternatives.is_empty() && alternatives.iter().all(|bearer| *bearer);
+            let takes_token = alternatives.iter().any(|bearer| *bearer);
             let mut common = vec![
                 ("400", "Bad path or query parameters"),
                 ("500", "Unexpected error (details are logged, not sent)"),
@@ -104,6 +148,8 @@ fn add_common_responses(doc: &mut Document) {
             if needs_token {
                 common.push(("401", "Missing, invalid, expired or revoked token"));
                 common.push(("403", "The token's role may not do this"));
+            } else if takes_token {
+                common.push(("401", "A token was sent, but it is invalid, expired or revoked"));
             }
             if operation.request_body.is_some() {
                 common.push(("413", "The body is larger than the configured limit"));
@@ -115,7 +161,7 @@ fn add_common_responses(doc: &mut Document) {
                     .responses
                     .responses
                     .entry(status.into())
-                    .or_insert_with(|| problem_response(description).into());
+                    .or_insert_with(|| problem_response(status, description).into());
             }
         }
     }

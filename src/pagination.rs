@@ -21,7 +21,9 @@ pub struct PageParams {
     /// How many items to return, 1 to 100.
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page; omit for the first page.
+    /// The `next_cursor` of the previous page; omit (or leave empty) for the
+    /// first page. Opaque: one this API did not issue is 400.
+    #[param(pattern = r"^[A-Za-z0-9_-]*$")]
     pub cursor: Option<String>,
 }
 
@@ -37,7 +39,7 @@ impl PageParams {
     /// The decoded cursor, or `None` for the first page. A cursor that we did
     /// not make is a 400, not a 500.
     pub fn cursor<K: DeserializeOwned>(&self) -> Result<Option<K>, ApiError> {
-        let Some(raw) = &self.cursor else { return Ok(None) };
+        let Some(raw) = self.cursor.as_deref().filter(|c| !c.is_empty()) else { return Ok(None) };
         URL_SAFE_NO_PAD
             .decode(raw)
             .ok()

@@ -46,7 +46,7 @@ pub fn app(
         .app_data(web::PathConfig::default().error_handler(error::path_error))
         .service(get_openapi)
         .service(get_docs_redirect)
-        .service(SwaggerUi::new("/docs/{_:.*}").config(SwaggerConfig::new(["/openapi.json"])))
+        .service(SwaggerUi::new("/docs/{_:.*}").config(SwaggerConfig::new(["/openapi.json"]).validator_url("none")))
         .default_service(web::to(unmatched))
         .wrap(from_fn(crate::cache::serve_cached))
         .wrap(ErrorHandlers::new().default_handler(error::problem_safety_net))

@@ -90,3 +90,8 @@ pub fn tag_list(tags: &[String]) -> Result<(), ValidationError> {
     }
     Ok(())
 }
+
+/// The schema of one tag in a story's `tags`: a slug of at most 50 characters.
+#[derive(utoipa::ToSchema)]
+#[schema(max_length = 50, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$", example = "family")]
+pub struct TagSlug(pub String);

@@ -50,14 +50,17 @@ pub struct EditorList {
 #[schema(example = json!({"email": "grace@example.com", "display_name": "Grace", "role": "editor", "password": "a long passphrase"}))]
 pub struct NewEditor {
     #[validate(email, length(max = 320))]
+    #[schema(max_length = 320, format = Email)]
     pub email: String,
     #[validate(length(min = 1, max = 200), custom(function = "crate::validation::plain_text"))]
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub display_name: String,
     /// Defaults to `editor`.
     #[serde(default = "default_role")]
     pub role: Role,
     /// 10 to 1024 characters.
     #[validate(length(min = 10, max = 1024))]
+    #[schema(min_length = 10, max_length = 1024)]
     pub password: String,
 }
 
@@ -72,10 +75,12 @@ fn default_role() -> Role {
 #[schema(example = json!({"disabled": true}))]
 pub struct EditorPatch {
     #[validate(length(min = 1, max = 200), custom(function = "crate::validation::plain_text"))]
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub display_name: Option<String>,
     pub role: Option<Role>,
     pub disabled: Option<bool>,
     /// A new password, 10 to 1024 characters.
     #[validate(length(min = 10, max = 1024))]
+    #[schema(min_length = 10, max_length = 1024)]
     pub password: Option<String>,
 }

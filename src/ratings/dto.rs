@@ -14,8 +14,10 @@ use crate::pagination::Page;
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"score": 5}))]
 pub struct VoteRequest {
-    /// A whole number from 1 to 5 (`2.5` and `"5"` are rejected).
+    /// A whole number from 1 to 5. As in JSON Schema, `4.0` is the integer 4;
+    /// `2.5` and `"5"` are rejected.
     #[validate(range(min = 1, max = 5))]
+    #[serde(deserialize_with = "crate::json::whole_number")]
     #[schema(minimum = 1, maximum = 5)]
     pub score: i64,
 }

@@ -27,7 +27,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[utoipa::path(
     tag = "ratings",
     operation_id = "getStoryRating",
-    params(("id" = i64, Path, description = "The story's id")),
+    params(("id" = i64, Path, description = "The story's id"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 if unchanged")),
     responses(
         (status = 200, description = "The aggregate", body = RatingAggregate, headers(
             ("ETag" = String, description = "Strong validator; every vote changes it"))),
@@ -118,7 +118,8 @@ pub async fn put_vote(
     operation_id = "listStoryRatings",
     params(("id" = i64, Path, description = "The story's id"), PageParams),
     responses(
-        (status = 200, description = "A page of votes", body = RatingList),
+        (status = 200, description = "A page of votes", body = RatingList,
+            headers(("Link" = String, description = "`<…>; rel=\"next\"` when another page follows"))),
         (status = 404, description = "No such story", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

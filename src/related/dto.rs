@@ -60,6 +60,9 @@ pub struct RelatedList {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoryLinkInput {
+    /// Another story's id (it must exist, and not be this story).
+    #[serde(deserialize_with = "crate::json::whole_number")]
+    #[schema(minimum = 1)]
     pub story_id: i64,
 }
 
@@ -68,8 +71,13 @@ pub struct StoryLinkInput {
 #[serde(deny_unknown_fields)]
 pub struct ExternalLinkInput {
     /// An absolute http(s) URL without credentials, at most 2,048 characters.
+    #[schema(
+        max_length = 2048,
+        pattern = r"^https?://[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z][A-Za-z0-9-]*)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?(\?[A-Za-z0-9._~%!$&'()*+,;=:@/?-]*)?(#[A-Za-z0-9._~%!$&'()*+,;=:@/?-]*)?$"
+    )]
     pub url: String,
     /// 1 to 300 characters.
+    #[schema(min_length = 1, max_length = 300, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub title: String,
 }
 

@@ -27,7 +27,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[utoipa::path(
     tag = "related",
     operation_id = "listRelatedLinks",
-    params(("id" = i64, Path, description = "The story's id"), SuggestParams),
+    params(("id" = i64, Path, description = "The story's id"), SuggestParams, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 if unchanged")),
     responses(
         (status = 200, description = "The list", body = RelatedList, headers(
             ("ETag" = String, description = "Strong validator (public reads)"))),
@@ -113,7 +113,8 @@ pub async fn replace_related(
     params(("id" = i64, Path, description = "The story's id")),
     request_body = RelatedLinkInput,
     responses(
-        (status = 201, description = "The new link", body = RelatedLink),
+        (status = 201, description = "The new link", body = RelatedLink,
+            headers(("Location" = String, description = "The story's list of related links, where the link now is"))),
         (status = 404, description = "No such story", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -12,6 +12,7 @@ use super::Status;
 #[serde(deny_unknown_fields)]
 pub struct Author {
     #[validate(length(min = 1, max = 200), custom(function = "crate::validation::plain_text"))]
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub name: String,
 }
 
@@ -21,9 +22,14 @@ pub struct Author {
 pub struct CoverImage {
     /// An absolute http(s) URL.
     #[validate(custom(function = "crate::validation::http_url"))]
+    #[schema(
+        max_length = 2048,
+        pattern = r"^https?://[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z][A-Za-z0-9-]*)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?(\?[A-Za-z0-9._~%!$&'()*+,;=:@/?-]*)?(#[A-Za-z0-9._~%!$&'()*+,;=:@/?-]*)?$"
+    )]
     pub url: String,
     /// Alternative text for readers who cannot see the image.
     #[validate(length(max = 500), custom(function = "crate::validation::plain_text"))]
+    #[schema(max_length = 500, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub alt: String,
 }
 
@@ -32,10 +38,16 @@ pub struct CoverImage {
 #[serde(deny_unknown_fields)]
 pub struct Seo {
     #[validate(length(max = 300), custom(function = "crate::validation::plain_text"))]
+    #[schema(max_length = 300, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub meta_title: Option<String>,
     #[validate(length(max = 500), custom(function = "crate::validation::plain_text"))]
+    #[schema(max_length = 500, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub meta_description: Option<String>,
     #[validate(custom(function = "crate::validation::http_url"))]
+    #[schema(
+        max_length = 2048,
+        pattern = r"^https?://[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z][A-Za-z0-9-]*)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?(\?[A-Za-z0-9._~%!$&'()*+,;=:@/?-]*)?(#[A-Za-z0-9._~%!$&'()*+,;=:@/?-]*)?$"
+    )]
     pub canonical_url: Option<String>,
 }
 
@@ -106,27 +118,34 @@ pub struct Story {
 }))]
 pub struct StoryInput {
     #[validate(length(min = 1, max = 300), custom(function = "crate::validation::plain_text"))]
+    #[schema(min_length = 1, max_length = 300, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub title: String,
     #[serde(default)]
     #[validate(custom(function = "crate::validation::slug"))]
+    #[schema(max_length = 100, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")]
     pub slug: Option<String>,
     #[serde(default)]
     #[validate(length(max = 300), custom(function = "crate::validation::plain_text"))]
+    #[schema(max_length = 300, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub subtitle: Option<String>,
     #[serde(default)]
     #[validate(length(max = 1000), custom(function = "crate::validation::plain_text"))]
+    #[schema(max_length = 1000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub excerpt: Option<String>,
     /// Markdown, at most 500,000 characters.
     #[serde(default)]
     #[validate(length(max = 500000), custom(function = "crate::validation::plain_text"))]
+    #[schema(max_length = 500000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub body: String,
     /// A BCP 47 language tag; defaults to `en-GB`.
     #[serde(default)]
     #[validate(custom(function = "crate::validation::locale"))]
+    #[schema(max_length = 35, pattern = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")]
     pub locale: Option<String>,
     /// At most 20 tag slugs; repeats are dropped.
     #[serde(default)]
     #[validate(custom(function = "crate::validation::tag_list"))]
+    #[schema(value_type = Vec<crate::validation::TagSlug>, max_items = 20)]
     pub tags: Vec<String>,
     /// Defaults to the creating editor's display name.
     #[serde(default)]

@@ -99,52 +99,95 @@ pub struct ListParams {
     pub published_before: Option<DateTime<Utc>>,
     /// Order of the list; `-published_at` by default, best match first with `q`.
     pub sort: Option<SortParam>,
-    /// Comma-separated story fields to return (sparse fieldset), e.g. `id,slug,title`.
-    /// By default every field except `body` and `body_html`.
-    pub fields: Option<String>,
+    /// Story fields to return (sparse fieldset), comma-separated, e.g.
+    /// `id,slug,title`. By default every field except `body` and `body_html`.
+    #[serde(default, deserialize_with = "comma_separated")]
+    #[param(style = Form, explode = false)]
+    pub fields: Option<Vec<StoryField>>,
     /// Editors only: only stories in this status (by default, editors see every status).
     pub status: Option<Status>,
 }
 
-/// Every field of a story, in the order the API sends them.
-const STORY_FIELDS: [&str; 20] = [
-    "id",
-    "slug",
-    "title",
-    "subtitle",
-    "excerpt",
-    "body",
-    "body_html",
-    "status",
-    "locale",
-    "tags",
-    "author",
-    "cover_image",
-    "seo",
-    "word_count",
-    "reading_time_minutes",
-    "published_at",
-    "created_at",
-    "updated_at",
-    "version",
-    "rating",
-];
-
-fn chosen_fields(fields: Option<&str>) -> Result<BTreeSet<&'static str>, ApiError> {
-    let known = STORY_FIELDS.iter().copied();
-    let Some(list) = fields else {
-        return Ok(known.filter(|f| !matches!(*f, "body" | "body_html")).collect());
-    };
-    list.split(',')
-        .map(str::trim)
-        .map(|name| {
-            known
-                .clone()
-                .find(|f| *f == name)
-                .ok_or_else(|| ApiError::BadRequest(format!("fields: unknown story field {name:?}")))
-        })
-        .collect()
+/// A story field, for sparse fieldsets (`fields=id,slug,title`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StoryField {
+    Id,
+    Slug,
+    Title,
+    Subtitle,
+    Excerpt,
+    Body,
+    BodyHtml,
+    Status,
+    Locale,
+    Tags,
+    Author,
+    CoverImage,
+    Seo,
+    WordCount,
+    ReadingTimeMinutes,
+    PublishedAt,
+    CreatedAt,
+    UpdatedAt,
+    Version,
+    Rating,
 }
+
+/// `a,b,c` as a list, the way OpenAPI's `style: form, explode: false` sends
+/// arrays; an empty value is no list.
+fn comma_separated<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<StoryField>>, D::Error> {
+    use serde::de::IntoDeserializer;
+    let Some(raw) = Option::<String>::deserialize(deserializer)? else { return Ok(None) };
+    let fields = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| StoryField::deserialize(name.into_deserializer()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((!fields.is_empty()).then_some(fields))
+}
+
+/// The JSON keys a list item keeps.
+fn chosen_fields(fields: Option<&[StoryField]>) -> Result<BTreeSet<String>, ApiError> {
+    let name = |field: &StoryField| {
+        serde_json::to_value(field)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .ok_or_else(|| ApiError::internal("a field name"))
+    };
+    match fields {
+        Some(list) => list.iter().map(name).collect(),
+        None => Ok(ALL_FIELDS
+            .iter()
+            .filter(|f| !matches!(f, StoryField::Body | StoryField::BodyHtml))
+            .map(name)
+            .collect::<Result<_, _>>()?),
+    }
+}
+
+const ALL_FIELDS: [StoryField; 20] = [
+    StoryField::Id,
+    StoryField::Slug,
+    StoryField::Title,
+    StoryField::Subtitle,
+    StoryField::Excerpt,
+    StoryField::Body,
+    StoryField::BodyHtml,
+    StoryField::Status,
+    StoryField::Locale,
+    StoryField::Tags,
+    StoryField::Author,
+    StoryField::CoverImage,
+    StoryField::Seo,
+    StoryField::WordCount,
+    StoryField::ReadingTimeMinutes,
+    StoryField::PublishedAt,
+    StoryField::CreatedAt,
+    StoryField::UpdatedAt,
+    StoryField::Version,
+    StoryField::Rating,
+];
 
 /// List stories.
 ///
@@ -153,7 +196,7 @@ fn chosen_fields(fields: Option<&str>) -> Result<BTreeSet<&'static str>, ApiErro
 #[utoipa::path(
     tag = "stories",
     operation_id = "listStories",
-    params(PageParams, ListParams),
+    params(PageParams, ListParams, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 if unchanged")),
     responses((status = 200, description = "A page of stories", body = StoryList, headers(
         ("ETag" = String, description = "Strong validator (public reads)"),
         ("Link" = String, description = "`<…>; rel=\"next\"` when another page follows"))),
@@ -248,7 +291,7 @@ pub async fn list_stories(
         else {
             return Err(ApiError::internal("a story did not serialize to an object"));
         };
-        item.retain(|key, _| fields.contains(key.as_str()));
+        item.retain(|key, _| fields.contains(key));
         data.push(item);
     }
     let body = StoryList { data, page };
@@ -312,7 +355,7 @@ async fn read_story(
 #[utoipa::path(
     tag = "stories",
     operation_id = "getStory",
-    params(("id" = i64, Path, description = "The story's id")),
+    params(("id" = i64, Path, description = "The story's id"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 if unchanged")),
     responses(
         (status = 200, description = "The story", body = Story, headers(
             ("ETag" = String, description = "Readers: a strong validator for If-None-Match. Editors: the version, for If-Match"),
@@ -341,7 +384,7 @@ pub async fn get_story(
 #[utoipa::path(
     tag = "stories",
     operation_id = "getStoryBySlug",
-    params(("slug" = String, Path, description = "The story's slug")),
+    params(("slug" = String, Path, description = "The story's slug"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 if unchanged")),
     responses(
         (status = 200, description = "The story", body = Story, headers(
             ("ETag" = String, description = "Readers: a strong validator for If-None-Match. Editors: the version, for If-Match"),
@@ -408,7 +451,7 @@ pub async fn update_story(
 #[utoipa::path(
     tag = "stories",
     operation_id = "deleteStory",
-    params(("id" = i64, Path, description = "The story's id")),
+    params(("id" = i64, Path, description = "The story's id"), ("If-Match" = Option<String>, Header, description = "The ETag the change is based on, e.g. `\"v3\"`: checked when sent (412 if stale)")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such story", body = Problem, content_type = "application/problem+json"),
@@ -458,10 +501,10 @@ async fn change_lifecycle(
 #[utoipa::path(
     tag = "stories",
     operation_id = "publishStory",
-    params(("id" = i64, Path, description = "The story's id")),
+    params(("id" = i64, Path, description = "The story's id"), ("If-Match" = Option<String>, Header, description = "The ETag the change is based on, e.g. `\"v3\"`: checked when sent (412 if stale)")),
     request_body(content = Option<PublishRequest>, description = "Optional: omit to publish now"),
     responses(
-        (status = 200, description = "The story, published or scheduled", body = Story),
+        (status = 200, description = "The story, published or scheduled", body = Story, headers(("ETag" = String, description = "The new version, for the next If-Match"))),
         (status = 404, description = "No such story", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The story changed since the ETag in If-Match", body = Problem, content_type = "application/problem+json"),
     ),
@@ -486,9 +529,9 @@ pub async fn publish_story(
 #[utoipa::path(
     tag = "stories",
     operation_id = "unpublishStory",
-    params(("id" = i64, Path, description = "The story's id")),
+    params(("id" = i64, Path, description = "The story's id"), ("If-Match" = Option<String>, Header, description = "The ETag the change is based on, e.g. `\"v3\"`: checked when sent (412 if stale)")),
     responses(
-        (status = 200, description = "The story, now a draft", body = Story),
+        (status = 200, description = "The story, now a draft", body = Story, headers(("ETag" = String, description = "The new version, for the next If-Match"))),
         (status = 404, description = "No such story", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The story changed since the ETag in If-Match", body = Problem, content_type = "application/problem+json"),
     ),
@@ -511,9 +554,9 @@ pub async fn unpublish_story(
 #[utoipa::path(
     tag = "stories",
     operation_id = "archiveStory",
-    params(("id" = i64, Path, description = "The story's id")),
+    params(("id" = i64, Path, description = "The story's id"), ("If-Match" = Option<String>, Header, description = "The ETag the change is based on, e.g. `\"v3\"`: checked when sent (412 if stale)")),
     responses(
-        (status = 200, description = "The story, now archived", body = Story),
+        (status = 200, description = "The story, now archived", body = Story, headers(("ETag" = String, description = "The new version, for the next If-Match"))),
         (status = 404, description = "No such story", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The story changed since the ETag in If-Match", body = Problem, content_type = "application/problem+json"),
     ),
@@ -554,7 +597,8 @@ fn to_revision(
     operation_id = "listStoryRevisions",
     params(("id" = i64, Path, description = "The story's id"), PageParams),
     responses(
-        (status = 200, description = "A page of revisions", body = RevisionList),
+        (status = 200, description = "A page of revisions", body = RevisionList,
+            headers(("Link" = String, description = "`<…>; rel=\"next\"` when another page follows"))),
         (status = 404, description = "No such story", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -622,9 +666,9 @@ pub async fn get_revision(
 #[utoipa::path(
     tag = "stories",
     operation_id = "restoreStoryRevision",
-    params(("id" = i64, Path, description = "The story's id"), ("version" = i64, Path, description = "The version to restore")),
+    params(("id" = i64, Path, description = "The story's id"), ("version" = i64, Path, description = "The version to restore"), ("If-Match" = Option<String>, Header, description = "The ETag the change is based on, e.g. `\"v3\"`: checked when sent (412 if stale)")),
     responses(
-        (status = 200, description = "The story with the restored content", body = Story),
+        (status = 200, description = "The story with the restored content", body = Story, headers(("ETag" = String, description = "The new version, for the next If-Match"))),
         (status = 404, description = "No such story or version", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The story changed since the ETag in If-Match", body = Problem, content_type = "application/problem+json"),
     ),
@@ -649,7 +693,7 @@ pub async fn restore_revision(
 #[utoipa::path(
     tag = "stories",
     operation_id = "listTags",
-    params(PageParams),
+    params(PageParams, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 if unchanged")),
     responses((status = 200, description = "A page of tags", body = TagList, headers(
         ("ETag" = String, description = "Strong validator"),
         ("Link" = String, description = "`<…>; rel=\"next\"` when another page follows"))),

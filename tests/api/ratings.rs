@@ -81,7 +81,7 @@ async fn bad_votes_are_rejected_field_by_field(backend: Backend) {
     let editor = app.editor().await;
     let story = published_story(&editor, "Strict").await;
     let anon = app.anon();
-    for score in [json!(0), json!(6), json!(2.5), json!("5"), json!(null), json!(-1), json!(3.0)] {
+    for score in [json!(0), json!(6), json!(2.5), json!("5"), json!(null), json!(-1), json!(5.0000001), json!(1e300)] {
         let res = vote(&anon, &story, VOTER_A, score.clone()).await;
         assert_eq!(res.invalid_fields(), ["score"], "{score}");
     }
@@ -106,6 +106,9 @@ async fn bad_votes_are_rejected_field_by_field(backend: Backend) {
     }
     // Nothing was counted.
     assert_eq!(anon.get(&format!("/v1/stories/{}/rating", story["id"])).await.ok(200)["count"], 0);
+    // As in JSON Schema, 4.0 is the integer 4.
+    let res = vote(&anon, &story, VOTER_A, json!(4.0)).await;
+    assert_eq!(res.ok(201)["distribution"]["4"], 1);
 }
 
 async fn only_public_stories_take_votes(backend: Backend) {
