@@ -26,6 +26,8 @@ async fn docs_are_served_without_a_cdn(backend: Backend) {
     assert!(!html.contains("https://") && !html.contains("http://"), "{html}");
     let init = app.anon().get("/docs/swagger-initializer.js").await;
     assert!(init.text().contains("/openapi.json"), "{}", init.text());
+    // Regression: Swagger UI sent the document's URL to its online validator.
+    assert!(init.text().contains(r#""validatorUrl": "none""#), "{}", init.text());
 }
 
 /// When PostgreSQL goes away mid-flight, requests get 503, not 500.
