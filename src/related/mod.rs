@@ -203,7 +203,7 @@ pub fn suggestions(
         .collect();
     let by_tags = queries::stories_sharing_tags(conn, story_id, &weights, CANDIDATES)?;
     // Relevance is lower-is-better; flip it so that both signals grow with similarity.
-    let words = distinctive_words(&format!("{} {}", story.title, story.excerpt));
+    let words = distinctive_words(&format!("{} {}", story.content.title, story.content.excerpt));
     let by_words: Vec<(i64, f64)> = if words.is_empty() {
         Vec::new()
     } else {

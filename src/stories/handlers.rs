@@ -276,7 +276,7 @@ pub async fn list_stories(
             sort,
             id: row.id,
             published_at: row.published_at,
-            title: (sort == Sort::Title).then(|| row.title.clone()),
+            title: (sort == Sort::Title).then(|| row.content.title.clone()),
             score: *score,
             prior: None,
         },

@@ -49,26 +49,29 @@ impl Status {
 
 /// The representation of a stored story.
 pub fn to_story(row: StoryRow, tags: Vec<String>, now: NaiveDateTime) -> Story {
+    let content = row.content;
     Story {
         status: Status::at(&row.status, row.published_at, now),
         id: row.id,
-        slug: row.slug,
-        title: row.title,
-        subtitle: row.subtitle,
-        excerpt: row.excerpt,
-        body: row.body,
-        body_html: row.body_html,
-        locale: row.locale,
+        slug: content.slug,
+        title: content.title,
+        subtitle: content.subtitle,
+        excerpt: content.excerpt,
+        body: content.body,
+        body_html: content.body_html,
+        locale: content.locale,
         tags,
-        author: Author { name: row.author_name },
-        cover_image: row.cover_image_url.map(|url| CoverImage { url, alt: row.cover_image_alt.unwrap_or_default() }),
+        author: Author { name: content.author_name },
+        cover_image: content
+            .cover_image_url
+            .map(|url| CoverImage { url, alt: content.cover_image_alt.unwrap_or_default() }),
         seo: Seo {
-            meta_title: row.seo_meta_title,
-            meta_description: row.seo_meta_description,
-            canonical_url: row.seo_canonical_url,
+            meta_title: content.seo_meta_title,
+            meta_description: content.seo_meta_description,
+            canonical_url: content.seo_canonical_url,
         },
-        word_count: row.word_count,
-        reading_time_minutes: row.reading_time_minutes,
+        word_count: content.word_count,
+        reading_time_minutes: content.reading_time_minutes,
         published_at: row.published_at.map(|t| t.and_utc()),
         created_at: row.created_at.and_utc(),
         updated_at: row.updated_at.and_utc(),
@@ -81,24 +84,24 @@ pub fn to_story(row: StoryRow, tags: Vec<String>, now: NaiveDateTime) -> Story {
 }
 
 /// A story's editable content as stored: what revisions keep and patches change.
-fn content_of(row: &StoryRow, tags: Vec<String>) -> StoryInput {
+fn content_of(content: &ContentColumns, tags: Vec<String>) -> StoryInput {
+    let content = content.clone();
     StoryInput {
-        title: row.title.clone(),
-        slug: Some(row.slug.clone()),
-        subtitle: row.subtitle.clone(),
-        excerpt: row.excerpt_is_custom.then(|| row.excerpt.clone()),
-        body: row.body.clone(),
-        locale: Some(row.locale.clone()),
+        title: content.title,
+        slug: Some(content.slug),
+        subtitle: content.subtitle,
+        excerpt: content.excerpt_is_custom.then_some(content.excerpt),
+        body: content.body,
+        locale: Some(content.locale),
         tags,
-        author: Some(Author { name: row.author_name.clone() }),
-        cover_image: row
+        author: Some(Author { name: content.author_name }),
+        cover_image: content
             .cover_image_url
-            .clone()
-            .map(|url| CoverImage { url, alt: row.cover_image_alt.clone().unwrap_or_default() }),
+            .map(|url| CoverImage { url, alt: content.cover_image_alt.unwrap_or_default() }),
         seo: Some(Seo {
-            meta_title: row.seo_meta_title.clone(),
-            meta_description: row.seo_meta_description.clone(),
-            canonical_url: row.seo_canonical_url.clone(),
+            meta_title: content.seo_meta_title,
+            meta_description: content.seo_meta_description,
+            canonical_url: content.seo_canonical_url,
         }),
     }
 }
@@ -158,7 +161,7 @@ fn unique_tags(tags: &[String]) -> Vec<String> {
 /// Records the story as it now stands and returns its representation.
 fn record(conn: &mut DbConnection, row: StoryRow, change: &str, editor: &EditorRow) -> Result<Story, ApiError> {
     let tags = queries::tags_of(conn, row.id)?;
-    let snapshot = serde_json::to_string(&content_of(&row, tags.clone())).map_err(ApiError::internal)?;
+    let snapshot = serde_json::to_string(&content_of(&row.content, tags.clone())).map_err(ApiError::internal)?;
     queries::insert_revision(conn, &row, change, &snapshot, editor.id)?;
     Ok(to_story(row, tags, now()))
 }
@@ -195,7 +198,7 @@ pub fn edit(
 ) -> Result<Story, ApiError> {
     let current = queries::find(conn, id)?.ok_or(ApiError::NotFound)?;
     let mut document =
-        serde_json::to_value(content_of(&current, queries::tags_of(conn, id)?)).map_err(ApiError::internal)?;
+        serde_json::to_value(content_of(&current.content, queries::tags_of(conn, id)?)).map_err(ApiError::internal)?;
     json_patch::merge(&mut document, &serde_json::Value::Object(patch.clone()));
     let input: StoryInput = crate::json::from_value(document)?;
     input.validate().map_err(|errors| ApiError::Validation(crate::json::field_errors(&errors)))?;
@@ -210,7 +213,7 @@ fn save_content(
     change: &str,
     editor: &EditorRow,
 ) -> Result<Story, ApiError> {
-    let columns = columns_for(conn, input, Some(current.id), &current.author_name)?;
+    let columns = columns_for(conn, input, Some(current.id), &current.content.author_name)?;
     let row = queries::update(conn, current.id, expected_version, Some(&columns), None).map_err(|err| match err {
         ApiError::Conflict(_) => slug_taken(&columns.slug),
         other => other,
@@ -267,7 +270,7 @@ pub fn restore(
     if let Some(slug) = &input.slug
         && queries::slug_taken(conn, slug, Some(id))?
     {
-        input.slug = Some(current.slug.clone());
+        input.slug = Some(current.content.slug.clone());
     }
     save_content(conn, &current, expected_version, &input, "restored", editor)
 }

@@ -15,27 +15,14 @@ use crate::db::{DbConnection, now};
 use crate::error::ApiError;
 use crate::schema::{stories, stories_fts, story_revisions, story_tags, tags};
 
+/// A story as stored: its content, and what the server keeps about it.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = stories)]
 pub struct StoryRow {
     pub id: i64,
-    pub slug: String,
-    pub title: String,
-    pub subtitle: Option<String>,
-    pub excerpt: String,
-    pub excerpt_is_custom: bool,
-    pub body: String,
-    pub body_html: String,
+    #[diesel(embed)]
+    pub content: ContentColumns,
     pub status: String,
-    pub locale: String,
-    pub author_name: String,
-    pub cover_image_url: Option<String>,
-    pub cover_image_alt: Option<String>,
-    pub seo_meta_title: Option<String>,
-    pub seo_meta_description: Option<String>,
-    pub seo_canonical_url: Option<String>,
-    pub word_count: i32,
-    pub reading_time_minutes: i32,
     pub published_at: Option<NaiveDateTime>,
     pub version: i64,
     pub created_by: Option<i64>,
@@ -47,7 +34,7 @@ pub struct StoryRow {
 
 /// The columns an editor's content sets (directly or derived). On update a
 /// `None` writes NULL: a removed subtitle is removed.
-#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = stories, treat_none_as_null = true)]
 pub struct ContentColumns {
     pub slug: String,

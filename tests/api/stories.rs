@@ -9,6 +9,7 @@ crate::on_both_backends!(
     text_comes_back_byte_for_byte,
     slugs_are_derived_unique_and_explicit_ones_are_checked,
     story_fields_are_validated,
+    lone_surrogates_are_a_validation_error,
 );
 
 async fn an_editor_creates_a_draft_that_only_editors_can_read(backend: Backend) {
@@ -104,16 +105,6 @@ async fn story_fields_are_validated(backend: Backend) {
         res.problem(422);
     }
     app.anon().post("/v1/stories", json!({"title": "T"})).await.problem(401);
-}
-
-#[actix_web::test]
-async fn lone_surrogates_are_a_validation_error_on_sqlite() {
-    lone_surrogates_are_a_validation_error(Backend::Sqlite).await;
-}
-
-#[actix_web::test]
-async fn lone_surrogates_are_a_validation_error_on_postgres() {
-    lone_surrogates_are_a_validation_error(Backend::Postgres).await;
 }
 
 async fn lone_surrogates_are_a_validation_error(backend: Backend) {
