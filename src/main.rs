@@ -57,7 +57,8 @@ fn serve(config: Config) -> Result<(), String> {
     let addr = config.addr;
     let state = AppState::init(config).map_err(|e| e.to_string())?;
     let listener = TcpListener::bind(addr).map_err(|e| format!("ANTHOLOGY_ADDR: cannot listen on {addr}: {e}"))?;
-    tracing::info!(%addr, "listening");
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(addr = %bound, "listening");
     actix_web::rt::System::new()
         .block_on(async move { anthology::server::serve(state, listener)?.await })
         .map_err(|e| e.to_string())

@@ -91,3 +91,38 @@ fn editors_commands_work_on_sqlite() {
 fn editors_commands_work_on_postgres() {
     editors_commands_work(Backend::Postgres);
 }
+
+/// `anthology serve` stops cleanly on SIGTERM (exit status 0), as a process
+/// manager or orchestrator expects.
+#[test]
+fn the_server_shuts_down_gracefully_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let db = TestDb::new(Backend::Sqlite);
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .env_clear()
+        .env("DATABASE_URL", &db.url)
+        .env("ANTHOLOGY_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .current_dir(std::env::temp_dir())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let listening =
+        lines.by_ref().map_while(Result::ok).find(|line| line.contains("listening")).expect("the server did not start");
+    // The log line is JSON: {"fields":{"addr":"127.0.0.1:PORT","message":"listening"},…}
+    let log: serde_json::Value = serde_json::from_str(&listening).unwrap();
+    let addr = log["fields"]["addr"].as_str().unwrap().to_owned();
+    // Wait until it answers, so the signal finds the server running.
+    let answered = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::net::TcpStream::connect(&addr).is_ok()
+    });
+    assert!(answered, "nothing listens on {addr}");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+}
