@@ -91,6 +91,10 @@ pub type PooledDbConnection = PooledConnection<ConnectionManager>;
 #[derive(Clone)]
 pub struct Db {
     pool: DbPool,
+    /// SQLite takes one writer at a time; writers of this process queue
+    /// here, in order, instead of in SQLite's busy handler, which sleeps in
+    /// growing steps and makes the slowest write wait hundreds of ms.
+    sqlite_writer: Option<Arc<tokio::sync::Mutex<()>>>,
     /// Write transactions this process has committed: what lets caches of
     /// what was read before know they are stale.
     generation: Arc<AtomicU64>,
@@ -109,7 +113,8 @@ impl Db {
             .test_on_check_out(true)
             .build(manager)
             .map_err(|e| DbSetupError::Connect(e.to_string()))?;
-        Ok(Self { pool, generation: Arc::new(AtomicU64::new(0)) })
+        let sqlite_writer = matches!(url, DatabaseUrl::Sqlite(_)).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Self { pool, sqlite_writer, generation: Arc::new(AtomicU64::new(0)) })
     }
 
     /// A connection for code that is already off the async workers (the CLI,
@@ -142,6 +147,10 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
+        let _turn = match &self.sqlite_writer {
+            Some(writer) => Some(writer.lock().await),
+            None => None,
+        };
         let written = self.run(|conn| write_transaction(conn, f)).await?;
         self.generation.fetch_add(1, Ordering::Release);
         Ok(written)

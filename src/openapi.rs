@@ -60,7 +60,7 @@ impl Modify for BearerScheme {
 pub fn document() -> Document {
     let (_, mut doc) =
         App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(crate::routes::configure).split_for_parts();
-    add_common_responses(&mut doc);
+    finish_operations(&mut doc);
     doc
 }
 
@@ -74,11 +74,8 @@ pub static DOCUMENT_JSON: LazyLock<String> = LazyLock::new(|| {
 /// A problem response whose example is one of its own kind (the `Problem`
 /// schema's example is a 422).
 fn problem_response(status: &str, description: &str) -> Response {
-    let error = status.parse::<u16>().ok().and_then(|code| actix_web::http::StatusCode::from_u16(code).ok());
     let mut content = Content::new(Some(Ref::from_schema_name("Problem")));
-    if let Some(example) = error.and_then(example_problem) {
-        content.example = Some(example);
-    }
+    content.example = example_problem(status);
     let mut response = Response::new(description);
     response.content.insert(PROBLEM_CONTENT_TYPE.into(), content.into());
     let header = |description: &str| {
@@ -100,38 +97,33 @@ fn problem_response(status: &str, description: &str) -> Response {
     response
 }
 
-fn example_problem(status: actix_web::http::StatusCode) -> Option<serde_json::Value> {
+fn example_problem(status: &str) -> Option<serde_json::Value> {
     use crate::error::ApiError;
-    let error = match status.as_u16() {
-        400 => ApiError::BadRequest("limit must be from 1 to 100, got 500".into()),
-        401 => ApiError::Unauthorized("the access token is invalid or has expired"),
-        403 => ApiError::Forbidden("this operation is for admins only"),
-        413 => ApiError::PayloadTooLarge(1_048_576),
-        415 => ApiError::UnsupportedMediaType("the body must be JSON, sent with Content-Type: application/json".into()),
-        422 => ApiError::invalid("title", "length", "must be 1 to 300 characters long"),
-        500 => ApiError::Internal,
-        503 => ApiError::Unavailable(String::new()),
+    let error = match status {
+        "400" => ApiError::BadRequest("limit must be from 1 to 100, got 500".into()),
+        "401" => ApiError::Unauthorized("the access token is invalid or has expired"),
+        "403" => ApiError::Forbidden("this operation is for admins only"),
+        "413" => ApiError::PayloadTooLarge(1_048_576),
+        "415" => {
+            ApiError::UnsupportedMediaType("the body must be JSON, sent with Content-Type: application/json".into())
+        }
+        "422" => ApiError::invalid("title", "length", "must be 1 to 300 characters long"),
+        "500" => ApiError::Internal,
+        "503" => ApiError::Unavailable(String::new()),
         _ => return None,
     };
     serde_json::to_value(error.to_problem()).ok()
 }
 
-/// The failures any operation can meet, added once here rather than repeated
-/// on every handler: 400/500/503 everywhere; 401/403 where a token is
-/// needed; 413/415/422 where there is a body.
-fn add_common_responses(doc: &mut Document) {
+/// What every operation needs and is said once here rather than on every
+/// handler: `security: []` for public operations (utoipa writes `[{}]`);
+/// optional bodies as optional; and the failures any operation can meet —
+/// 400/500/503 everywhere, 401/403 where a token is needed (401 where one
+/// is merely accepted), 413/415/422 where there is a body.
+fn finish_operations(doc: &mut Document) {
     for item in doc.paths.paths.values_mut() {
         for operation in operations_mut(item) {
-            // utoipa writes "no security" as `[{}]`; `[]` says it plainly.
-            let public_only = operation.security.as_ref().is_some_and(|reqs| {
-                serde_json::to_value(reqs)
-                    .is_ok_and(|v| v.as_array().is_some_and(|a| a.iter().all(|r| r == &serde_json::json!({}))))
-            });
-            if public_only {
-                operation.security = Some(Vec::new());
-            }
-            make_nullable_body_optional(operation);
-            // Each alternative either names the bearer scheme or is `{}` (none).
+            // Each security alternative either names the bearer scheme or is `{}` (none).
             let alternatives: Vec<bool> = operation.security.as_ref().map_or(Vec::new(), |reqs| {
                 serde_json::to_value(reqs)
                     .ok()
@@ -140,6 +132,11 @@ fn add_common_responses(doc: &mut Document) {
             });
             let needs_token = !alternatives.is_empty() && alternatives.iter().all(|bearer| *bearer);
             let takes_token = alternatives.iter().any(|bearer| *bearer);
+            if !alternatives.is_empty() && !takes_token {
+                operation.security = Some(Vec::new());
+            }
+            make_nullable_body_optional(operation);
+
             let mut common = vec![
                 ("400", "Bad path or query parameters"),
                 ("500", "Unexpected error (details are logged, not sent)"),
