@@ -22,7 +22,6 @@ use crate::error::{ApiError, Problem};
 use crate::http::{if_match, json_for, private_json, public_json, version_etag, with_next_link};
 use crate::json::{ApiJson, MaybeJson};
 use crate::pagination::{PageParams, paginate};
-use crate::ratings::bayesian_score;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -230,11 +229,7 @@ pub async fn list_stories(
         (None, None) => Visibility::Public,
         (None, Some(_)) => return Err(ApiError::BadRequest("status is for editors: send a bearer token".into())),
     };
-    let prior = match &after {
-        Some(ListCursor { prior: Some(prior), .. }) => Some(*prior),
-        _ => None,
-    };
-    let mut filter = ListFilter {
+    let filter = ListFilter {
         visibility,
         tag: params.tag.clone(),
         locale: params.locale.clone(),
@@ -244,57 +239,12 @@ pub async fn list_stories(
         q,
         sort,
         after,
-        limit: limit + 1,
+        limit,
         now: now(),
         rating_prior: (0.0, 0.0),
     };
     let shared = state.clone();
-    let (rows, tags, rating_prior) = state
-        .db
-        .run(move |conn| {
-            if filter.sort == Sort::RatingDesc {
-                filter.rating_prior = match prior {
-                    Some(prior) => prior,
-                    None => (shared.rating_prior.weight, shared.rating_prior.mean(conn)?),
-                };
-            }
-            let rows = queries::list(conn, &filter)?;
-            let ids: Vec<i64> = rows.iter().map(|(row, _)| row.id).collect();
-            Ok((rows, queries::tags_of_many(conn, &ids)?, filter.rating_prior))
-        })
-        .await?;
-    let (rows, page) = paginate(rows, limit, |(row, score)| match sort {
-        Sort::RatingDesc => ListCursor {
-            sort,
-            id: row.id,
-            published_at: None,
-            title: None,
-            score: Some(bayesian_score(row.rating_sum, row.rating_count, rating_prior.0, rating_prior.1)),
-            prior: Some(rating_prior),
-        },
-        _ => ListCursor {
-            sort,
-            id: row.id,
-            published_at: row.published_at,
-            title: (sort == Sort::Title).then(|| row.content.title.clone()),
-            score: *score,
-            prior: None,
-        },
-    });
-    let mut tags = tags;
-    let at = now();
-    let mut data = Vec::with_capacity(rows.len());
-    for (row, _) in rows {
-        let story_tags = tags.remove(&row.id).unwrap_or_default();
-        let serde_json::Value::Object(mut item) =
-            serde_json::to_value(to_story(row, story_tags, at)).map_err(ApiError::internal)?
-        else {
-            return Err(ApiError::internal("a story did not serialize to an object"));
-        };
-        item.retain(|key, _| fields.contains(key));
-        data.push(item);
-    }
-    let body = StoryList { data, page };
+    let body = state.db.run(move |conn| super::list_page(conn, filter, &shared.rating_prior, &fields)).await?;
     Ok(with_next_link(json_for(&req, editor.is_none(), &body)?, &req, &body.page))
 }
 

@@ -11,6 +11,8 @@ pub mod handlers;
 pub mod queries;
 pub mod search;
 
+use std::collections::BTreeSet;
+
 use chrono::NaiveDateTime;
 use diesel::Connection;
 use serde::{Deserialize, Serialize};
@@ -20,8 +22,10 @@ use validator::Validate;
 use crate::db::{DbConnection, now};
 use crate::editors::queries::EditorRow;
 use crate::error::ApiError;
-use dto::{Author, CoverImage, RatingSummary, Seo, Story, StoryInput};
-use queries::{ContentColumns, Lifecycle, StoryRow};
+use crate::pagination::paginate;
+use crate::ratings::RatingPrior;
+use dto::{Author, CoverImage, RatingSummary, Seo, Story, StoryInput, StoryList};
+use queries::{ContentColumns, Lifecycle, ListCursor, ListFilter, Sort, StoryRow};
 
 /// Where a story is in its life. `scheduled` is not stored: it is a
 /// `published` story whose `published_at` is still in the future, so it
@@ -220,6 +224,55 @@ fn save_content(
     })?;
     queries::set_tags(conn, row.id, &unique_tags(&input.tags))?;
     record(conn, row, change, editor)
+}
+
+/// One page of a story list as the API sends it: items cut to `fields`,
+/// and a cursor naming the last one. `filter.limit` is the page size.
+pub fn list_page(
+    conn: &mut DbConnection,
+    mut filter: ListFilter,
+    prior: &RatingPrior,
+    fields: &BTreeSet<String>,
+) -> Result<StoryList, ApiError> {
+    if filter.sort == Sort::RatingDesc {
+        // Later pages rank by the prior the list began with.
+        filter.rating_prior = match filter.after.as_ref().and_then(|c| c.prior) {
+            Some(began_with) => began_with,
+            None => (prior.weight, prior.mean(conn)?),
+        };
+    }
+    let limit = filter.limit;
+    filter.limit = limit + 1;
+    let rows = queries::list(conn, &filter)?;
+    let ids: Vec<i64> = rows.iter().map(|(row, _)| row.id).collect();
+    let mut tags = queries::tags_of_many(conn, &ids)?;
+    let (rows, page) = paginate(rows, limit, |(row, score)| ListCursor {
+        sort: filter.sort,
+        id: row.id,
+        published_at: row.published_at,
+        title: (filter.sort == Sort::Title).then(|| row.content.title.clone()),
+        score: match filter.sort {
+            Sort::RatingDesc => {
+                let (weight, mean) = filter.rating_prior;
+                Some(crate::ratings::bayesian_score(row.rating_sum, row.rating_count, weight, mean))
+            }
+            _ => *score,
+        },
+        prior: (filter.sort == Sort::RatingDesc).then_some(filter.rating_prior),
+    });
+    let at = now();
+    let mut data = Vec::with_capacity(rows.len());
+    for (row, _) in rows {
+        let story_tags = tags.remove(&row.id).unwrap_or_default();
+        let serde_json::Value::Object(mut item) =
+            serde_json::to_value(to_story(row, story_tags, at)).map_err(ApiError::internal)?
+        else {
+            return Err(ApiError::internal("a story did not serialize to an object"));
+        };
+        item.retain(|key, _| fields.contains(key));
+        data.push(item);
+    }
+    Ok(StoryList { data, page })
 }
 
 /// Where a lifecycle request takes a story.
