@@ -289,6 +289,19 @@ mod tests {
     }
 
     #[test]
+    fn every_variable_is_documented_in_env_example_and_the_readme() {
+        let source = include_str!("config.rs");
+        let env_example = include_str!("../.env.example");
+        let readme = include_str!("../README.md");
+        let variables: Vec<&str> = source.split("get(\"").skip(1).filter_map(|rest| rest.split('"').next()).collect();
+        assert!(variables.len() >= 12, "{variables:?}");
+        for variable in variables {
+            assert!(env_example.contains(&format!("#{variable}=")), "{variable} is missing from .env.example");
+            assert!(readme.contains(&format!("`{variable}`")), "{variable} is missing from the README's table");
+        }
+    }
+
+    #[test]
     fn reads_postgres_urls_and_origin_lists() {
         let c = config(&[
             ("DATABASE_URL", "postgres://u:p@localhost/db"),
