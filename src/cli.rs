@@ -1,5 +1,6 @@
 //! The command line: `anthology [serve]`, `anthology migrate`,
-//! `anthology editors create|list|disable`, `anthology openapi`.
+//! `anthology editors create|list|disable`, `anthology keys rotate`,
+//! `anthology openapi`.
 
 use std::io::{BufRead, IsTerminal};
 
@@ -26,8 +27,43 @@ pub enum Command {
     /// Manage editor accounts.
     #[command(subcommand)]
     Editors(EditorsCommand),
+    /// Manage the token signing keys kept in the database.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Print the OpenAPI document (the committed copy is openapi/openapi.json).
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Start signing tokens with a new key. Tokens signed with the old one stay
+    /// valid until they expire; keys replaced longer ago than that are deleted.
+    /// Every running process switches within a minute. (With JWT_SECRET set,
+    /// rotate by configuration: a new JWT_SECRET, the old one in
+    /// JWT_PREVIOUS_SECRETS.)
+    Rotate,
+}
+
+/// Runs a keys command against the configured database.
+pub fn run_keys(config: &Config, command: KeysCommand) -> Result<(), String> {
+    match command {
+        KeysCommand::Rotate => {
+            if config.jwt_secret.is_some() {
+                return Err("JWT_SECRET is set, so tokens are signed with it: to rotate, set a new JWT_SECRET \
+                            and move the old one to JWT_PREVIOUS_SECRETS"
+                    .into());
+            }
+            let db = Db::connect(&config.database_url, 1).map_err(|e| e.to_string())?;
+            db.migrate().map_err(|e| e.to_string())?;
+            let mut conn = db.conn().map_err(|e| e.to_string())?;
+            let rotation = crate::auth::keys::rotate(&mut conn, config.jwt_ttl).map_err(|e| e.to_string())?;
+            println!(
+                "new signing key {}; running servers switch to it within a minute; {} retired key(s) deleted",
+                rotation.new_kid, rotation.retired
+            );
+            Ok(())
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

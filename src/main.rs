@@ -27,6 +27,7 @@ fn main() -> ExitCode {
             .map(|()| println!("migrations are up to date"))
             .map_err(|e| e.to_string()),
         Command::Editors(command) => anthology::cli::run_editors(&config, command),
+        Command::Keys(command) => anthology::cli::run_keys(&config, command),
         Command::Openapi => unreachable!("handled before configuration"),
     };
     match outcome {

@@ -43,7 +43,14 @@ pub async fn create_token(
     state.login_throttle.check(&email, &address)?;
 
     let lookup_email = email.clone();
-    let editor = state.db.run(move |conn| Ok(queries::find_by_email(conn, &lookup_email)?)).await?;
+    let shared = state.clone();
+    let editor = state
+        .db
+        .run(move |conn| {
+            shared.jwt.refresh(conn, None)?;
+            Ok(queries::find_by_email(conn, &lookup_email)?)
+        })
+        .await?;
     // Verify even for unknown or disabled editors, so timing tells nothing.
     let stored_hash = editor.as_ref().map(|e| e.password_hash.clone());
     let password_ok = web::block(move || password::verify(&body.password, stored_hash.as_deref()))

@@ -5,10 +5,12 @@
 //! rotated key keeps its tokens valid until they expire. With `JWT_SECRET`
 //! set, that secret signs and `JWT_PREVIOUS_SECRETS` verify; without it, a
 //! key is generated once and kept in the database, so tokens survive restarts
-//! and every process on one PostgreSQL agrees.
+//! and every process on one PostgreSQL agrees; `anthology keys rotate` adds
+//! a new one, which every process picks up within a minute.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -51,40 +53,84 @@ pub struct IssuedToken {
     pub expires_in: u64,
 }
 
-pub struct JwtKeys {
+/// The keys in use: one signs, all verify.
+struct KeySet {
     signing_kid: String,
     encoding: EncodingKey,
     decoding: HashMap<String, DecodingKey>,
-    validation: Validation,
-    ttl: Duration,
+    loaded_at: Instant,
 }
 
-impl JwtKeys {
-    /// Loads the keys at start-up: the configured ones, or the database's.
-    pub fn load(config: &Config, conn: &mut DbConnection) -> QueryResult<Self> {
-        let (signing, verifying): (Vec<u8>, Vec<Vec<u8>>) = match &config.jwt_secret {
-            Some(secret) => (secret.clone(), config.jwt_previous_secrets.clone()),
-            None => {
-                let mut stored = stored_secrets(conn, "jwt")?;
-                let newest = stored.pop().expect("stored_secrets returns at least one key");
-                (newest, stored)
-            }
-        };
-        Ok(Self::from_secrets(&signing, &verifying, config.jwt_ttl))
-    }
-
-    pub fn from_secrets(signing: &[u8], previous: &[Vec<u8>], ttl: Duration) -> Self {
+impl KeySet {
+    fn new(signing: &[u8], previous: &[Vec<u8>]) -> Self {
         let mut decoding = HashMap::new();
         for secret in previous.iter().map(Vec::as_slice).chain(std::iter::once(signing)) {
             decoding.insert(key_id(secret), DecodingKey::from_secret(secret));
         }
+        Self {
+            signing_kid: key_id(signing),
+            encoding: EncodingKey::from_secret(signing),
+            decoding,
+            loaded_at: Instant::now(),
+        }
+    }
+}
+
+pub struct JwtKeys {
+    /// Keys kept in the database (no `JWT_SECRET`) are re-read now and then,
+    /// so a rotation reaches every process without a restart.
+    from_database: bool,
+    keys: RwLock<KeySet>,
+    validation: Validation,
+    ttl: Duration,
+}
+
+/// How old the database keys may grow before a request re-reads them…
+const KEYS_FRESH_FOR: Duration = Duration::from_secs(60);
+/// …and how often a token naming a key we do not know may make us look.
+const UNKNOWN_KID_RECHECK: Duration = Duration::from_secs(1);
+
+impl JwtKeys {
+    /// Loads the keys at start-up: the configured ones, or the database's.
+    pub fn load(config: &Config, conn: &mut DbConnection) -> QueryResult<Self> {
+        let keys = match &config.jwt_secret {
+            Some(secret) => KeySet::new(secret, &config.jwt_previous_secrets),
+            None => stored_key_set(conn)?,
+        };
+        Ok(Self::with(keys, config.jwt_secret.is_none(), config.jwt_ttl))
+    }
+
+    pub fn from_secrets(signing: &[u8], previous: &[Vec<u8>], ttl: Duration) -> Self {
+        Self::with(KeySet::new(signing, previous), false, ttl)
+    }
+
+    fn with(keys: KeySet, from_database: bool, ttl: Duration) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECS;
-        Self { signing_kid: key_id(signing), encoding: EncodingKey::from_secret(signing), decoding, validation, ttl }
+        Self { from_database, keys: RwLock::new(keys), validation, ttl }
+    }
+
+    /// Re-reads database keys when they are a minute old, or when `wanted_kid`
+    /// is one we do not know (a rotation elsewhere). Call on the blocking pool.
+    pub fn refresh(&self, conn: &mut DbConnection, wanted_kid: Option<&str>) -> QueryResult<()> {
+        if !self.from_database {
+            return Ok(());
+        }
+        let stale = {
+            let keys = self.keys.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let age = keys.loaded_at.elapsed();
+            let unknown = wanted_kid.is_some_and(|kid| !keys.decoding.contains_key(kid));
+            age > KEYS_FRESH_FOR || (unknown && age > UNKNOWN_KID_RECHECK)
+        };
+        if stale {
+            let fresh = stored_key_set(conn)?;
+            *self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh;
+        }
+        Ok(())
     }
 
     pub fn issue(&self, editor_id: i64, role: Role, token_version: i64) -> Result<IssuedToken, ApiError> {
@@ -101,20 +147,69 @@ impl JwtKeys {
             jti: uuid::Uuid::new_v4().to_string(),
             ver: token_version,
         };
+        let keys = self.keys.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut header = Header::new(Algorithm::HS256);
-        header.kid = Some(self.signing_kid.clone());
-        let token = jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(ApiError::internal)?;
+        header.kid = Some(keys.signing_kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &keys.encoding).map_err(ApiError::internal)?;
         Ok(IssuedToken { token, expires_in: ttl })
     }
 
     /// Checks signature, algorithm, key id, issuer, audience and times.
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid_token())?;
-        let key = header.kid.as_deref().and_then(|kid| self.decoding.get(kid)).ok_or_else(invalid_token)?;
+        let keys = self.keys.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let key = header.kid.as_deref().and_then(|kid| keys.decoding.get(kid)).ok_or_else(invalid_token)?;
         jsonwebtoken::decode::<Claims>(token, key, &self.validation)
             .map(|data| data.claims)
             .map_err(|_| invalid_token())
     }
+}
+
+/// The key id a token names, if it names one (before any other check).
+pub fn kid_of(token: &str) -> Option<String> {
+    jsonwebtoken::decode_header(token).ok().and_then(|header| header.kid)
+}
+
+/// The database's keys: the newest signs, all verify.
+fn stored_key_set(conn: &mut DbConnection) -> QueryResult<KeySet> {
+    let mut stored = stored_secrets(conn, "jwt")?;
+    let newest = stored.pop().expect("stored_secrets returns at least one key");
+    Ok(KeySet::new(&newest, &stored))
+}
+
+/// What a rotation did.
+pub struct Rotation {
+    pub new_kid: String,
+    pub retired: usize,
+}
+
+/// Adds a new database signing key, which every process signs with within a
+/// minute, and deletes keys that were replaced long enough ago that no token
+/// they signed can still be valid (`token_ttl` plus the minute processes
+/// may take to switch). Keys from `JWT_SECRET` are rotated by configuration.
+pub fn rotate(conn: &mut DbConnection, token_ttl: Duration) -> QueryResult<Rotation> {
+    stored_secrets(conn, "jwt")?;
+    let secret = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let now = crate::db::now();
+    diesel::insert_into(server_keys::table)
+        .values((
+            server_keys::kid.eq(format!("jwt-{}", uuid::Uuid::new_v4().simple())),
+            server_keys::purpose.eq("jwt"),
+            server_keys::secret.eq(&secret),
+            server_keys::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    let keys: Vec<(String, chrono::NaiveDateTime)> = server_keys::table
+        .filter(server_keys::purpose.eq("jwt"))
+        .order((server_keys::created_at, server_keys::kid))
+        .select((server_keys::kid, server_keys::created_at))
+        .load(conn)?;
+    let grace = chrono::Duration::from_std(token_ttl + KEYS_FRESH_FOR).unwrap_or(chrono::Duration::MAX);
+    // A key is retired when the key after it has been signing for longer than the grace.
+    let retired: Vec<String> =
+        keys.windows(2).filter(|pair| now - pair[1].1 > grace).map(|pair| pair[0].0.clone()).collect();
+    diesel::delete(server_keys::table.filter(server_keys::kid.eq_any(&retired))).execute(conn)?;
+    Ok(Rotation { new_kid: key_id(secret.as_bytes()), retired: retired.len() })
 }
 
 fn invalid_token() -> ApiError {

@@ -88,11 +88,18 @@ async fn authenticate(req: &HttpRequest) -> Result<Option<EditorRow>, ApiError> 
         .map(|(_, token)| token.trim().to_owned())
         .ok_or(ApiError::Unauthorized("the Authorization header must be: Bearer <token>"))?;
     let state =
-        req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("AppState is not registered"))?;
-    let claims = state.jwt.verify(&token)?;
-    let id: i64 =
-        claims.sub.parse().map_err(|_| ApiError::Unauthorized("the access token is invalid or has expired"))?;
-    let editor = state.db.run(move |conn| Ok(queries::find(conn, id)?)).await?;
+        req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("AppState is not registered"))?.clone();
+    let shared = state.clone();
+    let (claims, editor) = state
+        .db
+        .run(move |conn| {
+            shared.jwt.refresh(conn, keys::kid_of(&token).as_deref())?;
+            let claims = shared.jwt.verify(&token)?;
+            let id: i64 =
+                claims.sub.parse().map_err(|_| ApiError::Unauthorized("the access token is invalid or has expired"))?;
+            Ok((claims, queries::find(conn, id)?))
+        })
+        .await?;
     match editor {
         Some(editor) if !editor.disabled && editor.token_version == claims.ver => Ok(Some(editor)),
         _ => Err(ApiError::Unauthorized("the access token has been revoked")),

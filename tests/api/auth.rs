@@ -16,6 +16,7 @@ crate::on_both_backends!(
     disabling_or_demoting_revokes_tokens_at_once,
     repeated_failures_are_throttled_with_retry_after,
     generated_key_survives_a_restart,
+    a_rotated_key_reaches_every_process_and_old_keys_retire,
     editors_get_403_where_admins_are_needed,
 );
 
@@ -191,4 +192,43 @@ async fn editors_get_403_where_admins_are_needed(backend: Backend) {
         .await
         .problem(403);
     app.anon().get("/v1/editors").await.problem(401);
+}
+
+async fn a_rotated_key_reaches_every_process_and_old_keys_retire(backend: Backend) {
+    use anthology::auth::keys::{kid_of, rotate};
+    use diesel::RunQueryDsl;
+    let first = TestApp::start(backend).await;
+    first.create_editor("ada@example.com", Role::Editor);
+    let old_token = first.login("ada@example.com").await;
+    let ttl = std::time::Duration::from_secs(3600);
+    let rotation = rotate(&mut first.db.conn().unwrap(), ttl).unwrap();
+    assert_eq!(rotation.retired, 0);
+
+    // A process started now signs with the new key…
+    let second = first.another_process(&[]).await;
+    let new_token = second.login("ada@example.com").await;
+    assert_eq!(kid_of(&new_token), Some(rotation.new_kid));
+    assert_ne!(kid_of(&new_token), kid_of(&old_token));
+    // …which the first process has not loaded: a token naming an unknown key
+    // makes it re-read the keys (at most once a second).
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(1100)).await;
+    first.with_token(&new_token).get("/v1/auth/me").await.ok(200);
+    // Tokens signed with the old key stay valid until they expire.
+    second.with_token(&old_token).get("/v1/auth/me").await.ok(200);
+
+    // Once the new key has signed for longer than a token lives, the next
+    // rotation deletes the old one, and its tokens stop working.
+    let mut conn = first.db.conn().unwrap();
+    let two_days_earlier = match &*conn {
+        anthology::db::DbConnection::Pg(_) => "created_at - INTERVAL '2 days'",
+        anthology::db::DbConnection::Sqlite(_) => "datetime(created_at, '-2 days')",
+    };
+    diesel::sql_query(format!("UPDATE server_keys SET created_at = {two_days_earlier} WHERE purpose = 'jwt'"))
+        .execute(&mut *conn)
+        .unwrap();
+    drop(conn);
+    assert_eq!(rotate(&mut first.db.conn().unwrap(), ttl).unwrap().retired, 1);
+    let third = first.another_process(&[]).await;
+    third.with_token(&old_token).get("/v1/auth/me").await.problem(401);
+    third.with_token(&new_token).get("/v1/auth/me").await.ok(200);
 }

@@ -83,6 +83,16 @@ fn editors_commands_work(backend: Backend) {
 }
 
 #[test]
+fn keys_rotate_adds_a_key_or_explains_configured_secrets() {
+    let db = TestDb::new(Backend::Sqlite);
+    let (ok, stdout, stderr) = anthology(&db, &["keys", "rotate"], &[], "");
+    assert!(ok && stdout.contains("new signing key"), "{stdout}{stderr}");
+    let (ok, _, stderr) =
+        anthology(&db, &["keys", "rotate"], &[("JWT_SECRET", "0123456789abcdef0123456789abcdef")], "");
+    assert!(!ok && stderr.contains("JWT_PREVIOUS_SECRETS"), "{stderr}");
+}
+
+#[test]
 fn editors_commands_work_on_sqlite() {
     editors_commands_work(Backend::Sqlite);
 }
