@@ -185,8 +185,8 @@ fn distinctive_words(text: &str) -> String {
 
 /// Up to `n` public stories most like `story_id`, never itself nor one in
 /// `exclude`. Two signals, each scaled to its best candidate and added:
-/// shared tags, weighted by rarity (`ln(1 + public stories / stories with
-/// the tag)`), and shared words of the title and excerpt, ranked by the
+/// shared tags, weighted by rarity (`ln(1 + stories / stories with the
+/// tag)`), and shared words of the title and excerpt, ranked by the
 /// full-text index and weighted [`WORDS_WEIGHT`]. Ties go to the more
 /// recent story.
 pub fn suggestions(
@@ -196,12 +196,13 @@ pub fn suggestions(
     n: usize,
 ) -> Result<Vec<TargetRow>, ApiError> {
     let Some(story) = crate::stories::queries::find(conn, story_id)? else { return Ok(Vec::new()) };
-    let (frequencies, public) = queries::tag_frequencies(conn, story_id)?;
+    let (frequencies, stories) = queries::tag_frequencies(conn, story_id)?;
     let weights: Vec<(i64, f64)> = frequencies
         .iter()
-        .map(|(tag, with_tag)| (*tag, (1.0 + public as f64 / (*with_tag).max(1) as f64).ln()))
+        .map(|(tag, with_tag)| (*tag, (1.0 + stories as f64 / (*with_tag).max(1) as f64).ln()))
         .collect();
-    let by_tags = queries::stories_sharing_tags(conn, story_id, &weights, CANDIDATES)?;
+    // More tag candidates than needed: some may turn out not to be public.
+    let by_tags = queries::stories_sharing_tags(conn, story_id, &weights, 4 * CANDIDATES)?;
     // Relevance is lower-is-better; flip it so that both signals grow with similarity.
     let words = distinctive_words(&format!("{} {}", story.content.title, story.content.excerpt));
     let by_words: Vec<(i64, f64)> = if words.is_empty() {
@@ -213,21 +214,25 @@ pub fn suggestions(
             .collect()
     };
 
+    let candidates: Vec<i64> = by_tags.iter().chain(&by_words).map(|(id, _)| *id).collect();
+    let mut targets = queries::public_targets(conn, &candidates)?;
+    targets.retain(|t| !exclude.contains(&t.id));
+    let eligible: HashSet<i64> = targets.iter().map(|t| t.id).collect();
+
     let mut combined: HashMap<i64, f64> = HashMap::new();
     for (signal, weight) in [(by_tags, 1.0), (by_words, WORDS_WEIGHT)] {
-        let eligible: Vec<(i64, f64)> = signal.into_iter().filter(|(id, _)| !exclude.contains(id)).collect();
-        let best = eligible.iter().map(|(_, s)| *s).fold(0.0_f64, f64::max);
+        let signal: Vec<(i64, f64)> = signal.into_iter().filter(|(id, _)| eligible.contains(id)).collect();
+        let best = signal.iter().map(|(_, s)| *s).fold(0.0_f64, f64::max);
         if best <= 0.0 {
             continue;
         }
-        for (id, score) in eligible {
+        for (id, score) in signal {
             *combined.entry(id).or_default() += weight * score / best;
         }
     }
-    let ids: Vec<i64> = combined.keys().copied().collect();
-    let mut targets = queries::targets(conn, &ids)?;
+    let score = |id: &i64| combined.get(id).copied().unwrap_or(0.0);
     targets.sort_by(|a, b| {
-        combined[&b.id].total_cmp(&combined[&a.id]).then(b.published_at.cmp(&a.published_at)).then(b.id.cmp(&a.id))
+        score(&b.id).total_cmp(&score(&a.id)).then(b.published_at.cmp(&a.published_at)).then(b.id.cmp(&a.id))
     });
     targets.truncate(n);
     Ok(targets)

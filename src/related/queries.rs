@@ -91,8 +91,10 @@ pub fn delete(conn: &mut DbConnection, story_id: i64, link_id: i64) -> QueryResu
     Ok(true)
 }
 
-/// Public stories sharing tags with the story, scored by the sum of the
-/// shared tags' weights (rarer tags weigh more): the best `limit`.
+/// Stories sharing tags with the story, scored by the sum of the shared
+/// tags' weights (rarer tags weigh more): the best `limit`, newest first
+/// among equals. Not filtered by status: that costs a visit to every story
+/// on a common tag, and [`public_targets`] filters the few kept.
 pub fn stories_sharing_tags(
     conn: &mut DbConnection,
     story_id: i64,
@@ -105,43 +107,36 @@ pub fn stories_sharing_tags(
     // The weights are numbers we computed, written into the SQL as literals.
     let cases: String = tag_weights.iter().map(|(tag, weight)| format!(" WHEN {tag} THEN {weight:.9}")).collect();
     let score = format!("CAST(SUM(CASE story_tags.tag_id{cases} ELSE 0.0 END) AS DOUBLE PRECISION)");
-    let at = now();
     story_tags::table
-        .inner_join(stories::table)
         .filter(story_tags::tag_id.eq_any(tag_weights.iter().map(|(tag, _)| *tag).collect::<Vec<_>>()))
         .filter(story_tags::story_id.ne(story_id))
-        .filter(stories::status.eq("published"))
-        .filter(stories::published_at.le(at))
         .group_by(story_tags::story_id)
         .select((story_tags::story_id, sql::<Double>(&score)))
-        .order(sql::<Double>(&score).desc())
+        .order((sql::<Double>(&score).desc(), story_tags::story_id.desc()))
         .limit(limit)
         .load(conn)
 }
 
-/// The story's tags with how many public stories carry each, and how many
-/// public stories there are: what rarity is measured against.
+/// The story's tags with how many stories carry each, and how many stories
+/// there are: what rarity is measured against (both from indexes).
 pub fn tag_frequencies(conn: &mut DbConnection, story_id: i64) -> QueryResult<(Vec<(i64, i64)>, i64)> {
-    let at = now();
     let own_tags: Vec<i64> =
         story_tags::table.filter(story_tags::story_id.eq(story_id)).select(story_tags::tag_id).load(conn)?;
     let frequencies = story_tags::table
-        .inner_join(stories::table)
         .filter(story_tags::tag_id.eq_any(&own_tags))
-        .filter(stories::status.eq("published"))
-        .filter(stories::published_at.le(at))
         .group_by(story_tags::tag_id)
         .select((story_tags::tag_id, diesel::dsl::count(story_tags::story_id)))
         .load(conn)?;
-    let public: i64 = stories::table
-        .filter(stories::status.eq("published"))
-        .filter(stories::published_at.le(at))
-        .count()
-        .get_result(conn)?;
-    Ok((frequencies, public))
+    let stories: i64 = stories::table.count().get_result(conn)?;
+    Ok((frequencies, stories))
 }
 
-/// The stories with these ids, as links show them.
-pub fn targets(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<TargetRow>> {
-    stories::table.filter(stories::id.eq_any(ids)).select(TargetRow::as_select()).load(conn)
+/// The public stories among `ids`, as links show them.
+pub fn public_targets(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<TargetRow>> {
+    stories::table
+        .filter(stories::id.eq_any(ids))
+        .filter(stories::status.eq("published"))
+        .filter(stories::published_at.le(now()))
+        .select(TargetRow::as_select())
+        .load(conn)
 }
