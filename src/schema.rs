@@ -75,6 +75,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    login_failures (throttle_key) {
+        throttle_key -> Text,
+        failures -> Integer,
+        window_start -> Timestamp,
+    }
+}
+
+diesel::table! {
     rating_totals (id) {
         id -> Integer,
         vote_count -> BigInt,
@@ -140,6 +148,7 @@ diesel::joinable!(story_tags -> stories (story_id));
 diesel::joinable!(story_tags -> tags (tag_id));
 diesel::allow_tables_to_appear_in_same_query!(
     editors,
+    login_failures,
     rating_totals,
     ratings,
     related_links,

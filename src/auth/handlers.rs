@@ -40,13 +40,12 @@ pub async fn create_token(
 ) -> Result<HttpResponse, ApiError> {
     let email = normalize_email(&body.email);
     let address = client_ip(&req, &state.config.trusted_proxies).to_string();
-    state.login_throttle.check(&email, &address)?;
-
-    let lookup_email = email.clone();
+    let (lookup_email, lookup_address) = (email.clone(), address.clone());
     let shared = state.clone();
     let editor = state
         .db
         .run(move |conn| {
+            shared.login_throttle.check(conn, &lookup_email, &lookup_address)?;
             shared.jwt.refresh(conn, None)?;
             Ok(queries::find_by_email(conn, &lookup_email)?)
         })
@@ -58,11 +57,12 @@ pub async fn create_token(
         .map_err(ApiError::internal)?;
     let editor = editor.filter(|e| password_ok && !e.disabled);
 
+    let shared = state.clone();
     let Some(editor) = editor else {
-        state.login_throttle.record_failure(&email, &address);
+        state.db.write(move |conn| Ok(shared.login_throttle.record_failure(conn, &email, &address)?)).await?;
         return Err(ApiError::Unauthorized("wrong email or password"));
     };
-    state.login_throttle.record_success(&email);
+    state.db.write(move |conn| Ok(shared.login_throttle.record_success(conn, &email)?)).await?;
     let issued = state.jwt.issue(editor.id, Role::from_db(&editor.role), editor.token_version)?;
     private_json(
         StatusCode::OK,

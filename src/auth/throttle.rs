@@ -2,64 +2,23 @@
 //!
 //! Each key may fail `limit` times within `window`; after that, attempts for
 //! that key answer 429 with `Retry-After` until the window that began with
-//! its first failure has passed. A success clears the email's count. Kept in
-//! memory (bounded by moka), so each process throttles on its own.
+//! its first failure has passed. A success clears the email's count. The
+//! counts live in the database (`login_failures`), so every process behind a
+//! load balancer sees the same ones.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use moka::sync::Cache;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
 
+use crate::db::{DbConnection, now};
 use crate::error::ApiError;
-
-#[derive(Clone, Copy)]
-struct Failures {
-    count: u32,
-    since: Instant,
-}
+use crate::schema::login_failures;
 
 pub struct LoginThrottle {
-    failures: Cache<String, Failures>,
     window: Duration,
     per_email: u32,
     per_address: u32,
-}
-
-impl LoginThrottle {
-    pub fn new(window: Duration, per_email: u32, per_address: u32) -> Self {
-        let failures = Cache::builder().max_capacity(100_000).time_to_live(window).build();
-        Self { failures, window, per_email, per_address }
-    }
-
-    /// 429 when either key has used up its failures in the current window.
-    pub fn check(&self, email: &str, address: &str) -> Result<(), ApiError> {
-        let blocked_for = |key: String, limit: u32| {
-            self.failures
-                .get(&key)
-                .filter(|f| f.count >= limit)
-                .and_then(|f| self.window.checked_sub(f.since.elapsed()))
-        };
-        let wait = [blocked_for(email_key(email), self.per_email), blocked_for(address_key(address), self.per_address)]
-            .into_iter()
-            .flatten()
-            .max();
-        match wait {
-            Some(wait) => Err(ApiError::TooManyRequests { retry_after_secs: wait.as_secs().max(1) }),
-            None => Ok(()),
-        }
-    }
-
-    pub fn record_failure(&self, email: &str, address: &str) {
-        for key in [email_key(email), address_key(address)] {
-            self.failures.entry(key).and_upsert_with(|current| match current.map(|e| e.into_value()) {
-                Some(f) if f.since.elapsed() < self.window => Failures { count: f.count + 1, ..f },
-                _ => Failures { count: 1, since: Instant::now() },
-            });
-        }
-    }
-
-    pub fn record_success(&self, email: &str) {
-        self.failures.invalidate(&email_key(email));
-    }
 }
 
 fn email_key(email: &str) -> String {
@@ -70,32 +29,71 @@ fn address_key(address: &str) -> String {
     format!("addr:{address}")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn blocks_after_the_limit_and_success_clears_the_email() {
-        let throttle = LoginThrottle::new(Duration::from_secs(60), 2, 10);
-        throttle.check("a@x", "1.1.1.1").unwrap();
-        throttle.record_failure("a@x", "1.1.1.1");
-        throttle.record_failure("a@x", "1.1.1.1");
-        let Err(ApiError::TooManyRequests { retry_after_secs }) = throttle.check("a@x", "2.2.2.2") else {
-            panic!("expected 429");
-        };
-        assert!((1..=60).contains(&retry_after_secs));
-        throttle.check("b@x", "1.1.1.1").unwrap();
-        throttle.record_success("a@x");
-        throttle.check("a@x", "3.3.3.3").unwrap();
+impl LoginThrottle {
+    pub fn new(window: Duration, per_email: u32, per_address: u32) -> Self {
+        Self { window, per_email, per_address }
     }
 
-    #[test]
-    fn one_address_failing_for_many_emails_is_blocked() {
-        let throttle = LoginThrottle::new(Duration::from_secs(60), 5, 3);
-        for i in 0..3 {
-            throttle.record_failure(&format!("user{i}@x"), "9.9.9.9");
+    fn window(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.window).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// 429 when either key has used up its failures in the current window.
+    pub fn check(&self, conn: &mut DbConnection, email: &str, address: &str) -> Result<(), ApiError> {
+        let limits = [(email_key(email), self.per_email), (address_key(address), self.per_address)];
+        let keys: Vec<&String> = limits.iter().map(|(key, _)| key).collect();
+        let rows: Vec<(String, i32, NaiveDateTime)> = login_failures::table
+            .filter(login_failures::throttle_key.eq_any(keys))
+            .select((login_failures::throttle_key, login_failures::failures, login_failures::window_start))
+            .load(conn)?;
+        let at = now();
+        let wait = rows
+            .iter()
+            .filter(|(key, failures, _)| {
+                limits.iter().any(|(k, limit)| k == key && i64::from(*failures) >= i64::from(*limit))
+            })
+            .map(|(_, _, start)| *start + self.window() - at)
+            .filter(|left| *left > chrono::Duration::zero())
+            .max();
+        match wait {
+            Some(wait) => Err(ApiError::TooManyRequests { retry_after_secs: wait.num_seconds().max(1) as u64 }),
+            None => Ok(()),
         }
-        assert!(throttle.check("fresh@x", "9.9.9.9").is_err());
-        assert!(throttle.check("fresh@x", "8.8.8.8").is_ok());
+    }
+
+    /// Counts a failure against both keys. Call in a write transaction.
+    pub fn record_failure(&self, conn: &mut DbConnection, email: &str, address: &str) -> QueryResult<()> {
+        let at = now();
+        let window_began_after = at - self.window();
+        // Forget windows that are over, theirs and everyone's.
+        diesel::delete(login_failures::table.filter(login_failures::window_start.le(window_began_after)))
+            .execute(conn)?;
+        for key in [email_key(email), address_key(address)] {
+            let counted = diesel::update(login_failures::table.find(&key))
+                .set(login_failures::failures.eq(login_failures::failures + 1))
+                .execute(conn)?;
+            if counted == 0 {
+                // A savepoint: a concurrent first failure may insert the row first.
+                let inserted = conn.transaction(|conn| {
+                    diesel::insert_into(login_failures::table)
+                        .values((
+                            login_failures::throttle_key.eq(&key),
+                            login_failures::failures.eq(1),
+                            login_failures::window_start.eq(at),
+                        ))
+                        .execute(conn)
+                });
+                if inserted.is_err() {
+                    diesel::update(login_failures::table.find(&key))
+                        .set(login_failures::failures.eq(login_failures::failures + 1))
+                        .execute(conn)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn record_success(&self, conn: &mut DbConnection, email: &str) -> QueryResult<()> {
+        diesel::delete(login_failures::table.find(email_key(email))).execute(conn).map(drop)
     }
 }

@@ -15,6 +15,7 @@ crate::on_both_backends!(
     forged_expired_and_misaddressed_tokens_are_rejected,
     disabling_or_demoting_revokes_tokens_at_once,
     repeated_failures_are_throttled_with_retry_after,
+    failures_count_across_processes_and_per_address,
     generated_key_survives_a_restart,
     a_rotated_key_reaches_every_process_and_old_keys_retire,
     editors_get_403_where_admins_are_needed,
@@ -231,4 +232,31 @@ async fn a_rotated_key_reaches_every_process_and_old_keys_retire(backend: Backen
     let third = first.another_process(&[]).await;
     third.with_token(&old_token).get("/v1/auth/me").await.problem(401);
     third.with_token(&new_token).get("/v1/auth/me").await.ok(200);
+}
+
+async fn login(app: &TestApp, email: &str, password: &str) -> crate::common::TestResponse {
+    app.anon().post("/v1/auth/token", json!({"email": email, "password": password})).await
+}
+
+async fn failures_count_across_processes_and_per_address(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let second = app.another_process(&[]).await;
+    app.create_editor("ada@example.com", Role::Editor);
+    // A success clears the email's count.
+    for _ in 0..4 {
+        login(&app, "ada@example.com", "wrong wrong wrong").await.problem(401);
+    }
+    login(&second, "ada@example.com", PASSWORD).await.ok(200);
+    // Failures through two processes behind one balancer add up.
+    for i in 0..5 {
+        let process = if i % 2 == 0 { &app } else { &second };
+        login(process, "ada@example.com", "wrong wrong wrong").await.problem(401);
+    }
+    login(&app, "ada@example.com", PASSWORD).await.problem(429);
+    login(&second, "ada@example.com", PASSWORD).await.problem(429);
+    // One address trying many emails is stopped too: 9 failures so far, 11 more make 20.
+    for i in 0..11 {
+        login(&second, &format!("guess{i}@example.com"), "wrong wrong wrong").await.problem(401);
+    }
+    login(&app, "fresh@example.com", "anything at all").await.problem(429);
 }
