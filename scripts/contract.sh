@@ -51,9 +51,9 @@ check() {
   curl -fs "$base/openapi.json" | cmp - openapi/openapi.json
 
   echo "== $backend: TypeScript client"
-  OPENAPI_STRICT=1 clients/typescript/run.sh "$base" client@example.com "$PASSWORD"
+  clients/typescript/run.sh "$base" client@example.com "$PASSWORD"
   echo "== $backend: Python client"
-  OPENAPI_STRICT=1 clients/python/run.sh "$base" client@example.com "$PASSWORD"
+  clients/python/run.sh "$base" client@example.com "$PASSWORD"
 
   echo "== $backend: schemathesis"
   local token
