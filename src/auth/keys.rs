@@ -93,13 +93,13 @@ const UNKNOWN_KID_RECHECK: Duration = Duration::from_secs(1);
 impl JwtKeys {
     /// Loads the keys at start-up: the configured ones, or the database's.
     pub fn load(config: &Config, conn: &mut DbConnection) -> QueryResult<Self> {
-        let keys = match &config.jwt_secret {
-            Some(secret) => KeySet::new(secret, &config.jwt_previous_secrets),
-            None => stored_key_set(conn)?,
-        };
-        Ok(Self::with(keys, config.jwt_secret.is_none(), config.jwt_ttl))
+        match &config.jwt_secret {
+            Some(secret) => Ok(Self::from_secrets(secret, &config.jwt_previous_secrets, config.jwt_ttl)),
+            None => Ok(Self::with(stored_key_set(conn)?, true, config.jwt_ttl)),
+        }
     }
 
+    /// Configured keys: `signing` signs, all verify; never re-read.
     pub fn from_secrets(signing: &[u8], previous: &[Vec<u8>], ttl: Duration) -> Self {
         Self::with(KeySet::new(signing, previous), false, ttl)
     }
