@@ -2,13 +2,16 @@
 //!
 //! Readers' requests (GET under `/v1/` with no `Authorization`) whose answer
 //! is a 200 marked `Cache-Control: public` are kept, body and headers, for
-//! `ANTHOLOGY_CACHE_TTL_MS` (2 s by default), at most 16 MiB in all. Any
-//! write this process commits empties it at once (a generation counter in
-//! [`Db`](crate::db::Db)), so a process always reads its own writes; writes
-//! by other processes on the same PostgreSQL show within the TTL — well
-//! inside the 60 s that `Cache-Control` already allows any cache.
+//! `ANTHOLOGY_CACHE_TTL_MS` (2 s by default), at most 16 MiB in all. Every
+//! write this process commits that changes what readers see empties it at
+//! once (the cache's generation counter, bumped through the hook it hands
+//! to [`Db`](crate::db::Db)), so a process always reads its own writes;
+//! writes by other processes on the same PostgreSQL show within the TTL —
+//! well inside the 60 s that `Cache-Control` already allows any cache.
+//! Failed logins, token refreshes and account changes do not empty it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -16,21 +19,25 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::web::{self, Bytes};
+use actix_web::web::Bytes;
 use actix_web::{Error, HttpResponse};
 
+use crate::db::PublicWriteHook;
 use crate::http::{PUBLIC_CACHE_CONTROL, if_none_match};
-use crate::state::AppState;
 
 struct CachedResponse {
-    /// The database generation the response was computed at.
+    /// The cache's generation when the response was computed.
     generation: u64,
     headers: HeaderMap,
     body: Bytes,
 }
 
+#[derive(Clone)]
 pub struct ResponseCache {
     entries: Option<moka::sync::Cache<String, Arc<CachedResponse>>>,
+    /// Public writes this process has committed: an entry computed before
+    /// the latest one is stale.
+    generation: Arc<AtomicU64>,
 }
 
 impl ResponseCache {
@@ -45,7 +52,15 @@ impl ResponseCache {
                 })
                 .build()
         });
-        Self { entries }
+        Self { entries, generation: Arc::new(AtomicU64::new(0)) }
+    }
+
+    /// What [`Db`](crate::db::Db) calls after each public write.
+    pub fn invalidation_hook(&self) -> PublicWriteHook {
+        let generation = self.generation.clone();
+        Arc::new(move || {
+            generation.fetch_add(1, Ordering::Release);
+        })
     }
 }
 
@@ -61,23 +76,20 @@ fn replay(req: &ServiceRequest, cached: &CachedResponse) -> HttpResponse {
     if not_modified { response.finish() } else { response.body(cached.body.clone()) }
 }
 
-/// The middleware (`actix_web::middleware::from_fn`).
+/// The middleware (`actix_web::middleware::from_fn`, over a clone of the cache).
 pub async fn serve_cached(
+    cache: ResponseCache,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let cacheable = req.method() == Method::GET
         && req.path().starts_with("/v1/")
         && !req.headers().contains_key(header::AUTHORIZATION);
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    let (Some(state), true) = (state, cacheable) else {
-        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
-    };
-    let Some(entries) = &state.response_cache.entries else {
+    let (Some(entries), true) = (&cache.entries, cacheable) else {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
     let key = req.uri().to_string();
-    let generation = state.db.generation();
+    let generation = cache.generation.load(Ordering::Acquire);
     if let Some(cached) = entries.get(&key).filter(|c| c.generation == generation) {
         let response = replay(&req, &cached);
         return Ok(req.into_response(response));

@@ -1,15 +1,18 @@
 //! The command line: `anthology [serve]`, `anthology migrate`,
-//! `anthology editors create|list|disable`, `anthology keys rotate`,
-//! `anthology openapi`.
+//! `anthology editors create|list|set-role|disable`, `anthology keys rotate`,
+//! `anthology openapi`. Every command goes through the same domain
+//! functions, and so the same rules, as the API.
 
 use std::io::{BufRead, IsTerminal};
 
+use anyhow::{Context, anyhow, bail};
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::editors::{self, Role, queries};
+use crate::editors::{self, EditorRow, EditorUpdate, Role};
 use crate::error::ApiError;
+use crate::pagination::{MAX_LIMIT, PageRequest};
 
 #[derive(Debug, Parser)]
 #[command(name = "anthology", version, about = "A headless content API for story publishing")]
@@ -45,18 +48,17 @@ pub enum KeysCommand {
 }
 
 /// Runs a keys command against the configured database.
-pub fn run_keys(config: &Config, command: KeysCommand) -> Result<(), String> {
+pub fn run_keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
     match command {
         KeysCommand::Rotate => {
             if config.jwt_secret.is_some() {
-                return Err("JWT_SECRET is set, so tokens are signed with it: to rotate, set a new JWT_SECRET \
-                            and move the old one to JWT_PREVIOUS_SECRETS"
-                    .into());
+                bail!(
+                    "JWT_SECRET is set, so tokens are signed with it: to rotate, set a new JWT_SECRET \
+                     and move the old one to JWT_PREVIOUS_SECRETS"
+                );
             }
-            let db = Db::connect(&config.database_url, 1).map_err(|e| e.to_string())?;
-            db.migrate().map_err(|e| e.to_string())?;
-            let mut conn = db.conn().map_err(|e| e.to_string())?;
-            let rotation = crate::auth::keys::rotate(&mut conn, config.jwt_ttl).map_err(|e| e.to_string())?;
+            let db = open(config)?;
+            let rotation = db.write_now(|tx| Ok(crate::auth::keys::rotate(tx, config.jwt_ttl)?)).map_err(explain)?;
             println!(
                 "new signing key {}; running servers switch to it within a minute; {} retired key(s) deleted",
                 rotation.new_kid, rotation.retired
@@ -81,75 +83,117 @@ pub enum EditorsCommand {
     },
     /// List editors.
     List,
-    /// Disable an editor: it can no longer log in, and its tokens stop working.
+    /// Change an editor's role. Its tokens stop working; the last active
+    /// admin cannot be demoted.
+    SetRole {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum)]
+        role: Role,
+    },
+    /// Disable an editor: it can no longer log in, and its tokens stop
+    /// working. The last active admin cannot be disabled.
     Disable {
         #[arg(long)]
         email: String,
     },
 }
 
-/// Runs an editors command against the configured database.
-pub fn run_editors(config: &Config, command: EditorsCommand) -> Result<(), String> {
-    let db = Db::connect(&config.database_url, 1).map_err(|e| e.to_string())?;
-    db.migrate().map_err(|e| e.to_string())?;
-    let mut conn = db.conn().map_err(|e| e.to_string())?;
-    let api_err = |e: ApiError| match e {
-        ApiError::Validation(errors) => {
-            errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
-        }
-        other => other.to_string(),
-    };
+/// Runs an editors command against the configured database, through the
+/// same rules as the API.
+pub fn run_editors(config: &Config, command: EditorsCommand) -> anyhow::Result<()> {
+    let db = open(config)?;
     match command {
         EditorsCommand::Create { email, name, role } => {
             let password = read_password()?;
-            check_new_editor(&email, name.as_deref(), &password).map_err(api_err)?;
             let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
-            let password_hash = crate::auth::password::hash(&password).map_err(api_err)?;
-            let editor = editors::create(&mut conn, &email, &name, role, &password_hash).map_err(api_err)?;
-            println!("created {} editor {} (id {})", editor.role, editor.email, editor.id);
+            check_new_editor(&email, &name, &password).map_err(explain)?;
+            let password_hash = crate::auth::password::hash(&password).map_err(explain)?;
+            let editor =
+                db.write_now(|tx| editors::create(tx, &email, &name, role, &password_hash)).map_err(explain)?;
+            println!("created {} editor {} (id {})", editor.role.as_str(), editor.email, editor.id);
         }
         EditorsCommand::List => {
-            for editor in queries::list(&mut conn, None, i64::MAX).map_err(|e| e.to_string())? {
-                let state = if editor.disabled { "disabled" } else { "active" };
-                println!("{}\t{}\t{}\t{}\t{}", editor.id, editor.email, editor.role, state, editor.display_name);
+            let mut after = None;
+            loop {
+                let page = PageRequest { limit: MAX_LIMIT, after };
+                let list = db
+                    .conn()
+                    .map_err(anyhow::Error::from)
+                    .and_then(|mut conn| editors::list_page(&mut conn, page).map_err(explain))?;
+                for editor in &list.data {
+                    let state = if editor.disabled { "disabled" } else { "active" };
+                    let role = editor.role.as_str();
+                    println!("{}\t{}\t{}\t{}\t{}", editor.id, editor.email, role, state, editor.display_name);
+                }
+                match list.data.last() {
+                    Some(last) if list.page.has_more => after = Some(last.id),
+                    _ => break,
+                }
             }
         }
+        EditorsCommand::SetRole { email, role } => {
+            let change = EditorUpdate { role: Some(role), ..Default::default() };
+            let editor = update(&db, &email, change)?;
+            println!("{} is now {}", editor.email, editor.role.as_str());
+        }
         EditorsCommand::Disable { email } => {
-            let editor = queries::find_by_email(&mut conn, &editors::normalize_email(&email))
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no editor has the email {email}"))?;
-            let changes = queries::EditorChanges { disabled: Some(true), ..Default::default() };
-            queries::update(&mut conn, editor.id, &changes, true).map_err(|e| e.to_string())?;
+            let editor = update(&db, &email, EditorUpdate { disabled: Some(true), ..Default::default() })?;
             println!("disabled {}", editor.email);
         }
     }
     Ok(())
 }
 
+fn open(config: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(&config.database_url, 1)?;
+    db.migrate()?;
+    Ok(db)
+}
+
+fn update(db: &Db, email: &str, change: EditorUpdate) -> anyhow::Result<EditorRow> {
+    db.write_now(|tx| editors::update_by_email(tx, email, change)).map_err(|err| match err {
+        ApiError::NotFound => anyhow!("no editor has the email {email}"),
+        other => explain(other),
+    })
+}
+
+/// An API error as a person at a terminal should read it: every invalid
+/// field, or what conflicted.
+fn explain(err: ApiError) -> anyhow::Error {
+    match err {
+        ApiError::Validation(errors) => {
+            anyhow!(errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))
+        }
+        ApiError::Conflict(detail) | ApiError::BadRequest(detail) => anyhow!(detail),
+        other => anyhow::Error::from(other),
+    }
+}
+
 /// The same rules as `POST /v1/editors`.
-fn check_new_editor(email: &str, name: Option<&str>, password: &str) -> Result<(), ApiError> {
+fn check_new_editor(email: &str, name: &str, password: &str) -> Result<(), ApiError> {
     use validator::Validate;
     let new = editors::dto::NewEditor {
         email: email.to_owned(),
-        display_name: name.unwrap_or("-").to_owned(),
+        display_name: name.to_owned(),
         role: Role::Editor,
         password: password.to_owned(),
     };
     new.validate().map_err(|errors| ApiError::Validation(crate::json::field_errors(&errors)))
 }
 
-fn read_password() -> Result<String, String> {
+fn read_password() -> anyhow::Result<String> {
     if let Ok(password) = std::env::var("ANTHOLOGY_PASSWORD") {
         return Ok(password);
     }
     if std::io::stdin().is_terminal() {
-        return rpassword::prompt_password("Password: ").map_err(|e| format!("cannot read the password: {e}"));
+        return rpassword::prompt_password("Password: ").context("cannot read the password");
     }
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from stdin")?;
     let password = line.trim_end_matches(['\n', '\r']).to_owned();
     if password.is_empty() {
-        return Err("no password: set ANTHOLOGY_PASSWORD or pipe it on standard input".into());
+        bail!("no password: set ANTHOLOGY_PASSWORD or pipe it on standard input");
     }
     Ok(password)
 }

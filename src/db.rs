@@ -1,13 +1,14 @@
 //! The database: one connection type over PostgreSQL and SQLite, chosen at
 //! run time from `DATABASE_URL`; the pool; embedded migrations; and
-//! [`Db::run`], the only way request code reaches a connection, which keeps
-//! diesel's blocking calls off the async workers.
+//! [`Db::read`] and [`Db::write`], the only ways request code reaches a
+//! connection, which keep diesel's blocking calls off the async workers.
 //!
 //! Backend differences live here and in the few query functions that match
 //! on [`DbConnection`]; everything else is written once against diesel's DSL.
 
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use actix_web::web;
@@ -87,6 +88,9 @@ impl ManageConnection for ConnectionManager {
 pub type DbPool = Pool<ConnectionManager>;
 pub type PooledDbConnection = PooledConnection<ConnectionManager>;
 
+/// Called after a write that changes what readers see has committed.
+pub type PublicWriteHook = Arc<dyn Fn() + Send + Sync>;
+
 /// The shared handle to the database.
 #[derive(Clone)]
 pub struct Db {
@@ -95,9 +99,63 @@ pub struct Db {
     /// here, in order, instead of in SQLite's busy handler, which sleeps in
     /// growing steps and makes the slowest write wait hundreds of ms.
     sqlite_writer: Option<Arc<tokio::sync::Mutex<()>>>,
-    /// Write transactions this process has committed: what lets caches of
-    /// what was read before know they are stale.
-    generation: Arc<AtomicU64>,
+    /// Told of every committed [`Content`] write, so caches of what readers
+    /// saw know they are stale (the response cache hands it in).
+    on_public_write: Option<PublicWriteHook>,
+}
+
+/// What a write transaction may change, as the type of its connection:
+/// mutating queries take a [`Tx`] of one of these, so they cannot run
+/// outside [`Db::write`], and only [`Content`] writes empty the caches of
+/// public responses.
+pub trait WriteScope {
+    const CHANGES_PUBLIC_OUTPUT: bool;
+}
+
+/// Writes that change what readers see: stories, ratings, related links.
+pub enum Content {}
+
+/// Writes readers never see: editor accounts, login throttling, keys.
+pub enum Internal {}
+
+impl WriteScope for Content {
+    const CHANGES_PUBLIC_OUTPUT: bool = true;
+}
+
+impl WriteScope for Internal {
+    const CHANGES_PUBLIC_OUTPUT: bool = false;
+}
+
+/// A connection inside a write transaction of scope `S`. It reads like any
+/// connection (it dereferences to one); only code holding a `Tx` may write.
+pub struct Tx<'c, S: WriteScope> {
+    conn: &'c mut DbConnection,
+    _scope: PhantomData<S>,
+}
+
+impl<S: WriteScope> Deref for Tx<'_, S> {
+    type Target = DbConnection;
+
+    fn deref(&self) -> &DbConnection {
+        self.conn
+    }
+}
+
+impl<S: WriteScope> DerefMut for Tx<'_, S> {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        self.conn
+    }
+}
+
+impl<S: WriteScope> Tx<'_, S> {
+    /// Runs `f` in a savepoint: a failure inside (losing a race to insert,
+    /// say) rolls back only what `f` did.
+    pub fn savepoint<T, E>(&mut self, f: impl FnOnce(&mut Tx<'_, S>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<diesel::result::Error>,
+    {
+        self.conn.transaction(|conn| f(&mut Tx { conn, _scope: PhantomData }))
+    }
 }
 
 impl Db {
@@ -114,7 +172,13 @@ impl Db {
             .build(manager)
             .map_err(|e| DbSetupError::Connect(e.to_string()))?;
         let sqlite_writer = matches!(url, DatabaseUrl::Sqlite(_)).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Self { pool, sqlite_writer, generation: Arc::new(AtomicU64::new(0)) })
+        Ok(Self { pool, sqlite_writer, on_public_write: None })
+    }
+
+    /// Calls `hook` after every committed [`Content`] write.
+    pub fn on_public_write(mut self, hook: PublicWriteHook) -> Self {
+        self.on_public_write = Some(hook);
+        self
     }
 
     /// A connection for code that is already off the async workers (the CLI,
@@ -126,39 +190,55 @@ impl Db {
     /// Runs `f` with a pooled connection on the blocking thread pool. A pool
     /// that cannot hand out a connection means the database is unreachable:
     /// 503, not 500.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
         let pool = self.pool.clone();
         web::block(move || {
-            let mut conn = pool.get().map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            let mut conn = pool.get().map_err(ApiError::unavailable)?;
             f(&mut conn)
         })
         .await
         .map_err(ApiError::internal)?
     }
 
-    /// Like [`Db::run`], inside a [`write_transaction`]: for every request
-    /// that changes data.
-    pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    /// Runs `f` in a [`write_transaction`] on the blocking pool: the only way
+    /// request code changes data. The scope `S` is the closure's: whatever
+    /// the queries it calls need.
+    pub async fn write<S, T, F>(&self, f: F) -> Result<T, ApiError>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        S: WriteScope,
+        F: FnOnce(&mut Tx<'_, S>) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
         let _turn = match &self.sqlite_writer {
             Some(writer) => Some(writer.lock().await),
             None => None,
         };
-        let written = self.run(|conn| write_transaction(conn, f)).await?;
-        self.generation.fetch_add(1, Ordering::Release);
+        let written = self.read(|conn| in_transaction(conn, f)).await?;
+        self.committed::<S>();
         Ok(written)
     }
 
-    /// Changes whenever this process commits a write through [`Db::write`].
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+    /// [`Db::write`] for code that is already off the async workers (the CLI,
+    /// start-up).
+    pub fn write_now<S, T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        S: WriteScope,
+        F: FnOnce(&mut Tx<'_, S>) -> Result<T, ApiError>,
+    {
+        let mut conn = self.pool.get().map_err(ApiError::unavailable)?;
+        let written = in_transaction(&mut conn, f)?;
+        self.committed::<S>();
+        Ok(written)
+    }
+
+    fn committed<S: WriteScope>(&self) {
+        if let (true, Some(hook)) = (S::CHANGES_PUBLIC_OUTPUT, &self.on_public_write) {
+            hook();
+        }
     }
 
     /// Applies pending migrations of the matching tree.
@@ -168,12 +248,19 @@ impl Db {
     }
 }
 
+fn in_transaction<S: WriteScope, T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut Tx<'_, S>) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    write_transaction(conn, |conn| f(&mut Tx { conn, _scope: PhantomData }))
+}
+
 /// Runs `f` in a transaction that, on SQLite, takes the write lock up front
 /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes
 /// fails with SQLITE_BUSY when another writer got in between, whereas an
 /// immediate one waits its turn on `busy_timeout`. On PostgreSQL it is an
 /// ordinary transaction. Nested transactions inside `f` become savepoints.
-pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
@@ -221,10 +308,9 @@ impl From<diesel::result::Error> for ApiError {
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
                 ApiError::Conflict("this conflicts with an existing resource".into())
             }
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
-                ApiError::Unavailable(info.message().to_owned())
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) | Error::BrokenTransactionManager => {
+                ApiError::unavailable(err)
             }
-            Error::BrokenTransactionManager => ApiError::Unavailable(err.to_string()),
             other => ApiError::internal(other),
         }
     }
@@ -241,3 +327,45 @@ pub fn truncate(time: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
     use chrono::SubsecRound;
     time.trunc_subsecs(6)
 }
+
+/// A value in a state column that no variant names: the data or the code is
+/// wrong, so reading fails loudly instead of guessing.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {what} {value:?} stored in the database")]
+pub struct UnknownStoredValue {
+    pub(crate) what: &'static str,
+    pub(crate) value: String,
+}
+
+/// Declares how an enum is stored as text: `as_str` for writing,
+/// `TryFrom<String>` for reading (diesel's `deserialize_as = String`), and
+/// `From<Self> for String` (diesel's `serialize_as = String`).
+macro_rules! stored_as_text {
+    ($name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text),+
+                }
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = $crate::db::UnknownStoredValue;
+
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                match value.as_str() {
+                    $($text => Ok(Self::$variant),)+
+                    _ => Err($crate::db::UnknownStoredValue { what: stringify!($name), value }),
+                }
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.as_str().to_owned()
+            }
+        }
+    };
+}
+pub(crate) use stored_as_text;

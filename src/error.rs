@@ -4,8 +4,10 @@
 //!   when they enforce a rule); `From<diesel::result::Error>` lives in `db.rs`.
 //! - Handlers and extractors return `Result<T, ApiError>`.
 //! - [`ApiError`] renders every failure as RFC 9457 `application/problem+json`
-//!   with a stable `type` per variant. Internal causes are logged where they
-//!   are wrapped ([`ApiError::internal`]) and never sent.
+//!   with a stable `type` per variant. Unexpected failures keep their cause
+//!   ([`ApiError::internal`]), which is logged once, when the response is
+//!   built — inside the request's span, so the log line carries its route
+//!   and request id — and never sent.
 //!
 //! actix's own failures (bad query strings and paths, unknown routes, wrong
 //! methods, anything a middleware rejects) are turned into the same shape by
@@ -93,19 +95,24 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
-    /// The database (or another dependency) is unreachable; the cause is logged.
+    /// The database (or another dependency) is unreachable; the cause is
+    /// logged with the response.
     #[error("the service is temporarily unavailable")]
-    Unavailable(String),
-    /// Anything unexpected; the cause was logged when it was wrapped.
+    Unavailable(#[source] anyhow::Error),
+    /// Anything unexpected; the cause is logged with the response, never sent.
     #[error("internal error")]
-    Internal,
+    Internal(#[source] anyhow::Error),
 }
 
 impl ApiError {
-    /// Wraps an unexpected failure: logs the cause, answers a bare 500.
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "internal error");
-        Self::Internal
+    /// Wraps an unexpected failure, keeping its cause: a bare 500 for the client.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(cause.into())
+    }
+
+    /// Wraps a failure to reach the database: 503 with `Retry-After`.
+    pub fn unavailable(cause: impl Into<anyhow::Error>) -> Self {
+        Self::Unavailable(cause.into())
     }
 
     pub fn invalid(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
@@ -128,7 +135,7 @@ impl ApiError {
             Self::Validation(_) => ("validation-failed", "Validation failed"),
             Self::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             Self::Unavailable(_) => ("unavailable", "Service unavailable"),
-            Self::Internal => ("internal", "Internal server error"),
+            Self::Internal(_) => ("internal", "Internal server error"),
         }
     }
 
@@ -164,13 +171,17 @@ impl ResponseError for ApiError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let Self::Unavailable(cause) = self {
-            tracing::warn!(error = %cause, "dependency unavailable");
+        // The one place causes are logged: actix builds the response inside
+        // the request's span.
+        match self {
+            Self::Internal(cause) => tracing::error!(error = format!("{cause:#}"), "internal error"),
+            Self::Unavailable(cause) => tracing::warn!(error = format!("{cause:#}"), "dependency unavailable"),
+            _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE));

@@ -2,18 +2,39 @@
 //! headers (public with a strong ETag, or private), list envelopes with
 //! `Link`, and the client's address.
 
-use actix_web::http::StatusCode;
+use std::future::{Ready, ready};
 use std::net::IpAddr;
 
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use utoipa::IntoParams;
+use utoipa::openapi::Required;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
 
 use crate::error::ApiError;
 use crate::pagination::{Page, next_link};
+
+/// Who a response is for: readers see public content only, and their
+/// responses may be cached by anyone; editors see everything, privately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Readers,
+    Editors,
+}
+
+impl Audience {
+    /// Editors when the request carried an editor's token.
+    pub fn of<T>(editor: &Option<T>) -> Self {
+        if editor.is_some() { Self::Editors } else { Self::Readers }
+    }
+}
 
 pub const PUBLIC_CACHE_CONTROL: &str = "public, max-age=60, stale-while-revalidate=300";
 pub const PRIVATE_CACHE_CONTROL: &str = "private, no-store";
@@ -53,24 +74,38 @@ pub fn public_json<T: Serialize>(req: &HttpRequest, body: &T) -> Result<HttpResp
     Ok(response.insert_header((header::CONTENT_TYPE, JSON)).body(bytes))
 }
 
-/// Public when `public`, private otherwise: the same resource read with and
-/// without an editor token.
-pub fn json_for<T: Serialize>(req: &HttpRequest, public: bool, body: &T) -> Result<HttpResponse, ApiError> {
-    if public { public_json(req, body) } else { private_json(StatusCode::OK, body) }
+/// The same resource read with and without an editor token: public for
+/// readers, private for editors.
+pub fn json_for<T: Serialize>(req: &HttpRequest, audience: Audience, body: &T) -> Result<HttpResponse, ApiError> {
+    match audience {
+        Audience::Readers => public_json(req, body),
+        Audience::Editors => private_json(StatusCode::OK, body),
+    }
+}
+
+/// A page of a list, with the `Link: rel="next"` header when more follow.
+pub fn page_json<T: Serialize>(
+    req: &HttpRequest,
+    audience: Audience,
+    body: &T,
+    page: &Page,
+) -> Result<HttpResponse, ApiError> {
+    let mut response = json_for(req, audience, body)?;
+    if let Some(link) = next_link(req, page).and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    Ok(response)
+}
+
+/// 204 after an editor's deletion.
+pub fn no_content() -> HttpResponse {
+    HttpResponse::NoContent().insert_header((header::CACHE_CONTROL, PRIVATE_CACHE_CONTROL)).finish()
 }
 
 pub fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
     req.headers().get_all(header::IF_NONE_MATCH).filter_map(|v| v.to_str().ok()).any(|value| {
         value.split(',').map(str::trim).any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == etag)
     })
-}
-
-/// Adds the `Link: rel="next"` header of a list page.
-pub fn with_next_link(mut response: HttpResponse, req: &HttpRequest, page: &Page) -> HttpResponse {
-    if let Some(link) = next_link(req, page).and_then(|l| HeaderValue::from_str(&l).ok()) {
-        response.headers_mut().insert(header::LINK, link);
-    }
-    response
 }
 
 /// The client's address: the socket's peer, unless that peer is a trusted
@@ -99,7 +134,7 @@ pub fn version_etag(version: i64) -> String {
 }
 
 /// The version an `If-Match` header asks for.
-pub enum IfMatch {
+enum IfMatchValue {
     Absent,
     /// `*`: any current version.
     Any,
@@ -108,32 +143,80 @@ pub enum IfMatch {
     Never,
 }
 
-pub fn if_match(req: &HttpRequest) -> IfMatch {
+fn if_match_value(req: &HttpRequest) -> IfMatchValue {
     let Some(value) = req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
-        return IfMatch::Absent;
+        return IfMatchValue::Absent;
     };
     let value = value.trim();
     if value == "*" {
-        return IfMatch::Any;
+        return IfMatchValue::Any;
     }
     value
         .split(',')
         .map(str::trim)
         .find_map(|tag| tag.strip_prefix("\"v")?.strip_suffix('"')?.parse().ok())
-        .map_or(IfMatch::Never, IfMatch::Version)
+        .map_or(IfMatchValue::Never, IfMatchValue::Version)
 }
 
-impl IfMatch {
-    /// The version a write must find, or `None` for any. A missing header
-    /// is 428 where `required`.
-    pub fn expected_version(self, required: bool) -> Result<Option<i64>, ApiError> {
-        match self {
-            IfMatch::Absent if required => Err(ApiError::PreconditionRequired),
-            IfMatch::Absent | IfMatch::Any => Ok(None),
-            IfMatch::Version(v) => Ok(Some(v)),
+/// The `If-Match` header of a write, declared and read in one place:
+/// `REQUIRED` (edits: missing is 428) or honoured when sent. Holds the
+/// version the write must find, or `None` for any.
+pub struct IfMatch<const REQUIRED: bool>(pub Option<i64>);
+
+impl<const REQUIRED: bool> FromRequest for IfMatch<REQUIRED> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(match if_match_value(req) {
+            IfMatchValue::Absent if REQUIRED => Err(ApiError::PreconditionRequired),
+            IfMatchValue::Absent | IfMatchValue::Any => Ok(IfMatch(None)),
+            IfMatchValue::Version(v) => Ok(IfMatch(Some(v))),
             // Versions start at 1, so this fails as 412 at the write — after
             // a missing resource has had its 404.
-            IfMatch::Never => Ok(Some(i64::MIN)),
-        }
+            IfMatchValue::Never => Ok(IfMatch(Some(i64::MIN))),
+        })
     }
+}
+
+impl<const REQUIRED: bool> IntoParams for IfMatch<REQUIRED> {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let description = if REQUIRED {
+            "The story's ETag, e.g. `\"v3\"`"
+        } else {
+            "The ETag the change is based on, e.g. `\"v3\"`: checked when sent (412 if stale)"
+        };
+        vec![header_param("If-Match", description, REQUIRED)]
+    }
+}
+
+/// The `If-None-Match` header of a public read, declared once; the
+/// responders of this module answer it with 304.
+pub struct IfNoneMatch;
+
+impl FromRequest for IfNoneMatch {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(_: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(IfNoneMatch))
+    }
+}
+
+impl IntoParams for IfNoneMatch {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![header_param("If-None-Match", "An ETag from an earlier response: 304 if unchanged", false)]
+    }
+}
+
+fn header_param(name: &str, description: &str, required: bool) -> Parameter {
+    let schema_type =
+        if required { SchemaType::Type(Type::String) } else { SchemaType::from_iter([Type::String, Type::Null]) };
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Header)
+        .description(Some(description))
+        .required(if required { Required::True } else { Required::False })
+        .schema(Some(ObjectBuilder::new().schema_type(schema_type)))
+        .build()
 }

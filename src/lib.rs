@@ -13,22 +13,24 @@
 //! - the OpenAPI document and its committed copy: [`openapi`].
 
 pub mod auth;
-pub mod cache;
+mod cache;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod editors;
 pub mod error;
-pub mod http;
-pub mod json;
+mod http;
+mod json;
 pub mod openapi;
-pub mod pagination;
-pub mod ratings;
-pub mod related;
-pub mod routes;
-pub mod schema;
+mod pagination;
+mod ratings;
+mod related;
+mod routes;
+mod schema;
+mod schemas;
 pub mod server;
-pub mod service;
+mod server_keys;
+mod service;
 pub mod state;
-pub mod stories;
-pub mod validation;
+mod stories;
+mod validation;

@@ -25,14 +25,14 @@ fn main() -> ExitCode {
         Command::Migrate => anthology::db::Db::connect(&config.database_url, 1)
             .and_then(|db| db.migrate())
             .map(|()| println!("migrations are up to date"))
-            .map_err(|e| e.to_string()),
+            .map_err(anyhow::Error::from),
         Command::Editors(command) => anthology::cli::run_editors(&config, command),
         Command::Keys(command) => anthology::cli::run_keys(&config, command),
         Command::Openapi => unreachable!("handled before configuration"),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => fail(&message),
+        Err(err) => fail(&format!("{err:#}")),
     }
 }
 
@@ -54,13 +54,12 @@ fn init_logging(filter: &str) {
         .init();
 }
 
-fn serve(config: Config) -> Result<(), String> {
+fn serve(config: Config) -> anyhow::Result<()> {
+    use anyhow::Context;
     let addr = config.addr;
-    let state = AppState::init(config).map_err(|e| e.to_string())?;
-    let listener = TcpListener::bind(addr).map_err(|e| format!("ANTHOLOGY_ADDR: cannot listen on {addr}: {e}"))?;
-    let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!(addr = %bound, "listening");
-    actix_web::rt::System::new()
-        .block_on(async move { anthology::server::serve(state, listener)?.await })
-        .map_err(|e| e.to_string())
+    let state = AppState::init(config)?;
+    let listener = TcpListener::bind(addr).with_context(|| format!("ANTHOLOGY_ADDR: cannot listen on {addr}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    actix_web::rt::System::new().block_on(async move { anthology::server::serve(state, listener)?.await })?;
+    Ok(())
 }

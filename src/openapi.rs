@@ -13,14 +13,15 @@ use std::sync::LazyLock;
 use actix_web::App;
 use actix_web::http::Method;
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{Array, Schema};
+use utoipa::openapi::schema::Schema;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Response};
+use utoipa::openapi::{Content, OpenApi as Document, RefOr, Response};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
 use crate::error::{FieldError, PROBLEM_CONTENT_TYPE, Problem};
-use crate::stories::handlers::{SortParam, StoryField};
+use crate::schemas;
+use crate::stories::dto::{SortParam, StoryField};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -74,25 +75,17 @@ pub static DOCUMENT_JSON: LazyLock<String> = LazyLock::new(|| {
 /// A problem response whose example is one of its own kind (the `Problem`
 /// schema's example is a 422).
 fn problem_response(status: &str, description: &str) -> Response {
-    let mut content = Content::new(Some(Ref::from_schema_name("Problem")));
-    content.example = example_problem(status);
-    let mut response = Response::new(description);
-    response.content.insert(PROBLEM_CONTENT_TYPE.into(), content.into());
-    let header = |description: &str| {
-        let mut header = utoipa::openapi::header::Header::new(
-            utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::String),
-        );
-        header.description = Some(description.to_owned());
-        header
+    let mut response = schemas::problem_response(description);
+    if let Some(RefOr::T(content)) = response.content.get_mut(PROBLEM_CONTENT_TYPE) {
+        content.example = example_problem(status);
+    }
+    let header = match status {
+        "401" => Some(("WWW-Authenticate", "`Bearer realm=\"anthology\"`")),
+        "503" => Some(("Retry-After", "Seconds to wait before trying again")),
+        _ => None,
     };
-    match status {
-        "401" => {
-            response.headers.insert("WWW-Authenticate".into(), header("`Bearer realm=\"anthology\"`").into());
-        }
-        "503" => {
-            response.headers.insert("Retry-After".into(), header("Seconds to wait before trying again").into());
-        }
-        _ => {}
+    if let Some((name, description)) = header {
+        response.headers.insert(name.into(), schemas::header(description).into());
     }
     response
 }
@@ -108,8 +101,8 @@ fn example_problem(status: &str) -> Option<serde_json::Value> {
             ApiError::UnsupportedMediaType("the body must be JSON, sent with Content-Type: application/json".into())
         }
         "422" => ApiError::invalid("title", "length", "must be 1 to 300 characters long"),
-        "500" => ApiError::Internal,
-        "503" => ApiError::Unavailable(String::new()),
+        "500" => ApiError::internal(anyhow::anyhow!("")),
+        "503" => ApiError::unavailable(anyhow::anyhow!("")),
         _ => return None,
     };
     serde_json::to_value(error.to_problem()).ok()
@@ -136,6 +129,7 @@ fn finish_operations(doc: &mut Document) {
                 operation.security = Some(Vec::new());
             }
             make_nullable_body_optional(operation);
+            send_problems_as_problems(operation);
 
             let mut common = vec![
                 ("400", "Bad path or query parameters"),
@@ -164,6 +158,23 @@ fn finish_operations(doc: &mut Document) {
     }
 }
 
+/// A response declared with `body = Problem` is sent as
+/// `application/problem+json`: said here once, not on every handler.
+fn send_problems_as_problems(operation: &mut Operation) {
+    let is_problem = |content: &RefOr<Content>| {
+        matches!(content, RefOr::T(Content { schema: Some(RefOr::Ref(r)), .. })
+            if r.ref_location == "#/components/schemas/Problem")
+    };
+    for response in operation.responses.responses.values_mut() {
+        let RefOr::T(response) = response else { continue };
+        if response.content.get("application/json").is_some_and(is_problem)
+            && let Some(content) = response.content.shift_remove("application/json")
+        {
+            response.content.insert(PROBLEM_CONTENT_TYPE.into(), content);
+        }
+    }
+}
+
 /// utoipa writes an `Option<T>` body as "T or null"; what it means is a body
 /// that may be left out: T, not required.
 fn make_nullable_body_optional(operation: &mut Operation) {
@@ -185,28 +196,6 @@ fn make_nullable_body_optional(operation: &mut Operation) {
 
 fn operations_mut(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
     [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
-}
-
-/// A copy of `schema` in which no property is required: for merge patches
-/// and sparse fieldsets.
-pub fn all_optional(schema: RefOr<Schema>, description: &str) -> RefOr<Schema> {
-    match schema {
-        RefOr::T(Schema::Object(mut object)) => {
-            object.required.clear();
-            object.description = Some(description.to_owned());
-            object.examples.clear();
-            RefOr::T(Schema::Object(object))
-        }
-        other => other,
-    }
-}
-
-/// The items of a story list: any subset of a story's fields.
-pub fn story_list_items() -> Array {
-    Array::new(all_optional(
-        <crate::stories::dto::Story as utoipa::PartialSchema>::schema(),
-        "A story in a list: the fields of `Story` that `fields` chose; by default all but `body` and `body_html`.",
-    ))
 }
 
 /// For each path template in the document, the methods it answers: what a

@@ -28,28 +28,52 @@ pub struct PageParams {
 }
 
 impl PageParams {
-    pub fn limit(&self) -> Result<i64, ApiError> {
-        match self.limit {
-            None => Ok(DEFAULT_LIMIT),
-            Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            Some(n) => Err(ApiError::BadRequest(format!("limit must be from 1 to {MAX_LIMIT}, got {n}"))),
-        }
-    }
-
-    /// The decoded cursor, or `None` for the first page. A cursor that we did
-    /// not make is a 400, not a 500.
-    pub fn cursor<K: DeserializeOwned>(&self) -> Result<Option<K>, ApiError> {
-        let Some(raw) = self.cursor.as_deref().filter(|c| !c.is_empty()) else { return Ok(None) };
-        URL_SAFE_NO_PAD
-            .decode(raw)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .map(Some)
-            .ok_or_else(|| ApiError::BadRequest("cursor is not one this API issued".into()))
+    /// The page asked for, with its cursor decoded into the list's key type
+    /// `K`. A limit out of range, or a cursor that we did not make, is a 400.
+    pub fn request<K: DeserializeOwned>(&self) -> Result<PageRequest<K>, ApiError> {
+        let limit = match self.limit {
+            None => DEFAULT_LIMIT,
+            Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            Some(n) => return Err(ApiError::BadRequest(format!("limit must be from 1 to {MAX_LIMIT}, got {n}"))),
+        };
+        let after = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
+            None => None,
+            Some(raw) => Some(
+                URL_SAFE_NO_PAD
+                    .decode(raw)
+                    .ok()
+                    .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                    .ok_or_else(|| ApiError::BadRequest("cursor is not one this API issued".into()))?,
+            ),
+        };
+        Ok(PageRequest { limit, after })
     }
 }
 
-pub fn encode_cursor<K: Serialize>(key: &K) -> String {
+/// A page to fetch: its size, and the key of the last row before it.
+#[derive(Debug, Clone)]
+pub struct PageRequest<K> {
+    pub limit: i64,
+    pub after: Option<K>,
+}
+
+impl<K: Serialize> PageRequest<K> {
+    /// How many rows to fetch: one more than the page, to learn whether more follow.
+    pub fn fetch_limit(&self) -> i64 {
+        self.limit + 1
+    }
+
+    /// Splits the extra fetched row off `rows` and builds the page, its
+    /// cursor from the last row's key.
+    pub fn page_of<T>(&self, mut rows: Vec<T>, key: impl Fn(&T) -> K) -> (Vec<T>, Page) {
+        let has_more = rows.len() as i64 > self.limit;
+        rows.truncate(self.limit as usize);
+        let next_cursor = if has_more { rows.last().map(|row| encode_cursor(&key(row))) } else { None };
+        (rows, Page { limit: self.limit, next_cursor, has_more })
+    }
+}
+
+fn encode_cursor<K: Serialize>(key: &K) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
 }
 
@@ -62,15 +86,6 @@ pub struct Page {
     pub next_cursor: Option<String>,
     /// Whether another page follows.
     pub has_more: bool,
-}
-
-/// Splits one extra fetched row off `rows` (fetch `limit + 1`) to learn
-/// whether more follow, and builds the page from the last row's key.
-pub fn paginate<T, K: Serialize>(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> K) -> (Vec<T>, Page) {
-    let has_more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let next_cursor = if has_more { rows.last().map(|row| encode_cursor(&key(row))) } else { None };
-    (rows, Page { limit, next_cursor, has_more })
 }
 
 /// The `Link` header for the next page: this request's URL with `cursor`

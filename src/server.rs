@@ -37,6 +37,7 @@ pub fn app(
     >,
 > {
     let cors = cors(&state.config.cors_allowed_origins);
+    let cache = state.response_cache.clone();
     App::new()
         .into_utoipa_app()
         .configure(crate::routes::configure)
@@ -48,7 +49,7 @@ pub fn app(
         .service(get_docs_redirect)
         .service(SwaggerUi::new("/docs/{_:.*}").config(SwaggerConfig::new(["/openapi.json"]).validator_url("none")))
         .default_service(web::to(unmatched))
-        .wrap(from_fn(crate::cache::serve_cached))
+        .wrap(from_fn(move |req, next| crate::cache::serve_cached(cache.clone(), req, next)))
         .wrap(ErrorHandlers::new().default_handler(error::problem_safety_net))
         .wrap(Compress::default())
         .wrap(cors)

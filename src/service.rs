@@ -44,12 +44,12 @@ pub async fn get_health() -> Result<HttpResponse, ApiError> {
     operation_id = "getReadiness",
     responses(
         (status = 200, description = "The database answers", body = HealthStatus),
-        (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database does not answer", body = Problem),
     ),
     security(())
 )]
 #[get("/ready")]
 pub async fn get_readiness(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.db.run(|conn| conn.batch_execute("SELECT 1").map_err(|e| ApiError::Unavailable(e.to_string()))).await?;
+    state.db.read(|conn| conn.batch_execute("SELECT 1").map_err(ApiError::unavailable)).await?;
     private_json(StatusCode::OK, &HealthStatus { status: "ready".into() })
 }

@@ -7,34 +7,35 @@ use crate::auth::keys::JwtKeys;
 use crate::auth::throttle::LoginThrottle;
 use crate::cache::ResponseCache;
 use crate::config::Config;
-use crate::db::{Db, DbSetupError};
+use crate::db::{Db, DbSetupError, Internal};
 use crate::ratings::{RatingPrior, VoteThrottle, VoterHasher};
 
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
-    pub jwt: JwtKeys,
-    pub login_throttle: LoginThrottle,
-    pub voter_hasher: VoterHasher,
-    pub vote_throttle: VoteThrottle,
-    pub rating_prior: RatingPrior,
-    pub response_cache: ResponseCache,
+    pub(crate) jwt: JwtKeys,
+    pub(crate) login_throttle: LoginThrottle,
+    pub(crate) voter_hasher: VoterHasher,
+    pub(crate) vote_throttle: VoteThrottle,
+    pub(crate) rating_prior: RatingPrior,
+    pub(crate) response_cache: ResponseCache,
 }
 
 impl AppState {
     /// Connects, migrates and loads the keys: everything start-up must do
     /// before the first request.
     pub fn init(config: Config) -> Result<Self, DbSetupError> {
-        let db = Db::connect(&config.database_url, config.database_pool_size)?;
+        let response_cache = ResponseCache::new(config.cache_ttl);
+        let db = Db::connect(&config.database_url, config.database_pool_size)?
+            .on_public_write(response_cache.invalidation_hook());
         db.migrate()?;
-        let mut conn = db.conn()?;
-        let jwt = JwtKeys::load(&config, &mut conn).map_err(|e| DbSetupError::Connect(e.to_string()))?;
-        let voter_hasher = VoterHasher::load(&mut conn).map_err(|e| DbSetupError::Connect(e.to_string()))?;
-        drop(conn);
+        let (jwt, voter_hasher) = db
+            .write_now::<Internal, _, _>(|tx| Ok((JwtKeys::load(&config, tx)?, VoterHasher::load(tx)?)))
+            .map_err(|e| DbSetupError::Connect(format!("{:#}", anyhow::Error::from(e))))?;
         Ok(Self {
             vote_throttle: VoteThrottle::new(config.votes_per_minute),
             rating_prior: RatingPrior::new(config.rating_prior_weight, config.rating_prior_mean),
-            response_cache: ResponseCache::new(config.cache_ttl),
+            response_cache,
             voter_hasher,
             config: Arc::new(config),
             db,

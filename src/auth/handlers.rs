@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use super::dto::{TokenRequest, TokenResponse};
 use super::{CurrentEditor, password};
 use crate::editors::dto::Editor;
-use crate::editors::{Role, normalize_email, queries};
+use crate::editors::{self, normalize_email};
 use crate::error::{ApiError, Problem};
 use crate::http::{client_ip, private_json};
 use crate::json::ApiJson;
@@ -26,8 +26,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     request_body = TokenRequest,
     responses(
         (status = 200, description = "A new access token", body = TokenResponse),
-        (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed attempts", body = Problem, content_type = "application/problem+json",
+        (status = 401, description = "Wrong email or password", body = Problem),
+        (status = 429, description = "Too many failed attempts", body = Problem,
             headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     ),
     security(())
@@ -44,10 +44,10 @@ pub async fn create_token(
     let shared = state.clone();
     let editor = state
         .db
-        .run(move |conn| {
+        .read(move |conn| {
             shared.login_throttle.check(conn, &lookup_email, &lookup_address)?;
             shared.jwt.refresh(conn, None)?;
-            Ok(queries::find_by_email(conn, &lookup_email)?)
+            Ok(editors::find_by_email(conn, &lookup_email)?)
         })
         .await?;
     // Verify even for unknown or disabled editors, so timing tells nothing.
@@ -59,11 +59,11 @@ pub async fn create_token(
 
     let shared = state.clone();
     let Some(editor) = editor else {
-        state.db.write(move |conn| Ok(shared.login_throttle.record_failure(conn, &email, &address)?)).await?;
+        state.db.write(move |tx| Ok(shared.login_throttle.record_failure(tx, &email, &address)?)).await?;
         return Err(ApiError::Unauthorized("wrong email or password"));
     };
-    state.db.write(move |conn| Ok(shared.login_throttle.record_success(conn, &email)?)).await?;
-    let issued = state.jwt.issue(editor.id, Role::from_db(&editor.role), editor.token_version)?;
+    state.db.write(move |tx| Ok(shared.login_throttle.record_success(tx, &email)?)).await?;
+    let issued = state.jwt.issue(editor.id, editor.role, editor.token_version)?;
     private_json(
         StatusCode::OK,
         &TokenResponse { access_token: issued.token, token_type: "Bearer".into(), expires_in: issued.expires_in },

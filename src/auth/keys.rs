@@ -15,16 +15,16 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
-use diesel::prelude::*;
+use diesel::QueryResult;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::db::DbConnection;
+use crate::db::{DbConnection, Internal, Tx};
 use crate::editors::Role;
 use crate::error::ApiError;
-use crate::schema::server_keys;
+use crate::server_keys::{self, KeyPurpose, StoredKey};
 
 pub const ISSUER: &str = "anthology";
 pub const AUDIENCE: &str = "anthology-editors";
@@ -62,9 +62,9 @@ struct KeySet {
 }
 
 impl KeySet {
-    fn new(signing: &[u8], previous: &[Vec<u8>]) -> Self {
+    fn new<'a>(signing: &'a [u8], previous: impl IntoIterator<Item = &'a [u8]>) -> Self {
         let mut decoding = HashMap::new();
-        for secret in previous.iter().map(Vec::as_slice).chain(std::iter::once(signing)) {
+        for secret in previous.into_iter().chain(std::iter::once(signing)) {
             decoding.insert(key_id(secret), DecodingKey::from_secret(secret));
         }
         Self {
@@ -91,17 +91,22 @@ const KEYS_FRESH_FOR: Duration = Duration::from_secs(60);
 const UNKNOWN_KID_RECHECK: Duration = Duration::from_secs(1);
 
 impl JwtKeys {
-    /// Loads the keys at start-up: the configured ones, or the database's.
-    pub fn load(config: &Config, conn: &mut DbConnection) -> QueryResult<Self> {
+    /// Loads the keys at start-up: the configured ones, or the database's
+    /// (creating the first when there is none).
+    pub fn load(config: &Config, tx: &mut Tx<'_, Internal>) -> QueryResult<Self> {
         match &config.jwt_secret {
             Some(secret) => Ok(Self::from_secrets(secret, &config.jwt_previous_secrets, config.jwt_ttl)),
-            None => Ok(Self::with(stored_key_set(conn)?, true, config.jwt_ttl)),
+            None => {
+                let keys =
+                    key_set(&server_keys::ensure(tx, KeyPurpose::Jwt)?).ok_or(diesel::result::Error::NotFound)?;
+                Ok(Self::with(keys, true, config.jwt_ttl))
+            }
         }
     }
 
     /// Configured keys: `signing` signs, all verify; never re-read.
     pub fn from_secrets(signing: &[u8], previous: &[Vec<u8>], ttl: Duration) -> Self {
-        Self::with(KeySet::new(signing, previous), false, ttl)
+        Self::with(KeySet::new(signing, previous.iter().map(Vec::as_slice)), false, ttl)
     }
 
     fn with(keys: KeySet, from_database: bool, ttl: Duration) -> Self {
@@ -126,8 +131,7 @@ impl JwtKeys {
             let unknown = wanted_kid.is_some_and(|kid| !keys.decoding.contains_key(kid));
             age > KEYS_FRESH_FOR || (unknown && age > UNKNOWN_KID_RECHECK)
         };
-        if stale {
-            let fresh = stored_key_set(conn)?;
+        if stale && let Some(fresh) = key_set(&server_keys::load(conn, KeyPurpose::Jwt)?) {
             *self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh;
         }
         Ok(())
@@ -170,11 +174,10 @@ pub fn kid_of(token: &str) -> Option<String> {
     jsonwebtoken::decode_header(token).ok().and_then(|header| header.kid)
 }
 
-/// The database's keys: the newest signs, all verify.
-fn stored_key_set(conn: &mut DbConnection) -> QueryResult<KeySet> {
-    let mut stored = stored_secrets(conn, "jwt")?;
-    let newest = stored.pop().expect("stored_secrets returns at least one key");
-    Ok(KeySet::new(&newest, &stored))
+/// The database's keys: the newest signs, all verify; `None` if there are none.
+fn key_set(stored: &[StoredKey]) -> Option<KeySet> {
+    let (newest, older) = stored.split_last()?;
+    Some(KeySet::new(&newest.secret.0, older.iter().map(|key| key.secret.0.as_slice())))
 }
 
 /// What a rotation did.
@@ -187,29 +190,18 @@ pub struct Rotation {
 /// minute, and deletes keys that were replaced long enough ago that no token
 /// they signed can still be valid (`token_ttl` plus the minute processes
 /// may take to switch). Keys from `JWT_SECRET` are rotated by configuration.
-pub fn rotate(conn: &mut DbConnection, token_ttl: Duration) -> QueryResult<Rotation> {
-    stored_secrets(conn, "jwt")?;
-    let secret = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+pub fn rotate(tx: &mut Tx<'_, Internal>, token_ttl: Duration) -> QueryResult<Rotation> {
+    server_keys::ensure(tx, KeyPurpose::Jwt)?;
+    server_keys::add(tx, KeyPurpose::Jwt)?;
+    let keys = server_keys::load(tx, KeyPurpose::Jwt)?;
     let now = crate::db::now();
-    diesel::insert_into(server_keys::table)
-        .values((
-            server_keys::kid.eq(format!("jwt-{}", uuid::Uuid::new_v4().simple())),
-            server_keys::purpose.eq("jwt"),
-            server_keys::secret.eq(&secret),
-            server_keys::created_at.eq(now),
-        ))
-        .execute(conn)?;
-    let keys: Vec<(String, chrono::NaiveDateTime)> = server_keys::table
-        .filter(server_keys::purpose.eq("jwt"))
-        .order((server_keys::created_at, server_keys::kid))
-        .select((server_keys::kid, server_keys::created_at))
-        .load(conn)?;
     let grace = chrono::Duration::from_std(token_ttl + KEYS_FRESH_FOR).unwrap_or(chrono::Duration::MAX);
     // A key is retired when the key after it has been signing for longer than the grace.
     let retired: Vec<String> =
-        keys.windows(2).filter(|pair| now - pair[1].1 > grace).map(|pair| pair[0].0.clone()).collect();
-    diesel::delete(server_keys::table.filter(server_keys::kid.eq_any(&retired))).execute(conn)?;
-    Ok(Rotation { new_kid: key_id(secret.as_bytes()), retired: retired.len() })
+        keys.windows(2).filter(|pair| now - pair[1].created_at > grace).map(|pair| pair[0].kid.clone()).collect();
+    server_keys::delete(tx, &retired)?;
+    let newest = keys.last().ok_or(diesel::result::Error::NotFound)?;
+    Ok(Rotation { new_kid: key_id(&newest.secret.0), retired: retired.len() })
 }
 
 fn invalid_token() -> ApiError {
@@ -220,38 +212,6 @@ fn invalid_token() -> ApiError {
 fn key_id(secret: &[u8]) -> String {
     let digest = Sha256::digest(secret);
     URL_SAFE_NO_PAD.encode(&digest[..9])
-}
-
-/// The stored secrets for `purpose`, oldest first, creating the first one
-/// when there is none. Processes starting together all try to insert the
-/// same row; one wins and the others read it.
-pub fn stored_secrets(conn: &mut DbConnection, purpose: &str) -> QueryResult<Vec<Vec<u8>>> {
-    let load = |conn: &mut DbConnection| {
-        server_keys::table
-            .filter(server_keys::purpose.eq(purpose))
-            .order((server_keys::created_at, server_keys::kid))
-            .select(server_keys::secret)
-            .load::<String>(conn)
-    };
-    let mut secrets = load(conn)?;
-    if secrets.is_empty() {
-        let secret = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-        let inserted = diesel::insert_into(server_keys::table)
-            .values((
-                server_keys::kid.eq(format!("{purpose}-1")),
-                server_keys::purpose.eq(purpose),
-                server_keys::secret.eq(&secret),
-                server_keys::created_at.eq(Utc::now().naive_utc()),
-            ))
-            .execute(conn);
-        match inserted {
-            Ok(_)
-            | Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {}
-            Err(e) => return Err(e),
-        }
-        secrets = load(conn)?;
-    }
-    Ok(secrets.into_iter().map(String::into_bytes).collect())
 }
 
 #[cfg(test)]

@@ -5,11 +5,11 @@
 //! reads that show more to editors. Every check reads the editor row, so
 //! disabling an editor or changing its role takes effect at the next request.
 
-pub mod dto;
-pub mod handlers;
+pub(crate) mod dto;
+pub(crate) mod handlers;
 pub mod keys;
 pub mod password;
-pub mod throttle;
+pub(crate) mod throttle;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,8 +17,7 @@ use std::pin::Pin;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
-use crate::editors::Role;
-use crate::editors::queries::{self, EditorRow};
+use crate::editors::{self, EditorRow, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -67,7 +66,7 @@ impl FromRequest for CurrentAdmin {
         let editor = CurrentEditor::from_request(req, payload);
         Box::pin(async move {
             let CurrentEditor(editor) = editor.await?;
-            if Role::from_db(&editor.role) == Role::Admin {
+            if editor.role == Role::Admin {
                 Ok(CurrentAdmin(editor))
             } else {
                 Err(ApiError::Forbidden("this operation is for admins only"))
@@ -87,17 +86,19 @@ async fn authenticate(req: &HttpRequest) -> Result<Option<EditorRow>, ApiError> 
         .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
         .map(|(_, token)| token.trim().to_owned())
         .ok_or(ApiError::Unauthorized("the Authorization header must be: Bearer <token>"))?;
-    let state =
-        req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("AppState is not registered"))?.clone();
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState is not registered")))?
+        .clone();
     let shared = state.clone();
     let (claims, editor) = state
         .db
-        .run(move |conn| {
+        .read(move |conn| {
             shared.jwt.refresh(conn, keys::kid_of(&token).as_deref())?;
             let claims = shared.jwt.verify(&token)?;
             let id: i64 =
                 claims.sub.parse().map_err(|_| ApiError::Unauthorized("the access token is invalid or has expired"))?;
-            Ok((claims, queries::find(conn, id)?))
+            Ok((claims, editors::find(conn, id)?))
         })
         .await?;
     match editor {

@@ -9,7 +9,15 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash}
 use crate::error::ApiError;
 
 pub fn hash(password: &str) -> Result<String, ApiError> {
-    Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(ApiError::internal)
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("hashing a password: {e}")))
+}
+
+/// [`hash`] on the blocking pool, for request handlers.
+pub async fn hash_off_thread(password: String) -> Result<String, ApiError> {
+    actix_web::web::block(move || hash(&password)).await.map_err(ApiError::internal)?
 }
 
 /// Verifies against the stored hash; with no hash (unknown email) it verifies

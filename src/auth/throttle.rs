@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::{DbConnection, now};
+use crate::db::{DbConnection, Internal, Tx, now};
 use crate::error::ApiError;
 use crate::schema::login_failures;
 
@@ -61,8 +61,9 @@ impl LoginThrottle {
         }
     }
 
-    /// Counts a failure against both keys. Call in a write transaction.
-    pub fn record_failure(&self, conn: &mut DbConnection, email: &str, address: &str) -> QueryResult<()> {
+    /// Counts a failure against both keys.
+    pub fn record_failure(&self, tx: &mut Tx<'_, Internal>, email: &str, address: &str) -> QueryResult<()> {
+        let conn: &mut DbConnection = tx;
         let at = now();
         let window_began_after = at - self.window();
         // Forget windows that are over, theirs and everyone's.
@@ -93,7 +94,7 @@ impl LoginThrottle {
         Ok(())
     }
 
-    pub fn record_success(&self, conn: &mut DbConnection, email: &str) -> QueryResult<()> {
-        diesel::delete(login_failures::table.find(email_key(email))).execute(conn).map(drop)
+    pub fn record_success(&self, tx: &mut Tx<'_, Internal>, email: &str) -> QueryResult<()> {
+        diesel::delete(login_failures::table.find(email_key(email))).execute(&mut **tx).map(drop)
     }
 }

@@ -29,7 +29,7 @@ impl From<EditorRow> for Editor {
             id: row.id,
             email: row.email,
             display_name: row.display_name,
-            role: Role::from_db(&row.role),
+            role: row.role,
             disabled: row.disabled,
             created_at: row.created_at.and_utc(),
             updated_at: row.updated_at.and_utc(),

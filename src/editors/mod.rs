@@ -1,18 +1,27 @@
 //! Editors: the people who write through the API, and their roles.
 //!
 //! Routes: `handlers.rs` (admin only). SQL: `queries.rs`. Wire types: `dto.rs`.
-//! The CLI (`anthology editors …`) uses [`create`] and the queries directly.
+//! The rules — emails compared folded, the last active admin kept, tokens
+//! revoked when access changes — are below, and both the API and the CLI
+//! (`anthology editors …`) go through them.
 
-pub mod dto;
-pub mod handlers;
-pub mod queries;
+pub(crate) mod dto;
+pub(crate) mod handlers;
+mod queries;
+
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::db::DbConnection;
+use crate::db::{DbConnection, Internal, Tx, stored_as_text};
 use crate::error::ApiError;
-use queries::{EditorRow, NewEditorRow};
+use crate::pagination::PageRequest;
+use dto::{Editor, EditorList};
+use queries::{EditorChanges, NewEditorRow};
+
+pub use queries::EditorRow;
+pub(crate) use queries::{find, find_by_email};
 
 /// What an editor may do. `admin`: everything, including managing editors;
 /// `editor`: stories, related links and rating moderation.
@@ -23,18 +32,7 @@ pub enum Role {
     Editor,
 }
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Editor => "editor",
-        }
-    }
-
-    pub fn from_db(value: &str) -> Role {
-        if value == "admin" { Role::Admin } else { Role::Editor }
-    }
-}
+stored_as_text!(Role { Admin => "admin", Editor => "editor" });
 
 /// Emails compare case-insensitively: they are stored folded.
 pub fn normalize_email(email: &str) -> String {
@@ -42,21 +40,70 @@ pub fn normalize_email(email: &str) -> String {
 }
 
 /// Creates an editor with an already hashed password
-/// ([`crate::auth::password::hash`]).
-/// A taken email is 409.
+/// ([`crate::auth::password::hash`]). A taken email is 409.
 pub fn create(
-    conn: &mut DbConnection,
+    tx: &mut Tx<'_, Internal>,
     email: &str,
     display_name: &str,
     role: Role,
     password_hash: &str,
 ) -> Result<EditorRow, ApiError> {
     let email = normalize_email(email);
-    let row = NewEditorRow { email: &email, display_name: display_name.trim(), role: role.as_str(), password_hash };
-    queries::insert(conn, &row).map_err(|err| match err {
+    let row = NewEditorRow { email: &email, display_name: display_name.trim(), role, password_hash };
+    queries::insert(tx, &row).map_err(|err| match err {
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
             ApiError::Conflict(format!("an editor with email {email} already exists"))
         }
         other => other.into(),
     })
+}
+
+/// A change to an editor; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct EditorUpdate {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+    /// Already hashed ([`crate::auth::password::hash`]).
+    pub password_hash: Option<String>,
+}
+
+/// Changes editor `id`. The last active admin cannot be demoted or disabled
+/// (409). Changing the role, disabling, or a new password revokes the
+/// editor's tokens at once.
+pub fn update(tx: &mut Tx<'_, Internal>, id: i64, update: EditorUpdate) -> Result<EditorRow, ApiError> {
+    let current = queries::find(tx, id)?.ok_or(ApiError::NotFound)?;
+    let role_changes = update.role.is_some_and(|role| role != current.role);
+    let disabling = update.disabled == Some(true) && !current.disabled;
+    let loses_admin = current.role == Role::Admin && !current.disabled && (role_changes || disabling);
+    if loses_admin && queries::lock_admins_and_count_others(tx, id)? == 0 {
+        return Err(ApiError::Conflict("this is the last active admin: it cannot be demoted or disabled".into()));
+    }
+    // A new password also ends old sessions, as users expect.
+    let revoke = role_changes || disabling || update.password_hash.is_some();
+    let changes = EditorChanges {
+        display_name: update.display_name.map(|n| n.trim().to_owned()),
+        role: update.role.map(String::from),
+        password_hash: update.password_hash,
+        disabled: update.disabled,
+    };
+    Ok(queries::update(tx, id, &changes, revoke)?)
+}
+
+/// [`update`] of the editor with `email`, for the command line.
+pub fn update_by_email(tx: &mut Tx<'_, Internal>, email: &str, change: EditorUpdate) -> Result<EditorRow, ApiError> {
+    let editor = queries::find_by_email(tx, &normalize_email(email))?.ok_or(ApiError::NotFound)?;
+    update(tx, editor.id, change)
+}
+
+/// Editors in id order, a page at a time.
+pub fn list_page(conn: &mut DbConnection, page: PageRequest<i64>) -> Result<EditorList, ApiError> {
+    let rows = queries::list(conn, page.after, page.fetch_limit())?;
+    let (rows, page) = page.page_of(rows, |row| row.id);
+    Ok(EditorList { data: rows.into_iter().map(Editor::from).collect(), page })
+}
+
+/// Display names by editor id, for showing who did what.
+pub fn display_names(conn: &mut DbConnection, ids: &[i64]) -> diesel::QueryResult<HashMap<i64, String>> {
+    queries::display_names(conn, ids)
 }

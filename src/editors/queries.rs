@@ -3,7 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::{DbConnection, now};
+use super::Role;
+use crate::db::{DbConnection, Internal, Tx, now};
 use crate::schema::editors;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -12,7 +13,8 @@ pub struct EditorRow {
     pub id: i64,
     pub email: String,
     pub display_name: String,
-    pub role: String,
+    #[diesel(deserialize_as = String)]
+    pub role: Role,
     pub password_hash: String,
     pub disabled: bool,
     pub token_version: i64,
@@ -23,7 +25,7 @@ pub struct EditorRow {
 pub struct NewEditorRow<'a> {
     pub email: &'a str,
     pub display_name: &'a str,
-    pub role: &'a str,
+    pub role: Role,
     pub password_hash: &'a str,
 }
 
@@ -54,13 +56,14 @@ pub fn list(conn: &mut DbConnection, after_id: Option<i64>, limit: i64) -> Query
     query.load(conn)
 }
 
-pub fn insert(conn: &mut DbConnection, new: &NewEditorRow) -> QueryResult<EditorRow> {
+pub fn insert(tx: &mut Tx<'_, Internal>, new: &NewEditorRow) -> QueryResult<EditorRow> {
+    let conn: &mut DbConnection = tx;
     let now = now();
     let id = diesel::insert_into(editors::table)
         .values((
             editors::email.eq(new.email),
             editors::display_name.eq(new.display_name),
-            editors::role.eq(new.role),
+            editors::role.eq(new.role.as_str()),
             editors::password_hash.eq(new.password_hash),
             editors::disabled.eq(false),
             editors::token_version.eq(0),
@@ -75,11 +78,12 @@ pub fn insert(conn: &mut DbConnection, new: &NewEditorRow) -> QueryResult<Editor
 /// Applies `changes`; when `revoke_tokens` is set, bumps the token version so
 /// every token issued before now stops working.
 pub fn update(
-    conn: &mut DbConnection,
+    tx: &mut Tx<'_, Internal>,
     id: i64,
     changes: &EditorChanges,
     revoke_tokens: bool,
 ) -> QueryResult<EditorRow> {
+    let conn: &mut DbConnection = tx;
     let bump = if revoke_tokens { 1 } else { 0 };
     diesel::update(editors::table.find(id))
         .set((changes, editors::token_version.eq(editors::token_version + bump), editors::updated_at.eq(now())))
@@ -100,12 +104,14 @@ pub fn display_names(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<std::c
 /// Active admins other than `except`: the last one may not be demoted or
 /// disabled. Locks the admins' rows first (a no-op update), so that two
 /// admins demoting each other at once cannot both succeed.
-pub fn lock_admins_and_count_others(conn: &mut DbConnection, except: i64) -> QueryResult<i64> {
-    diesel::update(editors::table.filter(editors::role.eq("admin")))
+pub fn lock_admins_and_count_others(tx: &mut Tx<'_, Internal>, except: i64) -> QueryResult<i64> {
+    let conn: &mut DbConnection = tx;
+    let admin = Role::Admin.as_str();
+    diesel::update(editors::table.filter(editors::role.eq(admin)))
         .set(editors::role.eq(editors::role))
         .execute(conn)?;
     editors::table
-        .filter(editors::role.eq("admin"))
+        .filter(editors::role.eq(admin))
         .filter(editors::disabled.eq(false))
         .filter(editors::id.ne(except))
         .count()

@@ -3,15 +3,13 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
 
-use super::aggregate;
-use super::dto::{RatingAggregate, RatingEntry, RatingList, VoteRequest};
-use super::queries::{self, VoteOutcome};
+use super::VoteOutcome;
+use super::dto::{RatingAggregate, RatingList, VoteRequest};
 use crate::auth::{CurrentEditor, MaybeEditor};
-use crate::db::now;
 use crate::error::{ApiError, Problem};
-use crate::http::{client_ip, json_for, private_json, with_next_link};
+use crate::http::{Audience, IfNoneMatch, client_ip, json_for, no_content, page_json, private_json};
 use crate::json::ApiJson;
-use crate::pagination::{PageParams, paginate};
+use crate::pagination::PageParams;
 use crate::state::AppState;
 
 /// A vote is `{"score": n}`: anything much longer is not one.
@@ -27,12 +25,12 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[utoipa::path(
     tag = "ratings",
     operation_id = "getStoryRating",
-    params(("id" = i64, Path, description = "The story's id"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 if unchanged")),
+    params(("id" = i64, Path, description = "The story's id"), IfNoneMatch),
     responses(
         (status = 200, description = "The aggregate", body = RatingAggregate, headers(
             ("ETag" = String, description = "Strong validator; every vote changes it"))),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 404, description = "No such story, or not public", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such story, or not public", body = Problem),
     ),
     security((), ("bearer" = []))
 )]
@@ -42,20 +40,12 @@ pub async fn get_rating(
     MaybeEditor(editor): MaybeEditor,
     state: web::Data<AppState>,
     id: web::Path<i64>,
+    _: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let public = editor.is_none();
+    let (id, audience) = (id.into_inner(), Audience::of(&editor));
     let shared = state.clone();
-    let body = state
-        .db
-        .run(move |conn| {
-            let counters =
-                queries::counters(conn, id)?.filter(|c| !public || c.is_public(now())).ok_or(ApiError::NotFound)?;
-            let mean = shared.rating_prior.mean(conn)?;
-            Ok(aggregate(&counters, &shared.rating_prior, mean))
-        })
-        .await?;
-    json_for(&req, public, &body)
+    let body = state.db.read(move |conn| super::rating_of(conn, id, audience, &shared.rating_prior)).await?;
+    json_for(&req, audience, &body)
 }
 
 /// Rate a story from 1 to 5 ("Rate article").
@@ -76,8 +66,8 @@ pub async fn get_rating(
     responses(
         (status = 201, description = "The voter's first vote; the new aggregate", body = RatingAggregate),
         (status = 200, description = "The voter's score replaced; the new aggregate", body = RatingAggregate),
-        (status = 404, description = "No such story, or not published", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many votes from this address", body = Problem, content_type = "application/problem+json",
+        (status = 404, description = "No such story, or not published", body = Problem),
+        (status = 429, description = "Too many votes from this address", body = Problem,
             headers(("Retry-After" = u64, description = "Seconds to wait before voting again"))),
     ),
     security(())
@@ -96,16 +86,8 @@ pub async fn put_vote(
     let voter_hash = state.voter_hasher.hash(&voter);
     let score = i32::try_from(vote.score).map_err(ApiError::internal)?;
     let shared = state.clone();
-    let (outcome, body) = state
-        .db
-        .write(move |conn| {
-            let story = queries::lock_counters(conn, id)?.filter(|c| c.is_public(now())).ok_or(ApiError::NotFound)?;
-            let outcome = queries::vote(conn, story.id, &voter_hash, score)?;
-            let counters = queries::counters(conn, id)?.ok_or(ApiError::NotFound)?;
-            let mean = shared.rating_prior.mean(conn)?;
-            Ok((outcome, aggregate(&counters, &shared.rating_prior, mean)))
-        })
-        .await?;
+    let (outcome, body) =
+        state.db.write(move |tx| super::vote(tx, id, &voter_hash, score, &shared.rating_prior)).await?;
     let status = if outcome == VoteOutcome::Created { StatusCode::CREATED } else { StatusCode::OK };
     private_json(status, &body)
 }
@@ -120,7 +102,7 @@ pub async fn put_vote(
     responses(
         (status = 200, description = "A page of votes", body = RatingList,
             headers(("Link" = String, description = "`<…>; rel=\"next\"` when another page follows"))),
-        (status = 404, description = "No such story", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such story", body = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -132,30 +114,9 @@ pub async fn list_ratings(
     id: web::Path<i64>,
     page: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let limit = page.limit()?;
-    let before: Option<i64> = page.cursor()?;
-    let rows = state
-        .db
-        .run(move |conn| {
-            queries::counters(conn, id)?.ok_or(ApiError::NotFound)?;
-            Ok(queries::list(conn, id, before, limit + 1)?)
-        })
-        .await?;
-    let (rows, page) = paginate(rows, limit, |row| row.id);
-    let data = rows
-        .into_iter()
-        .map(|r| RatingEntry {
-            id: r.id,
-            story_id: r.story_id,
-            score: r.score,
-            voter_hash: r.voter_hash,
-            created_at: r.created_at.and_utc(),
-            updated_at: r.updated_at.and_utc(),
-        })
-        .collect();
-    let body = RatingList { data, page };
-    Ok(with_next_link(private_json(StatusCode::OK, &body)?, &req, &body.page))
+    let (id, page) = (id.into_inner(), page.request()?);
+    let body: RatingList = state.db.read(move |conn| super::votes_page(conn, id, page)).await?;
+    page_json(&req, Audience::Editors, &body, &body.page)
 }
 
 /// Delete a vote.
@@ -167,7 +128,7 @@ pub async fn list_ratings(
     params(("rating_id" = i64, Path, description = "The vote's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such vote", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such vote", body = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -178,6 +139,6 @@ pub async fn delete_rating(
     rating_id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let rating_id = rating_id.into_inner();
-    state.db.write(move |conn| queries::delete(conn, rating_id)?.ok_or(ApiError::NotFound)).await?;
-    Ok(HttpResponse::NoContent().insert_header((actix_web::http::header::CACHE_CONTROL, "private, no-store")).finish())
+    state.db.write(move |tx| super::remove(tx, rating_id)).await?;
+    Ok(no_content())
 }

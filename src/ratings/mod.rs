@@ -9,9 +9,9 @@
 //! so aggregates are exact under concurrent votes on both backends, and
 //! reading one never scans votes.
 
-pub mod dto;
-pub mod handlers;
-pub mod queries;
+pub(crate) mod dto;
+pub(crate) mod handlers;
+mod queries;
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -22,8 +22,14 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::db::DbConnection;
+use crate::db::{Content, DbConnection, Internal, Tx, now};
 use crate::error::ApiError;
+use crate::http::Audience;
+use crate::pagination::PageRequest;
+use crate::server_keys::{self, KeyPurpose};
+use crate::stories::{is_public, visible_to};
+use dto::{RatingAggregate, RatingEntry, RatingList};
+pub(crate) use queries::VoteOutcome;
 
 /// Turns voter ids into keyed hashes: the server never stores the id itself,
 /// and without the key the hashes cannot be linked back to ids.
@@ -34,9 +40,9 @@ pub struct VoterHasher {
 impl VoterHasher {
     /// The key is generated once and kept in the database, like the JWT key;
     /// it is never rotated, or re-votes would count as new voters.
-    pub fn load(conn: &mut DbConnection) -> diesel::QueryResult<Self> {
-        let mut secrets = crate::auth::keys::stored_secrets(conn, "voter-hash")?;
-        Ok(Self { key: secrets.swap_remove(0) })
+    pub fn load(tx: &mut Tx<'_, Internal>) -> diesel::QueryResult<Self> {
+        let mut keys = server_keys::ensure(tx, KeyPurpose::VoterHash)?;
+        Ok(Self { key: keys.swap_remove(0).secret.0 })
     }
 
     /// The hash of a voter id; any spelling of the same UUID hashes alike.
@@ -77,14 +83,73 @@ impl RatingPrior {
 }
 
 /// The public aggregate of a story's counters.
-pub fn aggregate(counters: &queries::StoryCounters, prior: &RatingPrior, prior_mean: f64) -> dto::RatingAggregate {
-    dto::RatingAggregate {
+fn aggregate(
+    conn: &mut DbConnection,
+    counters: &queries::StoryCounters,
+    prior: &RatingPrior,
+) -> Result<RatingAggregate, ApiError> {
+    let prior_mean = prior.mean(conn)?;
+    Ok(RatingAggregate {
         story_id: counters.id,
         count: counters.rating_count,
         average: average(counters.rating_sum, counters.rating_count),
         distribution: counters.histogram().iter().enumerate().map(|(i, n)| ((i + 1).to_string(), *n)).collect(),
         score: bayesian_score(counters.rating_sum, counters.rating_count, prior.weight, prior_mean),
+    })
+}
+
+/// A story's rating, as `audience` may see it.
+pub fn rating_of(
+    conn: &mut DbConnection,
+    story_id: i64,
+    audience: Audience,
+    prior: &RatingPrior,
+) -> Result<RatingAggregate, ApiError> {
+    let counters = queries::counters(conn, story_id)?.ok_or(ApiError::NotFound)?;
+    visible_to(audience, counters.status, counters.published_at)?;
+    aggregate(conn, &counters, prior)
+}
+
+/// Records a reader's vote on a public story: a voter's later vote replaces
+/// its earlier one. Returns whether it was the first, and the new aggregate.
+pub fn vote(
+    tx: &mut Tx<'_, Content>,
+    story_id: i64,
+    voter_hash: &str,
+    score: i32,
+    prior: &RatingPrior,
+) -> Result<(VoteOutcome, RatingAggregate), ApiError> {
+    let story = queries::lock_counters(tx, story_id)?.ok_or(ApiError::NotFound)?;
+    if !is_public(story.status, story.published_at, now()) {
+        return Err(ApiError::NotFound);
     }
+    let outcome = queries::vote(tx, story_id, voter_hash, score)?;
+    let counters = queries::counters(tx, story_id)?.ok_or(ApiError::NotFound)?;
+    Ok((outcome, aggregate(tx, &counters, prior)?))
+}
+
+/// A story's votes, newest first, for moderation.
+pub fn votes_page(conn: &mut DbConnection, story_id: i64, page: PageRequest<i64>) -> Result<RatingList, ApiError> {
+    queries::counters(conn, story_id)?.ok_or(ApiError::NotFound)?;
+    let rows = queries::list(conn, story_id, page.after, page.fetch_limit())?;
+    let (rows, page) = page.page_of(rows, |row| row.id);
+    let data = rows
+        .into_iter()
+        .map(|r| RatingEntry {
+            id: r.id,
+            story_id: r.story_id,
+            score: r.score,
+            voter_hash: r.voter_hash,
+            created_at: r.created_at.and_utc(),
+            updated_at: r.updated_at.and_utc(),
+        })
+        .collect();
+    Ok(RatingList { data, page })
+}
+
+/// Moderation: deletes a vote; its story's aggregate follows at once.
+pub fn remove(tx: &mut Tx<'_, Content>, rating_id: i64) -> Result<(), ApiError> {
+    queries::delete(tx, rating_id)?.ok_or(ApiError::NotFound).map(drop)
 }
 
 /// The exact mean, or `None` without votes.

@@ -3,16 +3,17 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::{DbConnection, now};
+use crate::db::{Content, DbConnection, Tx, now};
 use crate::schema::{rating_totals, ratings, stories};
-use crate::stories::queries as story_queries;
+use crate::stories::StoredStatus;
 
 /// A story's rating counters, with what decides whether it may be rated.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = stories)]
 pub struct StoryCounters {
     pub id: i64,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: StoredStatus,
     pub published_at: Option<NaiveDateTime>,
     pub rating_count: i64,
     pub rating_sum: i64,
@@ -24,10 +25,6 @@ pub struct StoryCounters {
 }
 
 impl StoryCounters {
-    pub fn is_public(&self, now: NaiveDateTime) -> bool {
-        story_queries::is_public(&self.status, self.published_at, now)
-    }
-
     pub fn histogram(&self) -> [i64; 5] {
         [self.rating_1, self.rating_2, self.rating_3, self.rating_4, self.rating_5]
     }
@@ -48,14 +45,14 @@ pub fn counters(conn: &mut DbConnection, story_id: i64) -> QueryResult<Option<St
     stories::table.find(story_id).select(StoryCounters::as_select()).first(conn).optional()
 }
 
-/// Locks the story's row ([`story_queries::lock`]), then reads its counters.
+/// Locks the story's row ([`crate::stories::lock`]), then reads its counters.
 /// Every vote and deletion on a story goes through here first, so they
 /// apply one at a time.
-pub fn lock_counters(conn: &mut DbConnection, story_id: i64) -> QueryResult<Option<StoryCounters>> {
-    if !story_queries::lock(conn, story_id)? {
+pub fn lock_counters(tx: &mut Tx<'_, Content>, story_id: i64) -> QueryResult<Option<StoryCounters>> {
+    if !crate::stories::lock(tx, story_id)? {
         return Ok(None);
     }
-    counters(conn, story_id)
+    counters(tx, story_id)
 }
 
 /// What a vote did.
@@ -69,13 +66,13 @@ pub enum VoteOutcome {
 
 /// Records `score` from `voter_hash`, adjusting the counters. Call with the
 /// story locked ([`lock_counters`]).
-pub fn vote(conn: &mut DbConnection, story_id: i64, voter_hash: &str, score: i32) -> QueryResult<VoteOutcome> {
+pub fn vote(tx: &mut Tx<'_, Content>, story_id: i64, voter_hash: &str, score: i32) -> QueryResult<VoteOutcome> {
     let at = now();
     let existing: Option<(i64, i32)> = ratings::table
         .filter(ratings::story_id.eq(story_id))
         .filter(ratings::voter_hash.eq(voter_hash))
         .select((ratings::id, ratings::score))
-        .first(conn)
+        .first(&mut **tx)
         .optional()?;
     match existing {
         None => {
@@ -87,15 +84,15 @@ pub fn vote(conn: &mut DbConnection, story_id: i64, voter_hash: &str, score: i32
                     ratings::created_at.eq(at),
                     ratings::updated_at.eq(at),
                 ))
-                .execute(conn)?;
-            adjust(conn, story_id, 1, score, None, Some(score))?;
+                .execute(&mut **tx)?;
+            adjust(tx, story_id, 1, score, None, Some(score))?;
             Ok(VoteOutcome::Created)
         }
         Some((id, old)) => {
             diesel::update(ratings::table.find(id))
                 .set((ratings::score.eq(score), ratings::updated_at.eq(at)))
-                .execute(conn)?;
-            adjust(conn, story_id, 0, score - old, Some(old), Some(score))?;
+                .execute(&mut **tx)?;
+            adjust(tx, story_id, 0, score - old, Some(old), Some(score))?;
             Ok(VoteOutcome::Replaced)
         }
     }
@@ -103,16 +100,15 @@ pub fn vote(conn: &mut DbConnection, story_id: i64, voter_hash: &str, score: i32
 
 /// Deletes a vote, adjusting its story's counters; `None` if there is no
 /// such vote.
-pub fn delete(conn: &mut DbConnection, rating_id: i64) -> QueryResult<Option<i64>> {
-    let Some(story_id) = ratings::table.find(rating_id).select(ratings::story_id).first::<i64>(conn).optional()? else {
-        return Ok(None);
-    };
-    lock_counters(conn, story_id)?;
+pub fn delete(tx: &mut Tx<'_, Content>, rating_id: i64) -> QueryResult<Option<i64>> {
+    let story = ratings::table.find(rating_id).select(ratings::story_id).first::<i64>(&mut **tx).optional()?;
+    let Some(story_id) = story else { return Ok(None) };
+    lock_counters(tx, story_id)?;
     // Read again under the lock: a concurrent re-vote may have changed it.
     let deleted: Option<i32> =
-        diesel::delete(ratings::table.find(rating_id)).returning(ratings::score).get_result(conn).optional()?;
+        diesel::delete(ratings::table.find(rating_id)).returning(ratings::score).get_result(&mut **tx).optional()?;
     let Some(score) = deleted else { return Ok(None) };
-    adjust(conn, story_id, -1, -score, Some(score), None)?;
+    adjust(tx, story_id, -1, -score, Some(score), None)?;
     Ok(Some(story_id))
 }
 
@@ -120,13 +116,14 @@ pub fn delete(conn: &mut DbConnection, rating_id: i64) -> QueryResult<Option<i64
 /// `removed` score's bucket and into the `added` one's; and the site-wide
 /// totals by the same deltas, last, so their row is locked only briefly.
 fn adjust(
-    conn: &mut DbConnection,
+    tx: &mut Tx<'_, Content>,
     story_id: i64,
     count: i64,
     sum: i32,
     removed: Option<i32>,
     added: Option<i32>,
 ) -> QueryResult<()> {
+    let conn: &mut DbConnection = tx;
     let bucket = |score: i32| i64::from(added == Some(score)) - i64::from(removed == Some(score));
     diesel::update(stories::table.find(story_id))
         .set((

@@ -4,14 +4,11 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 
 use super::dto::{RelatedLink, RelatedLinkInput, RelatedLinkList, RelatedList, SuggestParams};
-use super::queries;
 use crate::auth::{CurrentEditor, MaybeEditor};
-use crate::db::now;
 use crate::error::{ApiError, Problem};
-use crate::http::{json_for, private_json};
+use crate::http::{Audience, IfNoneMatch, json_for, no_content, private_json};
 use crate::json::ApiJson;
 use crate::state::AppState;
-use crate::stories::queries::{self as story_queries, is_public};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_related).service(replace_related).service(add_related).service(delete_related);
@@ -27,12 +24,12 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[utoipa::path(
     tag = "related",
     operation_id = "listRelatedLinks",
-    params(("id" = i64, Path, description = "The story's id"), SuggestParams, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 if unchanged")),
+    params(("id" = i64, Path, description = "The story's id"), SuggestParams, IfNoneMatch),
     responses(
         (status = 200, description = "The list", body = RelatedList, headers(
             ("ETag" = String, description = "Strong validator (public reads)"))),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 404, description = "No such story, or not public", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such story, or not public", body = Problem),
     ),
     security((), ("bearer" = []))
 )]
@@ -43,24 +40,15 @@ pub async fn list_related(
     state: web::Data<AppState>,
     id: web::Path<i64>,
     params: web::Query<SuggestParams>,
+    _: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
     let suggest = params.suggest.unwrap_or(0);
     if suggest > 10 {
         return Err(ApiError::BadRequest(format!("suggest must be from 0 to 10, got {suggest}")));
     }
-    let id = id.into_inner();
-    let for_editor = editor.is_some();
-    let data = state
-        .db
-        .run(move |conn| {
-            let story = story_queries::find(conn, id)?.ok_or(ApiError::NotFound)?;
-            if !for_editor && !is_public(&story.status, story.published_at, now()) {
-                return Err(ApiError::NotFound);
-            }
-            super::list(conn, id, for_editor, suggest)
-        })
-        .await?;
-    json_for(&req, !for_editor, &RelatedList { data })
+    let (id, audience) = (id.into_inner(), Audience::of(&editor));
+    let data = state.db.read(move |conn| super::list_for(conn, id, audience, suggest)).await?;
+    json_for(&req, audience, &RelatedList { data })
 }
 
 /// Replace the whole list at once.
@@ -74,7 +62,7 @@ pub async fn list_related(
     request_body = RelatedLinkList,
     responses(
         (status = 200, description = "The new list, as editors see it", body = RelatedList),
-        (status = 404, description = "No such story", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such story", body = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -86,20 +74,7 @@ pub async fn replace_related(
     ApiJson(RelatedLinkList(items)): ApiJson<RelatedLinkList>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let data = state
-        .db
-        .write(move |conn| {
-            if !story_queries::lock(conn, id)? {
-                return Err(ApiError::NotFound);
-            }
-            let links = super::check(conn, id, &items, &[], |i| format!("[{i}]"))?;
-            queries::delete_all(conn, id)?;
-            for (i, link) in links.iter().enumerate() {
-                queries::insert(conn, id, i as i32 + 1, link)?;
-            }
-            super::list(conn, id, true, 0)
-        })
-        .await?;
+    let data = state.db.write(move |tx| super::replace(tx, id, &items)).await?;
     private_json(StatusCode::OK, &RelatedList { data })
 }
 
@@ -115,7 +90,7 @@ pub async fn replace_related(
     responses(
         (status = 201, description = "The new link", body = RelatedLink,
             headers(("Location" = String, description = "The story's list of related links, where the link now is"))),
-        (status = 404, description = "No such story", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such story", body = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -127,19 +102,7 @@ pub async fn add_related(
     ApiJson(item): ApiJson<RelatedLinkInput>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let link = state
-        .db
-        .write(move |conn| {
-            if !story_queries::lock(conn, id)? {
-                return Err(ApiError::NotFound);
-            }
-            let existing: Vec<_> = queries::links_of(conn, id)?.into_iter().map(|(link, _)| link).collect();
-            let new = super::check(conn, id, std::slice::from_ref(&item), &existing, |_| String::new())?;
-            let position = existing.iter().map(|l| l.position).max().unwrap_or(0) + 1;
-            let link_id = queries::insert(conn, id, position, &new[0])?;
-            super::list(conn, id, true, 0)?.into_iter().find(|l| l.id == Some(link_id)).ok_or(ApiError::NotFound)
-        })
-        .await?;
+    let link = state.db.write(move |tx| super::add(tx, id, item)).await?;
     let mut response = private_json(StatusCode::CREATED, &link)?;
     let location = header::HeaderValue::from_str(&format!("/v1/stories/{id}/related")).map_err(ApiError::internal)?;
     response.headers_mut().insert(header::LOCATION, location);
@@ -155,7 +118,7 @@ pub async fn add_related(
     params(("id" = i64, Path, description = "The story's id"), ("link_id" = i64, Path, description = "The link's id")),
     responses(
         (status = 204, description = "Removed"),
-        (status = 404, description = "No such story or link", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such story or link", body = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -166,14 +129,6 @@ pub async fn delete_related(
     path: web::Path<(i64, i64)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, link_id) = path.into_inner();
-    state
-        .db
-        .write(move |conn| {
-            if !story_queries::lock(conn, id)? || !queries::delete(conn, id, link_id)? {
-                return Err(ApiError::NotFound);
-            }
-            Ok(())
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().insert_header((header::CACHE_CONTROL, "private, no-store")).finish())
+    state.db.write(move |tx| super::remove(tx, id, link_id)).await?;
+    Ok(no_content())
 }

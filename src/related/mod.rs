@@ -5,17 +5,16 @@
 //! the rules a list must keep, what readers and editors see, and how
 //! suggestions are ranked.
 
-pub mod dto;
-pub mod handlers;
-pub mod queries;
+pub(crate) mod dto;
+pub(crate) mod handlers;
+mod queries;
 
 use std::collections::{HashMap, HashSet};
 
-use crate::db::{DbConnection, now};
+use crate::db::{Content, DbConnection, Tx, now};
 use crate::error::{ApiError, FieldError};
-use crate::stories::Status;
-use crate::stories::queries::is_public;
-use crate::stories::search::{self, Combine};
+use crate::http::Audience;
+use crate::stories::{Combine, Status, best_public_matches, is_public, visible_to};
 use dto::{LinkKind, RelatedLink, RelatedLinkInput, StoryRef};
 use queries::{LinkRow, NewLink, TargetRow};
 
@@ -29,7 +28,7 @@ const WORDS_WEIGHT: f64 = 0.75;
 /// Checks `items` as links of story `story_id`, after the `existing` ones,
 /// and returns them ready to store. Every broken rule is a 422 entry naming
 /// the item: `field_of(i)` gives its path (`[3]`, or `` for a single item).
-pub fn check(
+fn check(
     conn: &mut DbConnection,
     story_id: i64,
     items: &[RelatedLinkInput],
@@ -100,7 +99,7 @@ pub fn check(
 
 fn story_ref(target: TargetRow, at: chrono::NaiveDateTime) -> StoryRef {
     StoryRef {
-        status: Status::at(&target.status, target.published_at, at),
+        status: Status::at(target.status, target.published_at, at),
         id: target.id,
         slug: target.slug,
         title: target.title,
@@ -108,28 +107,75 @@ fn story_ref(target: TargetRow, at: chrono::NaiveDateTime) -> StoryRef {
     }
 }
 
-/// The list as readers (`for_editor == false`: links to stories that are not
-/// public are left out) or editors see it, with up to `suggest` suggestions.
-pub fn list(
+/// Story `story_id`'s list as `audience` may see it, with up to `suggest`
+/// suggestions. Readers see only public stories' lists, and links to
+/// stories that are not public are left out for them.
+pub fn list_for(
     conn: &mut DbConnection,
     story_id: i64,
-    for_editor: bool,
+    audience: Audience,
     suggest: u8,
 ) -> Result<Vec<RelatedLink>, ApiError> {
+    let story = crate::stories::find(conn, story_id)?.ok_or(ApiError::NotFound)?;
+    visible_to(audience, story.status, story.published_at)?;
+    list(conn, story_id, audience, suggest)
+}
+
+/// Replaces story `story_id`'s whole list; a list that breaks any rule
+/// changes nothing. Returns the new list as editors see it.
+pub fn replace(
+    tx: &mut Tx<'_, Content>,
+    story_id: i64,
+    items: &[RelatedLinkInput],
+) -> Result<Vec<RelatedLink>, ApiError> {
+    if !crate::stories::lock(tx, story_id)? {
+        return Err(ApiError::NotFound);
+    }
+    let links = check(tx, story_id, items, &[], |i| format!("[{i}]"))?;
+    queries::delete_all(tx, story_id)?;
+    for (i, link) in links.iter().enumerate() {
+        queries::insert(tx, story_id, i as i32 + 1, link)?;
+    }
+    list(tx, story_id, Audience::Editors, 0)
+}
+
+/// Appends one link to story `story_id`'s list, under the same rules.
+pub fn add(tx: &mut Tx<'_, Content>, story_id: i64, item: RelatedLinkInput) -> Result<RelatedLink, ApiError> {
+    if !crate::stories::lock(tx, story_id)? {
+        return Err(ApiError::NotFound);
+    }
+    let existing: Vec<_> = queries::links_of(tx, story_id)?.into_iter().map(|(link, _)| link).collect();
+    let new = check(tx, story_id, std::slice::from_ref(&item), &existing, |_| String::new())?;
+    let position = existing.iter().map(|l| l.position).max().unwrap_or(0) + 1;
+    let link_id = queries::insert(tx, story_id, position, &new[0])?;
+    list(tx, story_id, Audience::Editors, 0)?.into_iter().find(|l| l.id == Some(link_id)).ok_or(ApiError::NotFound)
+}
+
+/// Removes one link; the links after it move up one place.
+pub fn remove(tx: &mut Tx<'_, Content>, story_id: i64, link_id: i64) -> Result<(), ApiError> {
+    if !crate::stories::lock(tx, story_id)? || !queries::delete(tx, story_id, link_id)? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(())
+}
+
+fn list(conn: &mut DbConnection, story_id: i64, audience: Audience, suggest: u8) -> Result<Vec<RelatedLink>, ApiError> {
     let at = now();
     let rows = queries::links_of(conn, story_id)?;
     let linked: HashSet<i64> = rows.iter().filter_map(|(link, _)| link.target_story_id).collect();
     let mut data = Vec::with_capacity(rows.len() + usize::from(suggest));
     for (link, target) in rows {
         let entry = match (target, link.url) {
-            (Some(target), _) if for_editor || is_public(&target.status, target.published_at, at) => RelatedLink {
-                id: Some(link.id),
-                position: link.position,
-                kind: LinkKind::Story,
-                title: target.title.clone(),
-                url: None,
-                story: Some(story_ref(target, at)),
-            },
+            (Some(target), _) if audience == Audience::Editors || is_public(target.status, target.published_at, at) => {
+                RelatedLink {
+                    id: Some(link.id),
+                    position: link.position,
+                    kind: LinkKind::Story,
+                    title: target.title.clone(),
+                    url: None,
+                    story: Some(story_ref(target, at)),
+                }
+            }
             (None, Some(url)) => RelatedLink {
                 id: Some(link.id),
                 position: link.position,
@@ -189,13 +235,13 @@ fn distinctive_words(text: &str) -> String {
 /// tag)`), and shared words of the title and excerpt, ranked by the
 /// full-text index and weighted [`WORDS_WEIGHT`]. Ties go to the more
 /// recent story.
-pub fn suggestions(
+fn suggestions(
     conn: &mut DbConnection,
     story_id: i64,
     exclude: &HashSet<i64>,
     n: usize,
 ) -> Result<Vec<TargetRow>, ApiError> {
-    let Some(story) = crate::stories::queries::find(conn, story_id)? else { return Ok(Vec::new()) };
+    let Some(story) = crate::stories::find(conn, story_id)? else { return Ok(Vec::new()) };
     let (frequencies, stories) = queries::tag_frequencies(conn, story_id)?;
     let weights: Vec<(i64, f64)> = frequencies
         .iter()
@@ -208,7 +254,7 @@ pub fn suggestions(
     let by_words: Vec<(i64, f64)> = if words.is_empty() {
         Vec::new()
     } else {
-        search::best_public_matches(conn, &words, Combine::Any, story_id, CANDIDATES)?
+        best_public_matches(conn, &words, Combine::Any, story_id, CANDIDATES)?
             .into_iter()
             .map(|(id, rank)| (id, -rank))
             .collect()

@@ -5,8 +5,9 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::Double;
 
-use crate::db::{DbConnection, now};
+use crate::db::{Content, DbConnection, Tx, now};
 use crate::schema::{related_links, stories, story_tags};
+use crate::stories::{StoredStatus, public_at};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = related_links)]
@@ -26,7 +27,8 @@ pub struct TargetRow {
     pub slug: String,
     pub title: String,
     pub excerpt: String,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: StoredStatus,
     pub published_at: Option<NaiveDateTime>,
 }
 
@@ -52,7 +54,7 @@ pub fn existing_stories(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec
     stories::table.filter(stories::id.eq_any(ids)).select(stories::id).load(conn)
 }
 
-pub fn insert(conn: &mut DbConnection, story_id: i64, position: i32, link: &NewLink) -> QueryResult<i64> {
+pub fn insert(tx: &mut Tx<'_, Content>, story_id: i64, position: i32, link: &NewLink) -> QueryResult<i64> {
     let (target, url, title) = match link {
         NewLink::Story(id) => (Some(*id), None, None),
         NewLink::External { url, title } => (None, Some(url.as_str()), Some(title.as_str())),
@@ -67,15 +69,16 @@ pub fn insert(conn: &mut DbConnection, story_id: i64, position: i32, link: &NewL
             related_links::created_at.eq(now()),
         ))
         .returning(related_links::id)
-        .get_result(conn)
+        .get_result(&mut **tx)
 }
 
-pub fn delete_all(conn: &mut DbConnection, story_id: i64) -> QueryResult<usize> {
-    diesel::delete(related_links::table.filter(related_links::story_id.eq(story_id))).execute(conn)
+pub fn delete_all(tx: &mut Tx<'_, Content>, story_id: i64) -> QueryResult<usize> {
+    diesel::delete(related_links::table.filter(related_links::story_id.eq(story_id))).execute(&mut **tx)
 }
 
 /// Deletes one link and closes the gap it leaves in the positions.
-pub fn delete(conn: &mut DbConnection, story_id: i64, link_id: i64) -> QueryResult<bool> {
+pub fn delete(tx: &mut Tx<'_, Content>, story_id: i64, link_id: i64) -> QueryResult<bool> {
+    let conn: &mut DbConnection = tx;
     let position: Option<i32> = diesel::delete(
         related_links::table.filter(related_links::id.eq(link_id)).filter(related_links::story_id.eq(story_id)),
     )
@@ -133,10 +136,5 @@ pub fn tag_frequencies(conn: &mut DbConnection, story_id: i64) -> QueryResult<(V
 
 /// The public stories among `ids`, as links show them.
 pub fn public_targets(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<TargetRow>> {
-    stories::table
-        .filter(stories::id.eq_any(ids))
-        .filter(stories::status.eq("published"))
-        .filter(stories::published_at.le(now()))
-        .select(TargetRow::as_select())
-        .load(conn)
+    stories::table.filter(stories::id.eq_any(ids)).filter(public_at(now())).select(TargetRow::as_select()).load(conn)
 }

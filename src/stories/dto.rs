@@ -1,11 +1,102 @@
 //! Wire types of the story endpoints.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::openapi::{RefOr, Response};
+use utoipa::{IntoParams, IntoResponses, ToSchema};
 use validator::Validate;
 
 use super::Status;
+use crate::schemas::{json_response, problem_response};
+
+/// How a list is ordered.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+pub enum SortParam {
+    /// Newest publication first (the default).
+    #[serde(rename = "-published_at")]
+    PublishedDesc,
+    /// Oldest publication first.
+    #[serde(rename = "published_at")]
+    PublishedAsc,
+    /// By title, A to Z (by code point).
+    #[serde(rename = "title")]
+    Title,
+    /// Best rated first, by the Bayesian score of `GET /v1/stories/{id}/rating`.
+    #[serde(rename = "-rating")]
+    RatingDesc,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only stories with this tag slug.
+    pub tag: Option<String>,
+    /// Only stories in this locale (BCP 47, e.g. `en-GB`).
+    pub locale: Option<String>,
+    /// Only stories with this byline, exactly.
+    pub author: Option<String>,
+    /// Full-text search over title, excerpt and body; best match first unless `sort` is given.
+    pub q: Option<String>,
+    /// Only stories published after this time (RFC 3339).
+    pub published_after: Option<DateTime<Utc>>,
+    /// Only stories published before this time (RFC 3339).
+    pub published_before: Option<DateTime<Utc>>,
+    /// Order of the list; `-published_at` by default, best match first with `q`.
+    pub sort: Option<SortParam>,
+    /// Story fields to return (sparse fieldset), comma-separated, e.g.
+    /// `id,slug,title`. By default every field except `body` and `body_html`.
+    #[serde(default, deserialize_with = "comma_separated")]
+    #[param(style = Form, explode = false)]
+    pub fields: Option<Vec<StoryField>>,
+    /// Editors only: only stories in this status (by default, editors see every status).
+    pub status: Option<Status>,
+}
+
+/// Declares [`StoryField`] with each variant's JSON name written once.
+macro_rules! story_fields {
+    ($($variant:ident => $name:tt),+ $(,)?) => {
+        /// A story field, for sparse fieldsets (`fields=id,slug,title`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+        pub enum StoryField {
+            $(#[serde(rename = $name)] $variant),+
+        }
+
+        impl StoryField {
+            pub const ALL: &[StoryField] = &[$(StoryField::$variant),+];
+
+            /// The field's key in a story's JSON.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(StoryField::$variant => $name),+
+                }
+            }
+        }
+    };
+}
+
+story_fields! {
+    Id => "id", Slug => "slug", Title => "title", Subtitle => "subtitle", Excerpt => "excerpt", Body => "body",
+    BodyHtml => "body_html", Status => "status", Locale => "locale", Tags => "tags", Author => "author",
+    CoverImage => "cover_image", Seo => "seo", WordCount => "word_count",
+    ReadingTimeMinutes => "reading_time_minutes", PublishedAt => "published_at", CreatedAt => "created_at",
+    UpdatedAt => "updated_at", Version => "version", Rating => "rating",
+}
+
+/// `a,b,c` as a list, the way OpenAPI's `style: form, explode: false` sends
+/// arrays; an empty value is no list.
+fn comma_separated<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<StoryField>>, D::Error> {
+    use serde::de::IntoDeserializer;
+    let Some(raw) = Option::<String>::deserialize(deserializer)? else { return Ok(None) };
+    let fields = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(|name| StoryField::deserialize(name.into_deserializer()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((!fields.is_empty()).then_some(fields))
+}
 
 /// The byline.
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
@@ -174,7 +265,7 @@ impl Validate for StoryPatch {
 
 impl utoipa::PartialSchema for StoryPatch {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        crate::openapi::all_optional(
+        crate::schemas::all_optional(
             <StoryInput as utoipa::PartialSchema>::schema(),
             "Changes to a story's content as a JSON Merge Patch (RFC 7396): any fields of `StoryInput`; \
              null returns a field to its default (`slug` and `excerpt` are derived again).",
@@ -198,9 +289,17 @@ pub struct PublishRequest {
 /// `body_html`, unless `fields` chose others.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct StoryList {
-    #[schema(schema_with = crate::openapi::story_list_items)]
+    #[schema(schema_with = story_list_items)]
     pub data: Vec<serde_json::Map<String, serde_json::Value>>,
     pub page: crate::pagination::Page,
+}
+
+/// The items of a story list: any subset of a story's fields.
+fn story_list_items() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::Array::new(crate::schemas::all_optional(
+        <Story as utoipa::PartialSchema>::schema(),
+        "A story in a list: the fields of `Story` that `fields` chose; by default all but `body` and `body_html`.",
+    ))
 }
 
 /// A tag in use by published stories.
@@ -247,4 +346,31 @@ pub struct Revision {
 pub struct RevisionList {
     pub data: Vec<Revision>,
     pub page: crate::pagination::Page,
+}
+
+/// The answers to reading one story, by id or by slug.
+pub struct StoryRead;
+
+impl IntoResponses for StoryRead {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let etag = ("ETag", "Readers: a strong validator for If-None-Match. Editors: the version, for If-Match");
+        let modified = ("Last-Modified", "Readers: when the story last changed or was published");
+        BTreeMap::from([
+            ("200".to_owned(), json_response("The story", "Story", &[etag, modified]).into()),
+            ("304".to_owned(), Response::new("Not modified since the ETag in If-None-Match").into()),
+            ("404".to_owned(), problem_response("No such story, or not public").into()),
+        ])
+    }
+}
+
+/// The failures of a change to an existing story, beside its 200.
+pub struct StoryChangeFailures;
+
+impl IntoResponses for StoryChangeFailures {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        BTreeMap::from([
+            ("404".to_owned(), problem_response("No such story").into()),
+            ("412".to_owned(), problem_response("The story changed since the ETag in If-Match").into()),
+        ])
+    }
 }

@@ -1,27 +1,22 @@
 //! `/v1/stories` and `/v1/tags`.
 
-use std::collections::BTreeSet;
 use std::time::SystemTime;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue, HttpDate};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
 
 use super::dto::{
-    PublishRequest, Revision, RevisionEditor, RevisionList, Story, StoryInput, StoryList, StoryPatch, TagCount, TagList,
+    ListParams, PublishRequest, Revision, RevisionList, Story, StoryChangeFailures, StoryInput, StoryList, StoryPatch,
+    StoryRead, TagList,
 };
-use super::queries::{self, ListCursor, ListFilter, Sort, Visibility};
-use super::{Status, Transition, to_story};
+use super::{StoryKey, Transition};
 use crate::auth::{CurrentEditor, MaybeEditor};
 use crate::db::now;
-use crate::editors::queries as editor_queries;
 use crate::error::{ApiError, Problem};
-use crate::http::{if_match, json_for, private_json, public_json, version_etag, with_next_link};
+use crate::http::{Audience, IfMatch, IfNoneMatch, json_for, no_content, page_json, private_json, version_etag};
 use crate::json::{ApiJson, MaybeJson};
-use crate::pagination::{PageParams, paginate};
+use crate::pagination::PageParams;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -40,153 +35,37 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(list_tags);
 }
 
-/// A single story: public and cacheable for readers; private, with the
-/// version ETag for `If-Match`, for editors.
-fn story_response(req: &HttpRequest, story: &Story, public: bool) -> Result<HttpResponse, ApiError> {
-    let mut response = json_for(req, public, story)?;
-    let headers = response.headers_mut();
-    if public {
-        let modified = story.published_at.map_or(story.updated_at, |p| p.max(story.updated_at));
-        let date = HttpDate::from(SystemTime::from(modified));
-        headers.insert(header::LAST_MODIFIED, HeaderValue::from_str(&date.to_string()).map_err(ApiError::internal)?);
-    } else {
-        headers.insert(header::ETAG, HeaderValue::from_str(&version_etag(story.version)).map_err(ApiError::internal)?);
+/// A story's version as its `ETag`, for `If-Match`.
+fn with_version_etag(mut response: HttpResponse, story: &Story) -> Result<HttpResponse, ApiError> {
+    let etag = HeaderValue::from_str(&version_etag(story.version)).map_err(ApiError::internal)?;
+    response.headers_mut().insert(header::ETAG, etag);
+    Ok(response)
+}
+
+/// Reads one story: public and cacheable for readers (with `Last-Modified`);
+/// private, with the version ETag for `If-Match`, for editors.
+async fn read_story(
+    req: &HttpRequest,
+    editor: &Option<crate::editors::EditorRow>,
+    state: &AppState,
+    key: StoryKey,
+) -> Result<HttpResponse, ApiError> {
+    let audience = Audience::of(editor);
+    let story = state.db.read(move |conn| super::read(conn, &key, audience)).await?;
+    let mut response = json_for(req, audience, &story)?;
+    if audience == Audience::Editors {
+        return with_version_etag(response, &story);
     }
+    let modified = story.published_at.map_or(story.updated_at, |p| p.max(story.updated_at));
+    let date = HttpDate::from(SystemTime::from(modified)).to_string();
+    response.headers_mut().insert(header::LAST_MODIFIED, HeaderValue::from_str(&date).map_err(ApiError::internal)?);
     Ok(response)
 }
 
 /// A story after an editor's write: private, with its new version ETag.
 fn written(story: &Story, status: StatusCode) -> Result<HttpResponse, ApiError> {
-    let mut response = private_json(status, story)?;
-    response
-        .headers_mut()
-        .insert(header::ETAG, HeaderValue::from_str(&version_etag(story.version)).map_err(ApiError::internal)?);
-    Ok(response)
+    with_version_etag(private_json(status, story)?, story)
 }
-
-/// How a list is ordered.
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-pub enum SortParam {
-    /// Newest publication first (the default).
-    #[serde(rename = "-published_at")]
-    PublishedDesc,
-    /// Oldest publication first.
-    #[serde(rename = "published_at")]
-    PublishedAsc,
-    /// By title, A to Z (by code point).
-    #[serde(rename = "title")]
-    Title,
-    /// Best rated first, by the Bayesian score of `GET /v1/stories/{id}/rating`.
-    #[serde(rename = "-rating")]
-    RatingDesc,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// Only stories with this tag slug.
-    pub tag: Option<String>,
-    /// Only stories in this locale (BCP 47, e.g. `en-GB`).
-    pub locale: Option<String>,
-    /// Only stories with this byline, exactly.
-    pub author: Option<String>,
-    /// Full-text search over title, excerpt and body; best match first unless `sort` is given.
-    pub q: Option<String>,
-    /// Only stories published after this time (RFC 3339).
-    pub published_after: Option<DateTime<Utc>>,
-    /// Only stories published before this time (RFC 3339).
-    pub published_before: Option<DateTime<Utc>>,
-    /// Order of the list; `-published_at` by default, best match first with `q`.
-    pub sort: Option<SortParam>,
-    /// Story fields to return (sparse fieldset), comma-separated, e.g.
-    /// `id,slug,title`. By default every field except `body` and `body_html`.
-    #[serde(default, deserialize_with = "comma_separated")]
-    #[param(style = Form, explode = false)]
-    pub fields: Option<Vec<StoryField>>,
-    /// Editors only: only stories in this status (by default, editors see every status).
-    pub status: Option<Status>,
-}
-
-/// A story field, for sparse fieldsets (`fields=id,slug,title`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StoryField {
-    Id,
-    Slug,
-    Title,
-    Subtitle,
-    Excerpt,
-    Body,
-    BodyHtml,
-    Status,
-    Locale,
-    Tags,
-    Author,
-    CoverImage,
-    Seo,
-    WordCount,
-    ReadingTimeMinutes,
-    PublishedAt,
-    CreatedAt,
-    UpdatedAt,
-    Version,
-    Rating,
-}
-
-/// `a,b,c` as a list, the way OpenAPI's `style: form, explode: false` sends
-/// arrays; an empty value is no list.
-fn comma_separated<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<StoryField>>, D::Error> {
-    use serde::de::IntoDeserializer;
-    let Some(raw) = Option::<String>::deserialize(deserializer)? else { return Ok(None) };
-    let fields = raw
-        .split(',')
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .map(|name| StoryField::deserialize(name.into_deserializer()))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((!fields.is_empty()).then_some(fields))
-}
-
-/// The JSON keys a list item keeps.
-fn chosen_fields(fields: Option<&[StoryField]>) -> Result<BTreeSet<String>, ApiError> {
-    let name = |field: &StoryField| {
-        serde_json::to_value(field)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .ok_or_else(|| ApiError::internal("a field name"))
-    };
-    match fields {
-        Some(list) => list.iter().map(name).collect(),
-        None => Ok(ALL_FIELDS
-            .iter()
-            .filter(|f| !matches!(f, StoryField::Body | StoryField::BodyHtml))
-            .map(name)
-            .collect::<Result<_, _>>()?),
-    }
-}
-
-const ALL_FIELDS: [StoryField; 20] = [
-    StoryField::Id,
-    StoryField::Slug,
-    StoryField::Title,
-    StoryField::Subtitle,
-    StoryField::Excerpt,
-    StoryField::Body,
-    StoryField::BodyHtml,
-    StoryField::Status,
-    StoryField::Locale,
-    StoryField::Tags,
-    StoryField::Author,
-    StoryField::CoverImage,
-    StoryField::Seo,
-    StoryField::WordCount,
-    StoryField::ReadingTimeMinutes,
-    StoryField::PublishedAt,
-    StoryField::CreatedAt,
-    StoryField::UpdatedAt,
-    StoryField::Version,
-    StoryField::Rating,
-];
 
 /// List stories.
 ///
@@ -195,7 +74,7 @@ const ALL_FIELDS: [StoryField; 20] = [
 #[utoipa::path(
     tag = "stories",
     operation_id = "listStories",
-    params(PageParams, ListParams, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 if unchanged")),
+    params(PageParams, ListParams, IfNoneMatch),
     responses((status = 200, description = "A page of stories", body = StoryList, headers(
         ("ETag" = String, description = "Strong validator (public reads)"),
         ("Link" = String, description = "`<…>; rel=\"next\"` when another page follows"))),
@@ -209,43 +88,15 @@ pub async fn list_stories(
     state: web::Data<AppState>,
     page: web::Query<PageParams>,
     params: web::Query<ListParams>,
+    _: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = page.limit()?;
-    let fields = chosen_fields(params.fields.as_deref())?;
-    let q = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
-    let sort = match (params.sort, &q) {
-        (Some(SortParam::PublishedDesc), _) | (None, None) => Sort::PublishedDesc,
-        (Some(SortParam::PublishedAsc), _) => Sort::PublishedAsc,
-        (Some(SortParam::Title), _) => Sort::Title,
-        (Some(SortParam::RatingDesc), _) => Sort::RatingDesc,
-        (None, Some(_)) => Sort::Relevance,
-    };
-    let after: Option<ListCursor> = page.cursor()?;
-    if after.as_ref().is_some_and(|c| c.sort != sort) {
-        return Err(ApiError::BadRequest("cursor belongs to a list in another order".into()));
-    }
-    let visibility = match (&editor, params.status) {
-        (Some(_), status) => Visibility::Editor(status),
-        (None, None) => Visibility::Public,
-        (None, Some(_)) => return Err(ApiError::BadRequest("status is for editors: send a bearer token".into())),
-    };
-    let filter = ListFilter {
-        visibility,
-        tag: params.tag.clone(),
-        locale: params.locale.clone(),
-        author: params.author.clone(),
-        published_after: params.published_after.map(|t| t.naive_utc()),
-        published_before: params.published_before.map(|t| t.naive_utc()),
-        q,
-        sort,
-        after,
-        limit,
-        now: now(),
-        rating_prior: (0.0, 0.0),
-    };
+    let page = page.request()?;
+    let audience = Audience::of(&editor);
     let shared = state.clone();
-    let body = state.db.run(move |conn| super::list_page(conn, filter, &shared.rating_prior, &fields)).await?;
-    Ok(with_next_link(json_for(&req, editor.is_none(), &body)?, &req, &body.page))
+    let params = params.into_inner();
+    let body: StoryList =
+        state.db.read(move |conn| super::list_page(conn, params, page, audience, &shared.rating_prior)).await?;
+    page_json(&req, audience, &body, &body.page)
 }
 
 /// Create a story.
@@ -261,7 +112,7 @@ pub async fn list_stories(
         (status = 201, description = "Created", body = Story, headers(
             ("Location" = String, description = "The new story's URL"),
             ("ETag" = String, description = "The story's version, for If-Match"))),
-        (status = 409, description = "The explicit slug is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The explicit slug is taken", body = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -271,31 +122,11 @@ pub async fn create_story(
     state: web::Data<AppState>,
     ApiJson(input): ApiJson<StoryInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let story = state.db.write(move |conn| super::create(conn, input, &editor)).await?;
+    let story = state.db.write(move |tx| super::create(tx, input, &editor)).await?;
     let mut response = written(&story, StatusCode::CREATED)?;
     let location = HeaderValue::from_str(&format!("/v1/stories/{}", story.id)).map_err(ApiError::internal)?;
     response.headers_mut().insert(header::LOCATION, location);
     Ok(response)
-}
-
-/// Reads one story for `editor`, or for the public when `None`.
-async fn read_story(
-    state: &AppState,
-    editor: &Option<editor_queries::EditorRow>,
-    find: impl FnOnce(&mut crate::db::DbConnection) -> diesel::QueryResult<Option<queries::StoryRow>> + Send + 'static,
-) -> Result<Story, ApiError> {
-    let story = state
-        .db
-        .run(move |conn| {
-            let row = find(conn)?.ok_or(ApiError::NotFound)?;
-            let tags = queries::tags_of(conn, row.id)?;
-            Ok(to_story(row, tags, now()))
-        })
-        .await?;
-    if editor.is_none() && story.status != Status::Published {
-        return Err(ApiError::NotFound);
-    }
-    Ok(story)
 }
 
 /// Read a story by id.
@@ -305,14 +136,8 @@ async fn read_story(
 #[utoipa::path(
     tag = "stories",
     operation_id = "getStory",
-    params(("id" = i64, Path, description = "The story's id"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 if unchanged")),
-    responses(
-        (status = 200, description = "The story", body = Story, headers(
-            ("ETag" = String, description = "Readers: a strong validator for If-None-Match. Editors: the version, for If-Match"),
-            ("Last-Modified" = String, description = "Readers: when the story last changed or was published"))),
-        (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 404, description = "No such story, or not public", body = Problem, content_type = "application/problem+json"),
-    ),
+    params(("id" = i64, Path, description = "The story's id"), IfNoneMatch),
+    responses(StoryRead),
     security((), ("bearer" = []))
 )]
 #[get("/stories/{id:\\d+}")]
@@ -321,10 +146,9 @@ pub async fn get_story(
     MaybeEditor(editor): MaybeEditor,
     state: web::Data<AppState>,
     id: web::Path<i64>,
+    _: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let story = read_story(&state, &editor, move |conn| queries::find(conn, id)).await?;
-    story_response(&req, &story, editor.is_none())
+    read_story(&req, &editor, &state, StoryKey::Id(id.into_inner())).await
 }
 
 /// Read a story by slug.
@@ -334,14 +158,8 @@ pub async fn get_story(
 #[utoipa::path(
     tag = "stories",
     operation_id = "getStoryBySlug",
-    params(("slug" = String, Path, description = "The story's slug"), ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 if unchanged")),
-    responses(
-        (status = 200, description = "The story", body = Story, headers(
-            ("ETag" = String, description = "Readers: a strong validator for If-None-Match. Editors: the version, for If-Match"),
-            ("Last-Modified" = String, description = "Readers: when the story last changed or was published"))),
-        (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 404, description = "No such story, or not public", body = Problem, content_type = "application/problem+json"),
-    ),
+    params(("slug" = String, Path, description = "The story's slug"), IfNoneMatch),
+    responses(StoryRead),
     security((), ("bearer" = []))
 )]
 #[get("/stories/slug/{slug}")]
@@ -350,10 +168,9 @@ pub async fn get_story_by_slug(
     MaybeEditor(editor): MaybeEditor,
     state: web::Data<AppState>,
     slug: web::Path<String>,
+    _: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let slug = slug.into_inner();
-    let story = read_story(&state, &editor, move |conn| queries::find_by_slug(conn, &slug)).await?;
-    story_response(&req, &story, editor.is_none())
+    read_story(&req, &editor, &state, StoryKey::Slug(slug.into_inner())).await
 }
 
 /// Change a story (JSON Merge Patch, RFC 7396).
@@ -365,32 +182,28 @@ pub async fn get_story_by_slug(
 #[utoipa::path(
     tag = "stories",
     operation_id = "updateStory",
-    params(
-        ("id" = i64, Path, description = "The story's id"),
-        ("If-Match" = String, Header, description = "The story's ETag, e.g. `\"v3\"`"),
-    ),
+    params(("id" = i64, Path, description = "The story's id"), IfMatch<true>),
     request_body(content = StoryPatch, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated story", body = Story,
             headers(("ETag" = String, description = "The new version, for the next If-Match"))),
-        (status = 404, description = "No such story", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The slug is taken", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The story changed since that ETag", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match is missing", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such story", body = Problem),
+        (status = 409, description = "The slug is taken", body = Problem),
+        (status = 412, description = "The story changed since that ETag", body = Problem),
+        (status = 428, description = "If-Match is missing", body = Problem),
     ),
     security(("bearer" = []))
 )]
 #[patch("/stories/{id:\\d+}")]
 pub async fn update_story(
-    req: HttpRequest,
     CurrentEditor(editor): CurrentEditor,
     state: web::Data<AppState>,
     id: web::Path<i64>,
+    IfMatch(expected): IfMatch<true>,
     ApiJson(StoryPatch(patch)): ApiJson<StoryPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let expected = if_match(&req).expected_version(true)?;
     let id = id.into_inner();
-    let story = state.db.write(move |conn| super::edit(conn, id, expected, &patch, &editor)).await?;
+    let story = state.db.write(move |tx| super::edit(tx, id, expected, &patch, &editor)).await?;
     written(&story, StatusCode::OK)
 }
 
@@ -401,46 +214,33 @@ pub async fn update_story(
 #[utoipa::path(
     tag = "stories",
     operation_id = "deleteStory",
-    params(("id" = i64, Path, description = "The story's id"), ("If-Match" = Option<String>, Header, description = "The ETag the change is based on, e.g. `\"v3\"`: checked when sent (412 if stale)")),
+    params(("id" = i64, Path, description = "The story's id"), IfMatch<false>),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such story", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The story changed since the ETag in If-Match", body = Problem, content_type = "application/problem+json"),
+        StoryChangeFailures,
     ),
     security(("bearer" = []))
 )]
 #[delete("/stories/{id:\\d+}")]
 pub async fn delete_story(
-    req: HttpRequest,
     _editor: CurrentEditor,
     state: web::Data<AppState>,
     id: web::Path<i64>,
+    IfMatch(expected): IfMatch<false>,
 ) -> Result<HttpResponse, ApiError> {
-    let expected = if_match(&req).expected_version(false)?;
     let id = id.into_inner();
-    state
-        .db
-        .write(move |conn| {
-            let story = queries::find(conn, id)?.ok_or(ApiError::NotFound)?;
-            if expected.is_some_and(|v| v != story.version) {
-                return Err(ApiError::PreconditionFailed);
-            }
-            queries::delete(conn, id)?;
-            Ok(())
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().insert_header((header::CACHE_CONTROL, "private, no-store")).finish())
+    state.db.write(move |tx| super::delete(tx, id, expected)).await?;
+    Ok(no_content())
 }
 
 async fn change_lifecycle(
-    req: &HttpRequest,
-    editor: editor_queries::EditorRow,
+    editor: crate::editors::EditorRow,
     state: &AppState,
     id: i64,
+    expected: Option<i64>,
     transition: Transition,
 ) -> Result<HttpResponse, ApiError> {
-    let expected = if_match(req).expected_version(false)?;
-    let story = state.db.write(move |conn| super::transition(conn, id, expected, transition, &editor)).await?;
+    let story = state.db.write(move |tx| super::transition(tx, id, expected, transition, &editor)).await?;
     written(&story, StatusCode::OK)
 }
 
@@ -451,25 +251,21 @@ async fn change_lifecycle(
 #[utoipa::path(
     tag = "stories",
     operation_id = "publishStory",
-    params(("id" = i64, Path, description = "The story's id"), ("If-Match" = Option<String>, Header, description = "The ETag the change is based on, e.g. `\"v3\"`: checked when sent (412 if stale)")),
+    params(("id" = i64, Path, description = "The story's id"), IfMatch<false>),
     request_body(content = Option<PublishRequest>, description = "Optional: omit to publish now"),
-    responses(
-        (status = 200, description = "The story, published or scheduled", body = Story, headers(("ETag" = String, description = "The new version, for the next If-Match"))),
-        (status = 404, description = "No such story", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The story changed since the ETag in If-Match", body = Problem, content_type = "application/problem+json"),
-    ),
+    responses((status = 200, description = "The story, published or scheduled", body = Story, headers(("ETag" = String, description = "The new version, for the next If-Match"))), StoryChangeFailures),
     security(("bearer" = []))
 )]
 #[post("/stories/{id:\\d+}/publish")]
 pub async fn publish_story(
-    req: HttpRequest,
     CurrentEditor(editor): CurrentEditor,
     state: web::Data<AppState>,
     id: web::Path<i64>,
+    IfMatch(expected): IfMatch<false>,
     MaybeJson(body): MaybeJson<PublishRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let at = body.and_then(|b| b.at).map_or_else(now, |at| crate::db::truncate(at.naive_utc()));
-    change_lifecycle(&req, editor, &state, id.into_inner(), Transition::Publish { at }).await
+    change_lifecycle(editor, &state, id.into_inner(), expected, Transition::Publish { at }).await
 }
 
 /// Unpublish a story.
@@ -479,22 +275,18 @@ pub async fn publish_story(
 #[utoipa::path(
     tag = "stories",
     operation_id = "unpublishStory",
-    params(("id" = i64, Path, description = "The story's id"), ("If-Match" = Option<String>, Header, description = "The ETag the change is based on, e.g. `\"v3\"`: checked when sent (412 if stale)")),
-    responses(
-        (status = 200, description = "The story, now a draft", body = Story, headers(("ETag" = String, description = "The new version, for the next If-Match"))),
-        (status = 404, description = "No such story", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The story changed since the ETag in If-Match", body = Problem, content_type = "application/problem+json"),
-    ),
+    params(("id" = i64, Path, description = "The story's id"), IfMatch<false>),
+    responses((status = 200, description = "The story, now a draft", body = Story, headers(("ETag" = String, description = "The new version, for the next If-Match"))), StoryChangeFailures),
     security(("bearer" = []))
 )]
 #[post("/stories/{id:\\d+}/unpublish")]
 pub async fn unpublish_story(
-    req: HttpRequest,
     CurrentEditor(editor): CurrentEditor,
     state: web::Data<AppState>,
     id: web::Path<i64>,
+    IfMatch(expected): IfMatch<false>,
 ) -> Result<HttpResponse, ApiError> {
-    change_lifecycle(&req, editor, &state, id.into_inner(), Transition::Unpublish).await
+    change_lifecycle(editor, &state, id.into_inner(), expected, Transition::Unpublish).await
 }
 
 /// Archive a story.
@@ -504,39 +296,18 @@ pub async fn unpublish_story(
 #[utoipa::path(
     tag = "stories",
     operation_id = "archiveStory",
-    params(("id" = i64, Path, description = "The story's id"), ("If-Match" = Option<String>, Header, description = "The ETag the change is based on, e.g. `\"v3\"`: checked when sent (412 if stale)")),
-    responses(
-        (status = 200, description = "The story, now archived", body = Story, headers(("ETag" = String, description = "The new version, for the next If-Match"))),
-        (status = 404, description = "No such story", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The story changed since the ETag in If-Match", body = Problem, content_type = "application/problem+json"),
-    ),
+    params(("id" = i64, Path, description = "The story's id"), IfMatch<false>),
+    responses((status = 200, description = "The story, now archived", body = Story, headers(("ETag" = String, description = "The new version, for the next If-Match"))), StoryChangeFailures),
     security(("bearer" = []))
 )]
 #[post("/stories/{id:\\d+}/archive")]
 pub async fn archive_story(
-    req: HttpRequest,
     CurrentEditor(editor): CurrentEditor,
     state: web::Data<AppState>,
     id: web::Path<i64>,
+    IfMatch(expected): IfMatch<false>,
 ) -> Result<HttpResponse, ApiError> {
-    change_lifecycle(&req, editor, &state, id.into_inner(), Transition::Archive).await
-}
-
-fn to_revision(
-    row: queries::RevisionRow,
-    editors: &std::collections::HashMap<i64, String>,
-) -> Result<Revision, ApiError> {
-    Ok(Revision {
-        version: row.version,
-        change: row.change,
-        status: row.status,
-        published_at: row.published_at.map(|t| t.and_utc()),
-        editor: row
-            .editor_id
-            .and_then(|id| editors.get(&id).map(|name| RevisionEditor { id, display_name: name.clone() })),
-        created_at: row.created_at.and_utc(),
-        content: serde_json::from_str(&row.content).map_err(ApiError::internal)?,
-    })
+    change_lifecycle(editor, &state, id.into_inner(), expected, Transition::Archive).await
 }
 
 /// List a story's revisions.
@@ -549,7 +320,7 @@ fn to_revision(
     responses(
         (status = 200, description = "A page of revisions", body = RevisionList,
             headers(("Link" = String, description = "`<…>; rel=\"next\"` when another page follows"))),
-        (status = 404, description = "No such story", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such story", body = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -561,22 +332,9 @@ pub async fn list_revisions(
     id: web::Path<i64>,
     page: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let limit = page.limit()?;
-    let before: Option<i64> = page.cursor()?;
-    let (rows, editors) = state
-        .db
-        .run(move |conn| {
-            queries::find(conn, id)?.ok_or(ApiError::NotFound)?;
-            let rows = queries::list_revisions(conn, id, before, limit + 1)?;
-            let ids: Vec<i64> = rows.iter().filter_map(|r| r.editor_id).collect();
-            Ok((rows, editor_queries::display_names(conn, &ids)?))
-        })
-        .await?;
-    let (rows, page) = paginate(rows, limit, |row| row.version);
-    let data = rows.into_iter().map(|row| to_revision(row, &editors)).collect::<Result<_, _>>()?;
-    let body = RevisionList { data, page };
-    Ok(with_next_link(private_json(StatusCode::OK, &body)?, &req, &body.page))
+    let (id, page) = (id.into_inner(), page.request()?);
+    let body = state.db.read(move |conn| super::revisions_page(conn, id, page)).await?;
+    page_json(&req, Audience::Editors, &body, &body.page)
 }
 
 /// Read a revision.
@@ -588,7 +346,7 @@ pub async fn list_revisions(
     params(("id" = i64, Path, description = "The story's id"), ("version" = i64, Path, description = "The version")),
     responses(
         (status = 200, description = "The revision", body = Revision),
-        (status = 404, description = "No such story or version", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such story or version", body = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -599,15 +357,7 @@ pub async fn get_revision(
     path: web::Path<(i64, i64)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, version) = path.into_inner();
-    let (row, editors) = state
-        .db
-        .run(move |conn| {
-            let row = queries::find_revision(conn, id, version)?.ok_or(ApiError::NotFound)?;
-            let names = editor_queries::display_names(conn, &row.editor_id.into_iter().collect::<Vec<_>>())?;
-            Ok((row, names))
-        })
-        .await?;
-    private_json(StatusCode::OK, &to_revision(row, &editors)?)
+    private_json(StatusCode::OK, &state.db.read(move |conn| super::revision(conn, id, version)).await?)
 }
 
 /// Restore a revision's content as a new version.
@@ -616,24 +366,23 @@ pub async fn get_revision(
 #[utoipa::path(
     tag = "stories",
     operation_id = "restoreStoryRevision",
-    params(("id" = i64, Path, description = "The story's id"), ("version" = i64, Path, description = "The version to restore"), ("If-Match" = Option<String>, Header, description = "The ETag the change is based on, e.g. `\"v3\"`: checked when sent (412 if stale)")),
+    params(("id" = i64, Path, description = "The story's id"), ("version" = i64, Path, description = "The version to restore"), IfMatch<false>),
     responses(
         (status = 200, description = "The story with the restored content", body = Story, headers(("ETag" = String, description = "The new version, for the next If-Match"))),
-        (status = 404, description = "No such story or version", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The story changed since the ETag in If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such story or version", body = Problem),
+        (status = 412, description = "The story changed since the ETag in If-Match", body = Problem),
     ),
     security(("bearer" = []))
 )]
 #[post("/stories/{id:\\d+}/revisions/{version:\\d+}/restore")]
 pub async fn restore_revision(
-    req: HttpRequest,
     CurrentEditor(editor): CurrentEditor,
     state: web::Data<AppState>,
     path: web::Path<(i64, i64)>,
+    IfMatch(expected): IfMatch<false>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, version) = path.into_inner();
-    let expected = if_match(&req).expected_version(false)?;
-    let story = state.db.write(move |conn| super::restore(conn, id, version, expected, &editor)).await?;
+    let story = state.db.write(move |tx| super::restore(tx, id, version, expected, &editor)).await?;
     written(&story, StatusCode::OK)
 }
 
@@ -643,7 +392,7 @@ pub async fn restore_revision(
 #[utoipa::path(
     tag = "stories",
     operation_id = "listTags",
-    params(PageParams, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: 304 if unchanged")),
+    params(PageParams, IfNoneMatch),
     responses((status = 200, description = "A page of tags", body = TagList, headers(
         ("ETag" = String, description = "Strong validator"),
         ("Link" = String, description = "`<…>; rel=\"next\"` when another page follows"))),
@@ -655,12 +404,9 @@ pub async fn list_tags(
     req: HttpRequest,
     state: web::Data<AppState>,
     page: web::Query<PageParams>,
+    _: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = page.limit()?;
-    let after: Option<String> = page.cursor()?;
-    let rows =
-        state.db.run(move |conn| Ok(queries::public_tag_counts(conn, now(), after.as_deref(), limit + 1)?)).await?;
-    let (rows, page) = paginate(rows, limit, |(slug, _)| slug.clone());
-    let body = TagList { data: rows.into_iter().map(|(slug, count)| TagCount { slug, count }).collect(), page };
-    Ok(with_next_link(public_json(&req, &body)?, &req, &body.page))
+    let page = page.request()?;
+    let body: TagList = state.db.read(move |conn| super::tags_page(conn, page)).await?;
+    page_json(&req, Audience::Readers, &body, &body.page)
 }

@@ -3,29 +3,48 @@
 //! Routes: `handlers.rs` (thin). SQL: `queries.rs`, with full-text search in
 //! `search.rs`. Wire types: `dto.rs`. Derivations from the Markdown body
 //! (HTML, excerpt, counts, slugs): `content.rs`. The rules that tie them
-//! together — what a change does, in one transaction — are below.
+//! together — what a change does, in one transaction; who may see what — are
+//! below. Other modules use only the surface re-exported here: finding and
+//! locking a story, the public rule, and search.
 
-pub mod content;
-pub mod dto;
-pub mod handlers;
-pub mod queries;
-pub mod search;
+mod content;
+pub(crate) mod dto;
+pub(crate) mod handlers;
+mod queries;
+mod search;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::NaiveDateTime;
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use crate::db::{DbConnection, now};
-use crate::editors::queries::EditorRow;
+use crate::db::{Content, DbConnection, Tx, now, stored_as_text};
+use crate::editors::EditorRow;
 use crate::error::ApiError;
-use crate::pagination::paginate;
+use crate::http::Audience;
+use crate::pagination::PageRequest;
 use crate::ratings::RatingPrior;
-use dto::{Author, CoverImage, RatingSummary, Seo, Story, StoryInput, StoryList};
-use queries::{ContentColumns, Lifecycle, ListCursor, ListFilter, Sort, StoryRow};
+use dto::{
+    Author, CoverImage, ListParams, RatingSummary, Revision, RevisionEditor, RevisionList, Seo, SortParam, Story,
+    StoryField, StoryInput, StoryList, TagCount, TagList,
+};
+use queries::{ContentColumns, Lifecycle, ListFilter, Order, StoryRow, Visibility};
+
+pub(crate) use queries::{find, lock, public_at};
+pub(crate) use search::{Combine, best_public_matches};
+
+/// A story's state as stored: [`Status`] without `scheduled`, which is
+/// derived from the publication time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredStatus {
+    Draft,
+    Published,
+    Archived,
+}
+
+stored_as_text!(StoredStatus { Draft => "draft", Published => "published", Archived => "archived" });
 
 /// Where a story is in its life. `scheduled` is not stored: it is a
 /// `published` story whose `published_at` is still in the future, so it
@@ -40,13 +59,91 @@ pub enum Status {
 }
 
 impl Status {
-    /// The status a reader sees, from the stored one and the publication time.
-    pub fn at(stored: &str, published_at: Option<NaiveDateTime>, now: NaiveDateTime) -> Status {
+    /// The status at `now`, from the stored one and the publication time.
+    /// `Published` here is the public rule — who may read a story — which
+    /// [`queries::public_at`] states in SQL.
+    pub fn at(stored: StoredStatus, published_at: Option<NaiveDateTime>, now: NaiveDateTime) -> Status {
         match stored {
-            "published" if published_at.is_some_and(|at| at > now) => Status::Scheduled,
-            "published" => Status::Published,
-            "archived" => Status::Archived,
-            _ => Status::Draft,
+            StoredStatus::Published if published_at.is_some_and(|at| at > now) => Status::Scheduled,
+            StoredStatus::Published => Status::Published,
+            StoredStatus::Archived => Status::Archived,
+            StoredStatus::Draft => Status::Draft,
+        }
+    }
+}
+
+/// Whether readers may see a story with this state at `now`.
+pub fn is_public(stored: StoredStatus, published_at: Option<NaiveDateTime>, now: NaiveDateTime) -> bool {
+    Status::at(stored, published_at, now) == Status::Published
+}
+
+/// Readers may not see what is not public: 404 for them, as if it did not exist.
+pub fn visible_to(
+    audience: Audience,
+    stored: StoredStatus,
+    published_at: Option<NaiveDateTime>,
+) -> Result<(), ApiError> {
+    match audience {
+        Audience::Readers if !is_public(stored, published_at, now()) => Err(ApiError::NotFound),
+        _ => Ok(()),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Direction {
+    Asc,
+    Desc,
+}
+
+/// Where a page of a story list ends: one variant per order, holding that
+/// order's key of the last row (and id, which breaks ties). Serialised into
+/// the opaque cursor, so a cursor of one order cannot continue another.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum ListCursor {
+    Published {
+        direction: Direction,
+        published_at: Option<NaiveDateTime>,
+        id: i64,
+    },
+    Title {
+        title: String,
+        id: i64,
+    },
+    Relevance {
+        rank: f64,
+        id: i64,
+    },
+    /// With the prior the list began with: later pages rank by the same one.
+    Rating {
+        score: f64,
+        prior: (f64, f64),
+        id: i64,
+    },
+}
+
+impl ListCursor {
+    /// The cursor after `row` in a list in `order`.
+    fn after(order: Order, row: &StoryRow, rank: Option<f64>) -> Self {
+        let id = row.id;
+        match order {
+            Order::Published(direction) => ListCursor::Published { direction, published_at: row.published_at, id },
+            Order::Title => ListCursor::Title { title: row.content.title.clone(), id },
+            Order::Relevance => ListCursor::Relevance { rank: rank.unwrap_or(f64::NEG_INFINITY), id },
+            Order::Rating { prior: (weight, mean) } => ListCursor::Rating {
+                score: crate::ratings::bayesian_score(row.rating_sum, row.rating_count, weight, mean),
+                prior: (weight, mean),
+                id,
+            },
+        }
+    }
+
+    fn continues(&self, order: Order) -> bool {
+        match (self, order) {
+            (ListCursor::Published { direction, .. }, Order::Published(wanted)) => *direction == wanted,
+            (ListCursor::Title { .. }, Order::Title) | (ListCursor::Relevance { .. }, Order::Relevance) => true,
+            (ListCursor::Rating { prior, .. }, Order::Rating { .. }) => prior.1.is_finite() && prior.0 >= 0.0,
+            _ => false,
         }
     }
 }
@@ -55,7 +152,7 @@ impl Status {
 pub fn to_story(row: StoryRow, tags: Vec<String>, now: NaiveDateTime) -> Story {
     let content = row.content;
     Story {
-        status: Status::at(&row.status, row.published_at, now),
+        status: Status::at(row.status, row.published_at, now),
         id: row.id,
         slug: content.slug,
         title: content.title,
@@ -163,25 +260,24 @@ fn unique_tags(tags: &[String]) -> Vec<String> {
 }
 
 /// Records the story as it now stands and returns its representation.
-fn record(conn: &mut DbConnection, row: StoryRow, change: &str, editor: &EditorRow) -> Result<Story, ApiError> {
-    let tags = queries::tags_of(conn, row.id)?;
+fn record(tx: &mut Tx<'_, Content>, row: StoryRow, change: &str, editor: &EditorRow) -> Result<Story, ApiError> {
+    let tags = queries::tags_of(tx, row.id)?;
     let snapshot = serde_json::to_string(&content_of(&row.content, tags.clone())).map_err(ApiError::internal)?;
-    queries::insert_revision(conn, &row, change, &snapshot, editor.id)?;
+    queries::insert_revision(tx, &row, change, &snapshot, editor.id)?;
     Ok(to_story(row, tags, now()))
 }
 
-/// Creates a draft (version 1, with its first revision). Call inside a write
-/// transaction.
-pub fn create(conn: &mut DbConnection, input: StoryInput, editor: &EditorRow) -> Result<Story, ApiError> {
+/// Creates a draft (version 1, with its first revision).
+pub fn create(tx: &mut Tx<'_, Content>, input: StoryInput, editor: &EditorRow) -> Result<Story, ApiError> {
     let tags = unique_tags(&input.tags);
     // A derived slug may be taken by a concurrent insert between our check and
     // our insert; a savepoint lets us pick the next free one and try again.
     for _ in 0..5 {
-        let columns = columns_for(conn, &input, None, &editor.display_name)?;
-        match conn.transaction(|conn| queries::insert(conn, &columns, editor.id, now())) {
+        let columns = columns_for(tx, &input, None, &editor.display_name)?;
+        match tx.savepoint(|tx| queries::insert(tx, &columns, editor.id, now())) {
             Ok(row) => {
-                queries::set_tags(conn, row.id, &tags)?;
-                return record(conn, row, "created", editor);
+                queries::set_tags(tx, row.id, &tags)?;
+                return record(tx, row, "created", editor);
             }
             Err(err) if queries::is_unique_violation(&err) && input.slug.is_none() => continue,
             Err(err) if queries::is_unique_violation(&err) => return Err(slug_taken(&columns.slug)),
@@ -194,72 +290,118 @@ pub fn create(conn: &mut DbConnection, input: StoryInput, editor: &EditorRow) ->
 /// Applies a JSON Merge Patch (RFC 7396) to the story's content, if it is
 /// still at `expected_version`. The result is validated like a new story.
 pub fn edit(
-    conn: &mut DbConnection,
+    tx: &mut Tx<'_, Content>,
     id: i64,
     expected_version: Option<i64>,
     patch: &serde_json::Map<String, serde_json::Value>,
     editor: &EditorRow,
 ) -> Result<Story, ApiError> {
-    let current = queries::find(conn, id)?.ok_or(ApiError::NotFound)?;
+    let current = queries::find(tx, id)?.ok_or(ApiError::NotFound)?;
     let mut document =
-        serde_json::to_value(content_of(&current.content, queries::tags_of(conn, id)?)).map_err(ApiError::internal)?;
+        serde_json::to_value(content_of(&current.content, queries::tags_of(tx, id)?)).map_err(ApiError::internal)?;
     json_patch::merge(&mut document, &serde_json::Value::Object(patch.clone()));
     let input: StoryInput = crate::json::from_value(document)?;
     input.validate().map_err(|errors| ApiError::Validation(crate::json::field_errors(&errors)))?;
-    save_content(conn, &current, expected_version, &input, "edited", editor)
+    save_content(tx, &current, expected_version, &input, "edited", editor)
 }
 
 fn save_content(
-    conn: &mut DbConnection,
+    tx: &mut Tx<'_, Content>,
     current: &StoryRow,
     expected_version: Option<i64>,
     input: &StoryInput,
     change: &str,
     editor: &EditorRow,
 ) -> Result<Story, ApiError> {
-    let columns = columns_for(conn, input, Some(current.id), &current.content.author_name)?;
-    let row = queries::update(conn, current.id, expected_version, Some(&columns), None).map_err(|err| match err {
+    let columns = columns_for(tx, input, Some(current.id), &current.content.author_name)?;
+    let row = queries::update(tx, current.id, expected_version, Some(&columns), None).map_err(|err| match err {
         ApiError::Conflict(_) => slug_taken(&columns.slug),
         other => other,
     })?;
-    queries::set_tags(conn, row.id, &unique_tags(&input.tags))?;
-    record(conn, row, change, editor)
+    queries::set_tags(tx, row.id, &unique_tags(&input.tags))?;
+    record(tx, row, change, editor)
 }
 
-/// One page of a story list as the API sends it: items cut to `fields`,
-/// and a cursor naming the last one. `filter.limit` is the page size.
+/// Deletes a story, if it is still at `expected_version` (when given). Its
+/// revisions, ratings and links go with it (the foreign keys cascade).
+pub fn delete(tx: &mut Tx<'_, Content>, id: i64, expected_version: Option<i64>) -> Result<(), ApiError> {
+    let story = queries::find(tx, id)?.ok_or(ApiError::NotFound)?;
+    if expected_version.is_some_and(|v| v != story.version) {
+        return Err(ApiError::PreconditionFailed);
+    }
+    queries::delete(tx, id)?;
+    Ok(())
+}
+
+/// How a single story is named in a request.
+pub enum StoryKey {
+    Id(i64),
+    Slug(String),
+}
+
+/// One story, as `audience` may see it.
+pub fn read(conn: &mut DbConnection, key: &StoryKey, audience: Audience) -> Result<Story, ApiError> {
+    let row = match key {
+        StoryKey::Id(id) => queries::find(conn, *id)?,
+        StoryKey::Slug(slug) => queries::find_by_slug(conn, slug)?,
+    }
+    .ok_or(ApiError::NotFound)?;
+    visible_to(audience, row.status, row.published_at)?;
+    let tags = queries::tags_of(conn, row.id)?;
+    Ok(to_story(row, tags, now()))
+}
+
+/// One page of a story list as `audience` may see it: items cut to the
+/// chosen fields, and a cursor naming the last one.
 pub fn list_page(
     conn: &mut DbConnection,
-    mut filter: ListFilter,
+    params: ListParams,
+    page: PageRequest<ListCursor>,
+    audience: Audience,
     prior: &RatingPrior,
-    fields: &BTreeSet<String>,
 ) -> Result<StoryList, ApiError> {
-    if filter.sort == Sort::RatingDesc {
-        // Later pages rank by the prior the list began with.
-        filter.rating_prior = match filter.after.as_ref().and_then(|c| c.prior) {
-            Some(began_with) => began_with,
-            None => (prior.weight, prior.mean(conn)?),
-        };
+    let q = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
+    let order = match (params.sort, &q) {
+        (Some(SortParam::PublishedDesc), _) | (None, None) => Order::Published(Direction::Desc),
+        (Some(SortParam::PublishedAsc), _) => Order::Published(Direction::Asc),
+        (Some(SortParam::Title), _) => Order::Title,
+        (Some(SortParam::RatingDesc), _) => Order::Rating {
+            // Later pages rank by the prior the list began with.
+            prior: match &page.after {
+                Some(ListCursor::Rating { prior, .. }) => *prior,
+                _ => (prior.weight, prior.mean(conn)?),
+            },
+        },
+        (None, Some(_)) => Order::Relevance,
+    };
+    if page.after.as_ref().is_some_and(|cursor| !cursor.continues(order)) {
+        return Err(ApiError::BadRequest("cursor belongs to a list in another order".into()));
     }
-    let limit = filter.limit;
-    filter.limit = limit + 1;
+    let visibility = match (audience, params.status) {
+        (Audience::Editors, status) => Visibility::Editor(status),
+        (Audience::Readers, None) => Visibility::Public,
+        (Audience::Readers, Some(_)) => {
+            return Err(ApiError::BadRequest("status is for editors: send a bearer token".into()));
+        }
+    };
+    let fields = chosen_fields(params.fields.as_deref());
+    let filter = ListFilter {
+        visibility,
+        tag: params.tag,
+        locale: params.locale,
+        author: params.author,
+        published_after: params.published_after.map(|t| t.naive_utc()),
+        published_before: params.published_before.map(|t| t.naive_utc()),
+        q,
+        order,
+        after: page.after.clone(),
+        limit: page.fetch_limit(),
+        now: now(),
+    };
     let rows = queries::list(conn, &filter)?;
     let ids: Vec<i64> = rows.iter().map(|(row, _)| row.id).collect();
     let mut tags = queries::tags_of_many(conn, &ids)?;
-    let (rows, page) = paginate(rows, limit, |(row, score)| ListCursor {
-        sort: filter.sort,
-        id: row.id,
-        published_at: row.published_at,
-        title: (filter.sort == Sort::Title).then(|| row.content.title.clone()),
-        score: match filter.sort {
-            Sort::RatingDesc => {
-                let (weight, mean) = filter.rating_prior;
-                Some(crate::ratings::bayesian_score(row.rating_sum, row.rating_count, weight, mean))
-            }
-            _ => *score,
-        },
-        prior: (filter.sort == Sort::RatingDesc).then_some(filter.rating_prior),
-    });
+    let (rows, page) = page.page_of(rows, |(row, rank)| ListCursor::after(order, row, *rank));
     let at = now();
     let mut data = Vec::with_capacity(rows.len());
     for (row, _) in rows {
@@ -267,12 +409,62 @@ pub fn list_page(
         let serde_json::Value::Object(mut item) =
             serde_json::to_value(to_story(row, story_tags, at)).map_err(ApiError::internal)?
         else {
-            return Err(ApiError::internal("a story did not serialize to an object"));
+            return Err(ApiError::internal(anyhow::anyhow!("a story did not serialize to an object")));
         };
-        item.retain(|key, _| fields.contains(key));
+        item.retain(|key, _| fields.contains(key.as_str()));
         data.push(item);
     }
     Ok(StoryList { data, page })
+}
+
+/// The JSON keys a list item keeps: those asked for, or all but the bodies.
+fn chosen_fields(fields: Option<&[StoryField]>) -> BTreeSet<&'static str> {
+    match fields {
+        Some(list) => list.iter().map(|field| field.name()).collect(),
+        None => StoryField::ALL
+            .iter()
+            .filter(|f| !matches!(f, StoryField::Body | StoryField::BodyHtml))
+            .map(|field| field.name())
+            .collect(),
+    }
+}
+
+/// Tags in use by public stories, with how many carry each, in slug order.
+pub fn tags_page(conn: &mut DbConnection, page: PageRequest<String>) -> Result<TagList, ApiError> {
+    let rows = queries::public_tag_counts(conn, now(), page.after.as_deref(), page.fetch_limit())?;
+    let (rows, page) = page.page_of(rows, |(slug, _)| slug.clone());
+    Ok(TagList { data: rows.into_iter().map(|(slug, count)| TagCount { slug, count }).collect(), page })
+}
+
+/// A story's revisions, newest first.
+pub fn revisions_page(conn: &mut DbConnection, id: i64, page: PageRequest<i64>) -> Result<RevisionList, ApiError> {
+    queries::find(conn, id)?.ok_or(ApiError::NotFound)?;
+    let rows = queries::list_revisions(conn, id, page.after, page.fetch_limit())?;
+    let (rows, page) = page.page_of(rows, |row| row.version);
+    let editors = crate::editors::display_names(conn, &rows.iter().filter_map(|r| r.editor_id).collect::<Vec<_>>())?;
+    let data = rows.into_iter().map(|row| to_revision(row, &editors)).collect::<Result<_, _>>()?;
+    Ok(RevisionList { data, page })
+}
+
+/// One revision of a story.
+pub fn revision(conn: &mut DbConnection, id: i64, version: i64) -> Result<Revision, ApiError> {
+    let row = queries::find_revision(conn, id, version)?.ok_or(ApiError::NotFound)?;
+    let editors = crate::editors::display_names(conn, &row.editor_id.into_iter().collect::<Vec<_>>())?;
+    to_revision(row, &editors)
+}
+
+fn to_revision(row: queries::RevisionRow, editors: &HashMap<i64, String>) -> Result<Revision, ApiError> {
+    Ok(Revision {
+        version: row.version,
+        change: row.change,
+        status: row.status.as_str().to_owned(),
+        published_at: row.published_at.map(|t| t.and_utc()),
+        editor: row
+            .editor_id
+            .and_then(|id| editors.get(&id).map(|name| RevisionEditor { id, display_name: name.clone() })),
+        created_at: row.created_at.and_utc(),
+        content: serde_json::from_str(&row.content).map_err(ApiError::internal)?,
+    })
 }
 
 /// Where a lifecycle request takes a story.
@@ -287,43 +479,43 @@ pub enum Transition {
 }
 
 pub fn transition(
-    conn: &mut DbConnection,
+    tx: &mut Tx<'_, Content>,
     id: i64,
     expected_version: Option<i64>,
     transition: Transition,
     editor: &EditorRow,
 ) -> Result<Story, ApiError> {
-    let current = queries::find(conn, id)?.ok_or(ApiError::NotFound)?;
+    let current = queries::find(tx, id)?.ok_or(ApiError::NotFound)?;
     let (lifecycle, change) = match transition {
         Transition::Publish { at } => (
-            Lifecycle { status: "published".into(), published_at: Some(at) },
+            Lifecycle { status: StoredStatus::Published, published_at: Some(at) },
             if at > now() { "scheduled" } else { "published" },
         ),
-        Transition::Unpublish => (Lifecycle { status: "draft".into(), published_at: None }, "unpublished"),
+        Transition::Unpublish => (Lifecycle { status: StoredStatus::Draft, published_at: None }, "unpublished"),
         Transition::Archive => {
-            (Lifecycle { status: "archived".into(), published_at: current.published_at }, "archived")
+            (Lifecycle { status: StoredStatus::Archived, published_at: current.published_at }, "archived")
         }
     };
-    let row = queries::update(conn, id, expected_version, None, Some(&lifecycle))?;
-    record(conn, row, change, editor)
+    let row = queries::update(tx, id, expected_version, None, Some(&lifecycle))?;
+    record(tx, row, change, editor)
 }
 
 /// Makes the content of revision `version` the current content, as a new version.
 pub fn restore(
-    conn: &mut DbConnection,
+    tx: &mut Tx<'_, Content>,
     id: i64,
     version: i64,
     expected_version: Option<i64>,
     editor: &EditorRow,
 ) -> Result<Story, ApiError> {
-    let current = queries::find(conn, id)?.ok_or(ApiError::NotFound)?;
-    let revision = queries::find_revision(conn, id, version)?.ok_or(ApiError::NotFound)?;
+    let current = queries::find(tx, id)?.ok_or(ApiError::NotFound)?;
+    let revision = queries::find_revision(tx, id, version)?.ok_or(ApiError::NotFound)?;
     let mut input: StoryInput = serde_json::from_str(&revision.content).map_err(ApiError::internal)?;
     // The slug may have gone to another story since: then keep today's.
     if let Some(slug) = &input.slug
-        && queries::slug_taken(conn, slug, Some(id))?
+        && queries::slug_taken(tx, slug, Some(id))?
     {
         input.slug = Some(current.content.slug.clone());
     }
-    save_content(conn, &current, expected_version, &input, "restored", editor)
+    save_content(tx, &current, expected_version, &input, "restored", editor)
 }

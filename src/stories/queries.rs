@@ -3,15 +3,15 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
-use diesel::dsl::sql;
+use diesel::dsl::{And, AsSelect, Eq, Gt, LtEq, SqlTypeOf, sql};
+
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::Double;
-use serde::{Deserialize, Serialize};
+use diesel::sql_types::{Bool, Double, Nullable};
 
-use super::Status;
 use super::search::{self, Combine};
-use crate::db::{DbConnection, now};
+use super::{Direction, ListCursor, Status, StoredStatus};
+use crate::db::{Content, DbConnection, MultiBackend, Tx, now};
 use crate::error::ApiError;
 use crate::schema::{stories, stories_fts, story_revisions, story_tags, tags};
 
@@ -22,10 +22,10 @@ pub struct StoryRow {
     pub id: i64,
     #[diesel(embed)]
     pub content: ContentColumns,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: StoredStatus,
     pub published_at: Option<NaiveDateTime>,
     pub version: i64,
-    pub created_by: Option<i64>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub rating_count: i64,
@@ -59,7 +59,8 @@ pub struct ContentColumns {
 #[derive(Debug, Clone, AsChangeset)]
 #[diesel(table_name = stories, treat_none_as_null = true)]
 pub struct Lifecycle {
-    pub status: String,
+    #[diesel(serialize_as = String)]
+    pub status: StoredStatus,
     pub published_at: Option<NaiveDateTime>,
 }
 
@@ -71,13 +72,24 @@ pub fn is_unique_violation(err: &DieselError) -> bool {
 /// PostgreSQL's row lock; SQLite's write transaction already excludes other
 /// writers), so changes to what hangs off a story apply one at a time.
 /// `false` when there is no such story.
-pub fn lock(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
+pub fn lock(tx: &mut Tx<'_, Content>, id: i64) -> QueryResult<bool> {
+    let conn: &mut DbConnection = tx;
     Ok(diesel::update(stories::table.find(id)).set(stories::version.eq(stories::version)).execute(conn)? > 0)
 }
 
-/// Whether a story with this status and publication time is public at `now`.
-pub fn is_public(status: &str, published_at: Option<NaiveDateTime>, now: NaiveDateTime) -> bool {
-    status == "published" && published_at.is_some_and(|at| at <= now)
+/// The SQL of "readers may see this story at `now`" ([`Status::at`] in Rust):
+/// published, and its time has come.
+pub type PublicAt = And<Eq<stories::status, &'static str>, LtEq<stories::published_at, NaiveDateTime>>;
+
+pub fn public_at(now: NaiveDateTime) -> PublicAt {
+    stories::status.eq(StoredStatus::Published.as_str()).and(stories::published_at.le(now))
+}
+
+type Scheduled = And<Eq<stories::status, &'static str>, Gt<stories::published_at, NaiveDateTime>>;
+
+/// The SQL of "this story is scheduled at `now`".
+fn scheduled_at(now: NaiveDateTime) -> Scheduled {
+    stories::status.eq(StoredStatus::Published.as_str()).and(stories::published_at.gt(now))
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<StoryRow>> {
@@ -129,15 +141,16 @@ pub fn free_slug(conn: &mut DbConnection, base: &str, except: Option<i64>) -> Qu
 }
 
 pub fn insert(
-    conn: &mut DbConnection,
+    tx: &mut Tx<'_, Content>,
     content: &ContentColumns,
     editor_id: i64,
     created_at: NaiveDateTime,
 ) -> QueryResult<StoryRow> {
+    let conn: &mut DbConnection = tx;
     let id = diesel::insert_into(stories::table)
         .values((
             content,
-            stories::status.eq("draft"),
+            stories::status.eq(StoredStatus::Draft.as_str()),
             stories::version.eq(1),
             stories::created_by.eq(editor_id),
             stories::created_at.eq(created_at),
@@ -152,18 +165,19 @@ pub fn insert(
 /// `expected_version` (when given): the compare-and-swap that makes two
 /// racing editors end with one winner and one 412.
 pub fn update(
-    conn: &mut DbConnection,
+    tx: &mut Tx<'_, Content>,
     id: i64,
     expected_version: Option<i64>,
     content: Option<&ContentColumns>,
     lifecycle: Option<&Lifecycle>,
 ) -> Result<StoryRow, ApiError> {
+    let conn: &mut DbConnection = tx;
     // Any version when none is expected, else exactly that one.
     let (lowest, highest) = expected_version.map_or((i64::MIN, i64::MAX), |v| (v, v));
     let changed = diesel::update(stories::table)
         .filter(stories::id.eq(id))
         .filter(stories::version.between(lowest, highest))
-        .set((content, lifecycle, stories::version.eq(stories::version + 1), stories::updated_at.eq(now())))
+        .set((content, lifecycle.cloned(), stories::version.eq(stories::version + 1), stories::updated_at.eq(now())))
         .execute(conn)?;
     if changed == 0 {
         return Err(if find(conn, id)?.is_some() { ApiError::PreconditionFailed } else { ApiError::NotFound });
@@ -171,15 +185,17 @@ pub fn update(
     Ok(stories::table.find(id).select(StoryRow::as_select()).first(conn)?)
 }
 
-pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
+pub fn delete(tx: &mut Tx<'_, Content>, id: i64) -> QueryResult<bool> {
+    let conn: &mut DbConnection = tx;
     Ok(diesel::delete(stories::table.find(id)).execute(conn)? > 0)
 }
 
 /// Replaces the story's tags, creating tag rows on first use.
-pub fn set_tags(conn: &mut DbConnection, story_id: i64, tag_slugs: &[String]) -> QueryResult<()> {
-    diesel::delete(story_tags::table.filter(story_tags::story_id.eq(story_id))).execute(conn)?;
+pub fn set_tags(tx: &mut Tx<'_, Content>, story_id: i64, tag_slugs: &[String]) -> QueryResult<()> {
+    diesel::delete(story_tags::table.filter(story_tags::story_id.eq(story_id))).execute(&mut **tx)?;
     for (position, slug) in tag_slugs.iter().enumerate() {
-        let tag_id = tag_id(conn, slug)?;
+        let tag_id = tag_id(tx, slug)?;
+        let conn: &mut DbConnection = tx;
         diesel::insert_into(story_tags::table)
             .values((
                 story_tags::story_id.eq(story_id),
@@ -191,16 +207,18 @@ pub fn set_tags(conn: &mut DbConnection, story_id: i64, tag_slugs: &[String]) ->
     Ok(())
 }
 
-fn tag_id(conn: &mut DbConnection, slug: &str) -> QueryResult<i64> {
-    if let Some(id) = tags::table.filter(tags::slug.eq(slug)).select(tags::id).first(conn).optional()? {
+fn tag_id(tx: &mut Tx<'_, Content>, slug: &str) -> QueryResult<i64> {
+    if let Some(id) = tags::table.filter(tags::slug.eq(slug)).select(tags::id).first(&mut **tx).optional()? {
         return Ok(id);
     }
     // A savepoint, so that losing a race to create the same tag only costs a re-read.
-    let inserted = conn.transaction(|conn| {
-        diesel::insert_into(tags::table).values(tags::slug.eq(slug)).returning(tags::id).get_result(conn)
+    let inserted = tx.savepoint(|tx| {
+        diesel::insert_into(tags::table).values(tags::slug.eq(slug)).returning(tags::id).get_result(&mut **tx)
     });
     match inserted {
-        Err(err) if is_unique_violation(&err) => tags::table.filter(tags::slug.eq(slug)).select(tags::id).first(conn),
+        Err(err) if is_unique_violation(&err) => {
+            tags::table.filter(tags::slug.eq(slug)).select(tags::id).first(&mut **tx)
+        }
         other => other,
     }
 }
@@ -213,7 +231,8 @@ pub struct RevisionRow {
     pub version: i64,
     pub change: String,
     pub content: String,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: StoredStatus,
     pub published_at: Option<NaiveDateTime>,
     pub editor_id: Option<i64>,
     pub created_at: NaiveDateTime,
@@ -221,19 +240,20 @@ pub struct RevisionRow {
 
 /// Records the story as it now stands (`content` is its editable state as JSON).
 pub fn insert_revision(
-    conn: &mut DbConnection,
+    tx: &mut Tx<'_, Content>,
     story: &StoryRow,
     change: &str,
     content: &str,
     editor_id: i64,
 ) -> QueryResult<()> {
+    let conn: &mut DbConnection = tx;
     diesel::insert_into(story_revisions::table)
         .values((
             story_revisions::story_id.eq(story.id),
             story_revisions::version.eq(story.version),
             story_revisions::change.eq(change),
             story_revisions::content.eq(content),
-            story_revisions::status.eq(&story.status),
+            story_revisions::status.eq(story.status.as_str()),
             story_revisions::published_at.eq(story.published_at),
             story_revisions::editor_id.eq(editor_id),
             story_revisions::created_at.eq(story.updated_at),
@@ -281,31 +301,17 @@ pub enum Visibility {
     Editor(Option<Status>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Sort {
-    PublishedDesc,
-    PublishedAsc,
+/// The order of a list, with what ranking in it needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Order {
+    Published(Direction),
     Title,
     /// Best match first; only with a search query.
     Relevance,
-    /// Highest Bayesian rating score first.
-    RatingDesc,
-}
-
-/// The last row of a page: its sort key and id. Serialised into the opaque cursor.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ListCursor {
-    pub sort: Sort,
-    pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub published_at: Option<NaiveDateTime>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub score: Option<f64>,
-    /// The rating prior the list began with: later pages rank by the same one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prior: Option<(f64, f64)>,
+    /// Highest Bayesian rating score first, under this prior (weight, mean).
+    Rating {
+        prior: (f64, f64),
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -317,12 +323,11 @@ pub struct ListFilter {
     pub published_after: Option<NaiveDateTime>,
     pub published_before: Option<NaiveDateTime>,
     pub q: Option<String>,
-    pub sort: Sort,
+    pub order: Order,
+    /// The last row of the previous page, of the same order.
     pub after: Option<ListCursor>,
     pub limit: i64,
     pub now: NaiveDateTime,
-    /// The rating prior's weight and mean, for `Sort::RatingDesc`.
-    pub rating_prior: (f64, f64),
 }
 
 /// The list filters other than the search itself (which differs by backend),
@@ -333,14 +338,12 @@ macro_rules! with_list_filters {
         let filter: &ListFilter = $filter;
         let now = filter.now;
         let mut query = match filter.visibility {
-            Visibility::Public | Visibility::Editor(Some(Status::Published)) => {
-                $query.filter(stories::status.eq("published")).filter(stories::published_at.le(now))
+            Visibility::Public | Visibility::Editor(Some(Status::Published)) => $query.filter(public_at(now)),
+            Visibility::Editor(Some(Status::Scheduled)) => $query.filter(scheduled_at(now)),
+            Visibility::Editor(Some(Status::Draft)) => $query.filter(stories::status.eq(StoredStatus::Draft.as_str())),
+            Visibility::Editor(Some(Status::Archived)) => {
+                $query.filter(stories::status.eq(StoredStatus::Archived.as_str()))
             }
-            Visibility::Editor(Some(Status::Scheduled)) => {
-                $query.filter(stories::status.eq("published")).filter(stories::published_at.gt(now))
-            }
-            Visibility::Editor(Some(Status::Draft)) => $query.filter(stories::status.eq("draft")),
-            Visibility::Editor(Some(Status::Archived)) => $query.filter(stories::status.eq("archived")),
             Visibility::Editor(None) => $query,
         };
         if let Some(tag) = &filter.tag {
@@ -366,19 +369,23 @@ macro_rules! with_list_filters {
     }};
 }
 
+/// A story list: rows, each with its relevance (NULL unless searching).
+type ListQuery =
+    stories::BoxedQuery<'static, MultiBackend, (SqlTypeOf<AsSelect<StoryRow, MultiBackend>>, Nullable<Double>)>;
+
 /// One page of stories (fetch `limit + 1` to learn whether more follow),
 /// each with its relevance score when searching.
 pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(StoryRow, Option<f64>)>> {
-    if let (Sort::Relevance, Some(q), true) = (filter.sort, &filter.q, matches!(conn, DbConnection::Sqlite(_))) {
+    if let (Order::Relevance, Some(q), true) = (filter.order, &filter.q, matches!(conn, DbConnection::Sqlite(_))) {
         return list_by_fts5_rank(conn, filter, q);
     }
     // PostgreSQL ranks each matching row on its own (`ts_rank` of its
     // `search_vector`); the GIN index finds the matches.
     let score = match &filter.q {
-        Some(q) if filter.sort == Sort::Relevance => search::score(conn, q, Combine::All),
+        Some(q) if filter.order == Order::Relevance => search::pg_score(q, Combine::All),
         _ => search::no_score(),
     };
-    let mut query =
+    let mut query: ListQuery =
         with_list_filters!(stories::table.select((StoryRow::as_select(), score.clone())).into_boxed(), filter);
     if let Some(q) = &filter.q {
         query = query.filter(search::matches(conn, q, Combine::All));
@@ -386,84 +393,41 @@ pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(St
 
     // Keyset: continue strictly after the cursor's row in the list's order.
     let cursor = filter.after.as_ref();
-    let dated_only = matches!(
-        filter.visibility,
-        Visibility::Public | Visibility::Editor(Some(Status::Published | Status::Scheduled))
-    );
-    query = match filter.sort {
-        Sort::Relevance => {
-            if let Some(c) = cursor {
-                let at = c.score.unwrap_or(f64::NEG_INFINITY);
-                query = query.filter(score.clone().gt(at).or(score.clone().eq(at).and(stories::id.gt(c.id))));
+    query = match filter.order {
+        Order::Relevance => {
+            if let Some(ListCursor::Relevance { rank, id }) = cursor {
+                query = query.filter(score.clone().gt(*rank).or(score.clone().eq(*rank).and(stories::id.gt(*id))));
             }
             query.order((score.asc(), stories::id.asc()))
         }
-        Sort::RatingDesc => {
+        Order::Rating { prior: (weight, mean) } => {
             // The Bayesian score of `ratings::bayesian_score`, in SQL, with the
             // same operations in the same order so the cursor's value compares equal.
-            let (weight, mean) = filter.rating_prior;
             let rating = sql::<Double>("((CAST(stories.rating_sum AS DOUBLE PRECISION) + ")
                 .bind::<Double, _>(weight * mean)
                 .sql(") / (CAST(stories.rating_count AS DOUBLE PRECISION) + ")
                 .bind::<Double, _>(weight)
                 .sql("))");
-            if let Some(c) = cursor {
-                let at = c.score.unwrap_or(f64::INFINITY);
-                query = query.filter(rating.clone().lt(at).or(rating.clone().eq(at).and(stories::id.lt(c.id))));
+            if let Some(ListCursor::Rating { score, id, .. }) = cursor {
+                query = query.filter(rating.clone().lt(*score).or(rating.clone().eq(*score).and(stories::id.lt(*id))));
             }
             query.order((rating.desc(), stories::id.desc()))
         }
-        // Public lists (and editors' published or scheduled ones) have a
-        // publication time on every row: plain index order, and a cursor
-        // condition that is a range on the (status, published_at, id) index,
-        // so a page costs the same however deep it is.
-        Sort::PublishedDesc if dated_only => {
-            if let Some(ListCursor { published_at: Some(at), id, .. }) = cursor {
-                query = query
-                    .filter(stories::published_at.le(*at))
-                    .filter(stories::published_at.lt(*at).or(stories::id.lt(*id)));
-            }
-            query.order((stories::published_at.desc(), stories::id.desc()))
+        Order::Published(direction) => {
+            let after = match cursor {
+                Some(ListCursor::Published { published_at, id, .. }) => Some((*published_at, *id)),
+                _ => None,
+            };
+            // Public lists (and editors' published or scheduled ones) have a
+            // publication time on every row.
+            let dated_only = matches!(
+                filter.visibility,
+                Visibility::Public | Visibility::Editor(Some(Status::Published | Status::Scheduled))
+            );
+            in_publication_order(query, direction, after, dated_only)
         }
-        Sort::PublishedAsc if dated_only => {
-            if let Some(ListCursor { published_at: Some(at), id, .. }) = cursor {
-                query = query
-                    .filter(stories::published_at.ge(*at))
-                    .filter(stories::published_at.gt(*at).or(stories::id.gt(*id)));
-            }
-            query.order((stories::published_at.asc(), stories::id.asc()))
-        }
-        // Editors' lists of every status: drafts (no publication time) after all dated rows.
-        Sort::PublishedDesc => {
-            if let Some(c) = cursor {
-                query = match c.published_at {
-                    Some(at) => query.filter(
-                        stories::published_at
-                            .lt(at)
-                            .or(stories::published_at.eq(at).and(stories::id.lt(c.id)))
-                            .or(stories::published_at.is_null()),
-                    ),
-                    None => query.filter(stories::published_at.is_null().and(stories::id.lt(c.id))),
-                };
-            }
-            query.order((stories::published_at.is_null().asc(), stories::published_at.desc(), stories::id.desc()))
-        }
-        Sort::PublishedAsc => {
-            if let Some(c) = cursor {
-                query = match c.published_at {
-                    Some(at) => query.filter(
-                        stories::published_at
-                            .gt(at)
-                            .or(stories::published_at.eq(at).and(stories::id.gt(c.id)))
-                            .or(stories::published_at.is_null()),
-                    ),
-                    None => query.filter(stories::published_at.is_null().and(stories::id.gt(c.id))),
-                };
-            }
-            query.order((stories::published_at.is_null().asc(), stories::published_at.asc(), stories::id.asc()))
-        }
-        Sort::Title => {
-            if let Some(ListCursor { title: Some(title), id, .. }) = cursor {
+        Order::Title => {
+            if let Some(ListCursor::Title { title, id }) = cursor {
                 query = query
                     .filter(stories::title.ge(title.clone()))
                     .filter(stories::title.gt(title.clone()).or(stories::id.gt(*id)));
@@ -472,6 +436,47 @@ pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(St
         }
     };
     query.limit(filter.limit).load(conn)
+}
+
+type Condition = Box<dyn BoxableExpression<stories::table, MultiBackend, SqlType = Nullable<Bool>>>;
+
+/// Publication order in `direction`, after the row `(published_at, id)`.
+/// Lists with a publication time on every row (`dated_only`) walk the
+/// (status, published_at, id) index in plain order, with a cursor condition
+/// that is a range on it, so a page costs the same however deep it is.
+/// Editors' lists of every status put drafts (no publication time) after
+/// all dated rows.
+fn in_publication_order(
+    query: ListQuery,
+    direction: Direction,
+    after: Option<(Option<NaiveDateTime>, i64)>,
+    dated_only: bool,
+) -> ListQuery {
+    use stories::{id, published_at};
+    let desc = direction == Direction::Desc;
+    let past_at = |at: NaiveDateTime| -> Condition {
+        if desc { Box::new(published_at.lt(at)) } else { Box::new(published_at.gt(at)) }
+    };
+    let from_at = |at: NaiveDateTime| -> Condition {
+        if desc { Box::new(published_at.le(at)) } else { Box::new(published_at.ge(at)) }
+    };
+    let past_id = |last: i64| -> Condition {
+        if desc { Box::new(id.lt(last).nullable()) } else { Box::new(id.gt(last).nullable()) }
+    };
+    let query = match after {
+        None => query,
+        Some((Some(at), last)) if dated_only => query.filter(from_at(at)).filter(past_at(at).or(past_id(last))),
+        Some((Some(at), last)) => {
+            query.filter(past_at(at).or(published_at.eq(at).and(past_id(last))).or(published_at.is_null().nullable()))
+        }
+        Some((None, last)) => query.filter(published_at.is_null().nullable().and(past_id(last))),
+    };
+    match (desc, dated_only) {
+        (true, true) => query.order((published_at.desc(), id.desc())),
+        (false, true) => query.order((published_at.asc(), id.asc())),
+        (true, false) => query.order((published_at.is_null().asc(), published_at.desc(), id.desc())),
+        (false, false) => query.order((published_at.is_null().asc(), published_at.asc(), id.asc())),
+    }
 }
 
 /// Search results by relevance on SQLite: joining the FTS5 table lets it
@@ -490,9 +495,8 @@ fn list_by_fts5_rank(
             .into_boxed(),
         filter
     );
-    if let Some(c) = &filter.after {
-        let at = c.score.unwrap_or(f64::NEG_INFINITY);
-        query = query.filter(stories_fts::rank.gt(at).or(stories_fts::rank.eq(at).and(stories::id.gt(c.id))));
+    if let Some(ListCursor::Relevance { rank, id }) = &filter.after {
+        query = query.filter(stories_fts::rank.gt(*rank).or(stories_fts::rank.eq(*rank).and(stories::id.gt(*id))));
     }
     query.order((stories_fts::rank.asc(), stories::id.asc())).limit(filter.limit).load(conn)
 }
@@ -509,8 +513,7 @@ pub fn public_tag_counts(
     let mut query = story_tags::table
         .inner_join(tags::table)
         .inner_join(stories::table)
-        .filter(stories::status.eq("published"))
-        .filter(stories::published_at.le(now))
+        .filter(public_at(now))
         .group_by(tags::slug)
         .select((tags::slug, diesel::dsl::count(story_tags::story_id)))
         .order(tags::slug.asc())

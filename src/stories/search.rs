@@ -11,6 +11,7 @@ use diesel::sql_types::{Bool, Double, Nullable, Text};
 
 use diesel::prelude::*;
 
+use super::queries::public_at;
 use crate::db::DbConnection;
 use crate::schema::{stories, stories_fts};
 
@@ -59,19 +60,17 @@ pub fn best_public_matches(
             .inner_join(stories_fts::table.on(stories_fts::rowid.eq(stories::id)))
             .filter(fts5_match(q, combine))
             .filter(stories::id.ne(except))
-            .filter(stories::status.eq("published"))
-            .filter(stories::published_at.le(at))
+            .filter(public_at(at))
             .select((stories::id, stories_fts::rank))
             .order(stories_fts::rank.asc())
             .limit(limit)
             .load(conn),
         DbConnection::Pg(_) => {
-            let score = score(conn, q, combine);
+            let score = pg_score(q, combine);
             let rows: Vec<(i64, Option<f64>)> = stories::table
                 .filter(matches(conn, q, combine))
                 .filter(stories::id.ne(except))
-                .filter(stories::status.eq("published"))
-                .filter(stories::published_at.le(at))
+                .filter(public_at(at))
                 .select((stories::id, score.clone()))
                 .order(score.asc())
                 .limit(limit)
@@ -81,25 +80,19 @@ pub fn best_public_matches(
     }
 }
 
-/// The relevance of a matching `stories` row to `q`, for PostgreSQL: lower is better.
-pub fn score(conn: &DbConnection, q: &str, combine: Combine) -> WithText<Nullable<Double>> {
-    match conn {
-        DbConnection::Sqlite(_) => sql::<Nullable<Double>>(
-            "(SELECT bm25(stories_fts, 10.0, 4.0, 1.0) FROM stories_fts \
-              WHERE stories_fts.rowid = stories.id AND stories_fts MATCH ",
-        )
-        .bind::<Text, _>(fts5_query(q, combine))
-        .sql(")"),
-        DbConnection::Pg(_) => sql::<Nullable<Double>>(
-            "(SELECT -ts_rank(stories.search_vector, query)::float8 \
-              FROM websearch_to_tsquery('english', ",
-        )
-        .bind::<Text, _>(websearch_query(q, combine))
-        .sql(") AS query WHERE stories.search_vector @@ query)"),
-    }
+/// The relevance of a matching `stories` row to `q` on PostgreSQL, lower is
+/// better. (On SQLite the FTS5 table's `rank` is the relevance: join it, as
+/// [`fts5_match`] says.)
+pub fn pg_score(q: &str, combine: Combine) -> WithText<Nullable<Double>> {
+    sql::<Nullable<Double>>(
+        "(SELECT -ts_rank(stories.search_vector, query)::float8 \
+          FROM websearch_to_tsquery('english', ",
+    )
+    .bind::<Text, _>(websearch_query(q, combine))
+    .sql(") AS query WHERE stories.search_vector @@ query)")
 }
 
-/// No score at all (NULL), in the same Rust type as [`score`], for lists
+/// No score at all (NULL), in the same Rust type as [`pg_score`], for lists
 /// that are not searching.
 pub fn no_score() -> WithText<Nullable<Double>> {
     sql::<Nullable<Double>>("CAST(NULLIF(").bind::<Text, _>(String::new()).sql(", '') AS DOUBLE PRECISION)")

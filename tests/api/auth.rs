@@ -202,7 +202,7 @@ async fn a_rotated_key_reaches_every_process_and_old_keys_retire(backend: Backen
     first.create_editor("ada@example.com", Role::Editor);
     let old_token = first.login("ada@example.com").await;
     let ttl = std::time::Duration::from_secs(3600);
-    let rotation = rotate(&mut first.db.conn().unwrap(), ttl).unwrap();
+    let rotation = first.db.write_now(|tx| Ok(rotate(tx, ttl)?)).unwrap();
     assert_eq!(rotation.retired, 0);
 
     // A process started now signs with the new key…
@@ -228,7 +228,7 @@ async fn a_rotated_key_reaches_every_process_and_old_keys_retire(backend: Backen
         .execute(&mut *conn)
         .unwrap();
     drop(conn);
-    assert_eq!(rotate(&mut first.db.conn().unwrap(), ttl).unwrap().retired, 1);
+    assert_eq!(first.db.write_now(|tx| Ok(rotate(tx, ttl)?)).unwrap().retired, 1);
     let third = first.another_process(&[]).await;
     third.with_token(&old_token).get("/v1/auth/me").await.problem(401);
     third.with_token(&new_token).get("/v1/auth/me").await.ok(200);

@@ -82,6 +82,47 @@ fn editors_commands_work(backend: Backend) {
     assert!(lines[1].contains("ed@example.com\teditor\tdisabled"), "{stdout}");
 }
 
+/// The CLI goes through the same rules as the API: the last active admin
+/// can be neither disabled nor demoted, until another admin exists.
+fn the_cli_keeps_the_last_admin(backend: Backend) {
+    let db = TestDb::new(backend);
+    let create = |email: &str, role: &str| {
+        let (ok, _, stderr) =
+            anthology(&db, &["editors", "create", "--email", email, "--role", role], &[], "a long passphrase\n");
+        assert!(ok, "{stderr}");
+    };
+    create("root@example.com", "admin");
+    create("ed@example.com", "editor");
+    for args in [
+        ["editors", "disable", "--email", "root@example.com", "", ""],
+        ["editors", "set-role", "--email", "root@example.com", "--role", "editor"],
+    ] {
+        let args: Vec<&str> = args.into_iter().filter(|a| !a.is_empty()).collect();
+        let (ok, _, stderr) = anthology(&db, &args, &[], "");
+        assert!(!ok && stderr.contains("last active admin"), "{args:?}: {stderr}");
+    }
+    let (ok, stdout, _) = anthology(&db, &["editors", "list"], &[], "");
+    assert!(ok && stdout.contains("root@example.com\tadmin\tactive"), "{stdout}");
+
+    let (ok, _, stderr) =
+        anthology(&db, &["editors", "set-role", "--email", "ed@example.com", "--role", "admin"], &[], "");
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = anthology(&db, &["editors", "disable", "--email", "root@example.com"], &[], "");
+    assert!(ok && stdout.contains("disabled root@example.com"), "{stderr}");
+    let (ok, _, stderr) = anthology(&db, &["editors", "disable", "--email", "nobody@example.com"], &[], "");
+    assert!(!ok && stderr.contains("no editor has the email"), "{stderr}");
+}
+
+#[test]
+fn the_cli_keeps_the_last_admin_on_sqlite() {
+    the_cli_keeps_the_last_admin(Backend::Sqlite);
+}
+
+#[test]
+fn the_cli_keeps_the_last_admin_on_postgres() {
+    the_cli_keeps_the_last_admin(Backend::Postgres);
+}
+
 #[test]
 fn keys_rotate_adds_a_key_or_explains_configured_secrets() {
     let db = TestDb::new(Backend::Sqlite);

@@ -142,9 +142,9 @@ impl TestApp {
 
     /// Creates an editor straight in the database, as the CLI does.
     pub fn create_editor(&self, email: &str, role: Role) -> i64 {
-        let mut conn = self.db.conn().expect("conn");
         let hash = anthology::auth::password::hash(PASSWORD).expect("hash");
-        editors::create(&mut conn, email, email.split('@').next().unwrap(), role, &hash).expect("create editor").id
+        let name = email.split('@').next().unwrap();
+        self.db.write_now(|tx| editors::create(tx, email, name, role, &hash)).expect("create editor").id
     }
 
     pub async fn login(&self, email: &str) -> String {
