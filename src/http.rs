@@ -16,10 +16,13 @@ use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 use utoipa::openapi::Required;
 use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
-use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type};
 
 use crate::error::ApiError;
 use crate::pagination::{Page, next_link};
+
+/// What a handler answers.
+pub type Reply = Result<HttpResponse, ApiError>;
 
 /// Who a response is for: readers see public content only, and their
 /// responses may be cached by anyone; editors see everything, privately.
@@ -94,6 +97,14 @@ pub fn page_json<T: Serialize>(
     if let Some(link) = next_link(req, page).and_then(|l| HeaderValue::from_str(&l).ok()) {
         response.headers_mut().insert(header::LINK, link);
     }
+    Ok(response)
+}
+
+/// 201 with the new resource (private) and its `Location`.
+pub fn created<T: Serialize>(body: &T, location: &str) -> Reply {
+    let mut response = private_json(StatusCode::CREATED, body)?;
+    let location = HeaderValue::from_str(location).map_err(ApiError::internal)?;
+    response.headers_mut().insert(header::LOCATION, location);
     Ok(response)
 }
 
@@ -206,6 +217,36 @@ impl FromRequest for IfNoneMatch {
 impl IntoParams for IfNoneMatch {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
         vec![header_param("If-None-Match", "An ETag from an earlier response: 304 if unchanged", false)]
+    }
+}
+
+/// The id of the story a route is about (its `{id}` segment), declared and
+/// read in one place.
+pub struct StoryId(pub i64);
+
+impl FromRequest for StoryId {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let id = req.match_info().get("id").unwrap_or_default();
+        ready(id.parse().map(StoryId).map_err(|e| ApiError::BadRequest(format!("invalid path parameter: id: {e}"))))
+    }
+}
+
+impl IntoParams for StoryId {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let int64 =
+            ObjectBuilder::new().schema_type(Type::Integer).format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)));
+        vec![
+            ParameterBuilder::new()
+                .name("id")
+                .parameter_in(ParameterIn::Path)
+                .description(Some("The story's id"))
+                .required(Required::True)
+                .schema(Some(int64))
+                .build(),
+        ]
     }
 }
 

@@ -130,6 +130,7 @@ fn finish_operations(doc: &mut Document) {
             }
             make_nullable_body_optional(operation);
             send_problems_as_problems(operation);
+            link_pages(operation);
 
             let mut common = vec![
                 ("400", "Bad path or query parameters"),
@@ -172,6 +173,18 @@ fn send_problems_as_problems(operation: &mut Operation) {
         {
             response.content.insert(PROBLEM_CONTENT_TYPE.into(), content);
         }
+    }
+}
+
+/// Every paginated list (an operation that takes `cursor`) says, once here,
+/// that its pages carry `Link: rel="next"`.
+fn link_pages(operation: &mut Operation) {
+    let paginated = operation
+        .parameters
+        .as_ref()
+        .is_some_and(|parameters| parameters.iter().any(|p| matches!(p, RefOr::T(p) if p.name == "cursor")));
+    if let (true, Some(RefOr::T(ok))) = (paginated, operation.responses.responses.get_mut("200")) {
+        ok.headers.insert("Link".into(), schemas::header("`<…>; rel=\"next\"` when another page follows").into());
     }
 }
 

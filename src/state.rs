@@ -10,6 +10,9 @@ use crate::config::Config;
 use crate::db::{Db, DbSetupError, Internal};
 use crate::ratings::{RatingPrior, VoteThrottle, VoterHasher};
 
+/// The state as handlers take it.
+pub type State = actix_web::web::Data<AppState>;
+
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,

@@ -12,6 +12,7 @@ pub mod password;
 pub(crate) mod throttle;
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 
 use actix_web::http::header;
@@ -19,7 +20,8 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
 use crate::editors::{self, EditorRow, Role};
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, State};
+use keys::IssuedToken;
 
 /// The active editor (or admin) behind a valid bearer token.
 pub struct CurrentEditor(pub EditorRow);
@@ -73,6 +75,35 @@ impl FromRequest for CurrentAdmin {
             }
         })
     }
+}
+
+/// Exchanges an editor's email and password for a token. A wrong email and
+/// a wrong password fail alike (and take as long); failures are throttled
+/// per email and per client address.
+pub async fn log_in(state: &State, email: &str, password: String, address: IpAddr) -> Result<IssuedToken, ApiError> {
+    let email = editors::normalize_email(email);
+    let address = address.to_string();
+    let (lookup_email, lookup_address) = (email.clone(), address.clone());
+    let shared = state.clone();
+    let editor = state
+        .db
+        .read(move |conn| {
+            shared.login_throttle.check(conn, &lookup_email, &lookup_address)?;
+            shared.jwt.refresh(conn, None)?;
+            Ok(editors::find_by_email(conn, &lookup_email)?)
+        })
+        .await?;
+    // Verify even for unknown or disabled editors, so timing tells nothing.
+    let stored_hash = editor.as_ref().map(|e| e.password_hash.clone());
+    let password_ok =
+        web::block(move || password::verify(&password, stored_hash.as_deref())).await.map_err(ApiError::internal)?;
+    let shared = state.clone();
+    let Some(editor) = editor.filter(|e| password_ok && !e.disabled) else {
+        state.db.write(move |tx| Ok(shared.login_throttle.record_failure(tx, &email, &address)?)).await?;
+        return Err(ApiError::Unauthorized("wrong email or password"));
+    };
+    state.db.write(move |tx| Ok(shared.login_throttle.record_success(tx, &email)?)).await?;
+    state.jwt.issue(editor.id, editor.role, editor.token_version)
 }
 
 async fn authenticate(req: &HttpRequest) -> Result<Option<EditorRow>, ApiError> {

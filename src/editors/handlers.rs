@@ -1,16 +1,16 @@
 //! `/v1/editors`: admins manage editor accounts.
 
-use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, get, patch, post, web};
 
 use super::EditorUpdate;
 use super::dto::{Editor, EditorList, EditorPatch, NewEditor};
 use crate::auth::{CurrentAdmin, password};
 use crate::error::{ApiError, Problem};
-use crate::http::{Audience, page_json, private_json};
+use crate::http::{Audience, Reply, created, page_json, private_json};
 use crate::json::ApiJson;
 use crate::pagination::PageParams;
-use crate::state::AppState;
+use crate::state::State;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_editors).service(create_editor).service(get_editor).service(update_editor);
@@ -20,20 +20,11 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 ///
 /// Every editor account, oldest first, in pages. Admins only.
 #[utoipa::path(
-    tag = "editors",
-    operation_id = "listEditors",
-    params(PageParams),
-    responses((status = 200, description = "A page of editors", body = EditorList,
-        headers(("Link" = String, description = "`<…>; rel=\"next\"` when another page follows")))),
-    security(("bearer" = []))
+    tag = "editors", operation_id = "listEditors", security(("bearer" = [])),
+    params(PageParams), responses((status = 200, description = "A page of editors", body = EditorList))
 )]
 #[get("/editors")]
-pub async fn list_editors(
-    req: HttpRequest,
-    _admin: CurrentAdmin,
-    state: web::Data<AppState>,
-    params: web::Query<PageParams>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_editors(req: HttpRequest, _: CurrentAdmin, state: State, params: web::Query<PageParams>) -> Reply {
     let page = params.request()?;
     let body: EditorList = state.db.read(move |conn| super::list_page(conn, page)).await?;
     page_json(&req, Audience::Editors, &body, &body.page)
@@ -45,50 +36,35 @@ pub async fn list_editors(
 /// 1024 characters, stored as an Argon2id hash. A taken email is 409.
 /// Admins only.
 #[utoipa::path(
-    tag = "editors",
-    operation_id = "createEditor",
+    tag = "editors", operation_id = "createEditor", security(("bearer" = [])),
     request_body = NewEditor,
     responses(
         (status = 201, description = "Created", body = Editor,
             headers(("Location" = String, description = "The new editor's URL"))),
         (status = 409, description = "The email is taken", body = Problem),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/editors")]
-pub async fn create_editor(
-    _admin: CurrentAdmin,
-    state: web::Data<AppState>,
-    ApiJson(new): ApiJson<NewEditor>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn create_editor(_: CurrentAdmin, state: State, ApiJson(new): ApiJson<NewEditor>) -> Reply {
     let password_hash = password::hash_off_thread(new.password.clone()).await?;
     let row =
         state.db.write(move |tx| super::create(tx, &new.email, &new.display_name, new.role, &password_hash)).await?;
-    let mut response = private_json(StatusCode::CREATED, &Editor::from(row.clone()))?;
-    let location = header::HeaderValue::from_str(&format!("/v1/editors/{}", row.id)).map_err(ApiError::internal)?;
-    response.headers_mut().insert(header::LOCATION, location);
-    Ok(response)
+    created(&Editor::from(row.clone()), &format!("/v1/editors/{}", row.id))
 }
 
 /// Read an editor.
 ///
 /// One editor account. Admins only.
 #[utoipa::path(
-    tag = "editors",
-    operation_id = "getEditor",
+    tag = "editors", operation_id = "getEditor", security(("bearer" = [])),
     params(("id" = i64, Path, description = "The editor's id")),
     responses(
         (status = 200, description = "The editor", body = Editor),
         (status = 404, description = "No such editor", body = Problem),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/editors/{id:\\d+}")]
-pub async fn get_editor(
-    _admin: CurrentAdmin,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get_editor(_: CurrentAdmin, state: State, id: web::Path<i64>) -> Reply {
     let id = id.into_inner();
     let row = state.db.read(move |conn| super::find(conn, id)?.ok_or(ApiError::NotFound)).await?;
     private_json(StatusCode::OK, &Editor::from(row))
@@ -99,25 +75,18 @@ pub async fn get_editor(
 /// Changing the role or disabling revokes the editor's tokens at once. The
 /// last active admin cannot be demoted or disabled (409).
 #[utoipa::path(
-    tag = "editors",
-    operation_id = "updateEditor",
+    tag = "editors", operation_id = "updateEditor", security(("bearer" = [])),
     params(("id" = i64, Path, description = "The editor's id")),
     request_body(content = EditorPatch, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated editor", body = Editor),
         (status = 404, description = "No such editor", body = Problem),
         (status = 409, description = "It would leave no active admin", body = Problem),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[patch("/editors/{id:\\d+}")]
-pub async fn update_editor(
-    _admin: CurrentAdmin,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    ApiJson(patch): ApiJson<EditorPatch>,
-) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+pub async fn update_editor(_: CurrentAdmin, state: State, id: web::Path<i64>, patch: ApiJson<EditorPatch>) -> Reply {
+    let (id, patch) = (id.into_inner(), patch.0);
     let password_hash = match patch.password {
         Some(plain) => Some(password::hash_off_thread(plain).await?),
         None => None,

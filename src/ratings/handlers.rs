@@ -1,16 +1,18 @@
 //! Readers' votes (public), the aggregate (public), and moderation (editors).
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
+use actix_web::web::{self, Query};
+use actix_web::{HttpRequest, delete, get, put};
 
 use super::VoteOutcome;
 use super::dto::{RatingAggregate, RatingList, VoteRequest};
 use crate::auth::{CurrentEditor, MaybeEditor};
 use crate::error::{ApiError, Problem};
-use crate::http::{Audience, IfNoneMatch, client_ip, json_for, no_content, page_json, private_json};
+use crate::http::{Audience, IfNoneMatch, Reply, StoryId, client_ip, json_for, no_content, page_json, private_json};
 use crate::json::ApiJson;
 use crate::pagination::PageParams;
-use crate::state::AppState;
+use crate::state::State;
+use crate::stories::dto::{PublicReadFailures, StoryNotFound};
 
 /// A vote is `{"score": n}`: anything much longer is not one.
 const VOTE_MAX_BYTES: usize = 256;
@@ -23,26 +25,17 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 ///
 /// Public for published stories; 404 for others without an editor token.
 #[utoipa::path(
-    tag = "ratings",
-    operation_id = "getStoryRating",
-    params(("id" = i64, Path, description = "The story's id"), IfNoneMatch),
+    tag = "ratings", operation_id = "getStoryRating", security((), ("bearer" = [])),
+    params(StoryId, IfNoneMatch),
     responses(
-        (status = 200, description = "The aggregate", body = RatingAggregate, headers(
-            ("ETag" = String, description = "Strong validator; every vote changes it"))),
-        (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 404, description = "No such story, or not public", body = Problem),
-    ),
-    security((), ("bearer" = []))
+        (status = 200, description = "The aggregate", body = RatingAggregate,
+            headers(("ETag" = String, description = "Strong validator; every vote changes it"))),
+        PublicReadFailures,
+    )
 )]
 #[get("/stories/{id:\\d+}/rating")]
-pub async fn get_rating(
-    req: HttpRequest,
-    MaybeEditor(editor): MaybeEditor,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    _: IfNoneMatch,
-) -> Result<HttpResponse, ApiError> {
-    let (id, audience) = (id.into_inner(), Audience::of(&editor));
+pub async fn get_rating(req: HttpRequest, editor: MaybeEditor, state: State, id: StoryId, _: IfNoneMatch) -> Reply {
+    let (id, audience) = (id.0, Audience::of(&editor.0));
     let shared = state.clone();
     let body = state.db.read(move |conn| super::rating_of(conn, id, audience, &shared.rating_prior)).await?;
     json_for(&req, audience, &body)
@@ -56,8 +49,7 @@ pub async fn get_rating(
 /// replaced one. Only published stories take votes. Votes are throttled per
 /// client address.
 #[utoipa::path(
-    tag = "ratings",
-    operation_id = "putStoryVote",
+    tag = "ratings", operation_id = "putStoryVote", security(()),
     params(
         ("id" = i64, Path, description = "The story's id"),
         ("voter" = uuid::Uuid, Path, description = "The reader's voter id, a UUID"),
@@ -69,16 +61,15 @@ pub async fn get_rating(
         (status = 404, description = "No such story, or not published", body = Problem),
         (status = 429, description = "Too many votes from this address", body = Problem,
             headers(("Retry-After" = u64, description = "Seconds to wait before voting again"))),
-    ),
-    security(())
+    )
 )]
 #[put("/stories/{id:\\d+}/ratings/{voter}")]
 pub async fn put_vote(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: State,
     path: web::Path<(i64, String)>,
     ApiJson(vote): ApiJson<VoteRequest, VOTE_MAX_BYTES>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     state.vote_throttle.check(client_ip(&req, &state.config.trusted_proxies))?;
     let (id, voter) = path.into_inner();
     let voter = uuid::Uuid::parse_str(&voter)
@@ -96,25 +87,19 @@ pub async fn put_vote(
 ///
 /// Moderation: newest first, with score, times and the voter's hash.
 #[utoipa::path(
-    tag = "ratings",
-    operation_id = "listStoryRatings",
-    params(("id" = i64, Path, description = "The story's id"), PageParams),
-    responses(
-        (status = 200, description = "A page of votes", body = RatingList,
-            headers(("Link" = String, description = "`<…>; rel=\"next\"` when another page follows"))),
-        (status = 404, description = "No such story", body = Problem),
-    ),
-    security(("bearer" = []))
+    tag = "ratings", operation_id = "listStoryRatings", security(("bearer" = [])),
+    params(StoryId, PageParams),
+    responses((status = 200, description = "A page of votes", body = RatingList), StoryNotFound)
 )]
 #[get("/stories/{id:\\d+}/ratings")]
 pub async fn list_ratings(
     req: HttpRequest,
-    _editor: CurrentEditor,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    page: web::Query<PageParams>,
-) -> Result<HttpResponse, ApiError> {
-    let (id, page) = (id.into_inner(), page.request()?);
+    _: CurrentEditor,
+    state: State,
+    id: StoryId,
+    page: Query<PageParams>,
+) -> Reply {
+    let (id, page) = (id.0, page.request()?);
     let body: RatingList = state.db.read(move |conn| super::votes_page(conn, id, page)).await?;
     page_json(&req, Audience::Editors, &body, &body.page)
 }
@@ -123,21 +108,15 @@ pub async fn list_ratings(
 ///
 /// Moderation: the vote goes, and the story's aggregate follows at once.
 #[utoipa::path(
-    tag = "ratings",
-    operation_id = "deleteRating",
+    tag = "ratings", operation_id = "deleteRating", security(("bearer" = [])),
     params(("rating_id" = i64, Path, description = "The vote's id")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such vote", body = Problem),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[delete("/ratings/{rating_id:\\d+}")]
-pub async fn delete_rating(
-    _editor: CurrentEditor,
-    state: web::Data<AppState>,
-    rating_id: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn delete_rating(_: CurrentEditor, state: State, rating_id: web::Path<i64>) -> Reply {
     let rating_id = rating_id.into_inner();
     state.db.write(move |tx| super::remove(tx, rating_id)).await?;
     Ok(no_content())

@@ -117,3 +117,13 @@ pub struct SuggestParams {
     #[param(minimum = 0, maximum = 10)]
     pub suggest: Option<u8>,
 }
+
+impl SuggestParams {
+    /// How many suggestions to append: 0 unless asked, at most 10.
+    pub fn count(&self) -> Result<u8, crate::error::ApiError> {
+        match self.suggest.unwrap_or(0) {
+            n @ 0..=10 => Ok(n),
+            n => Err(crate::error::ApiError::BadRequest(format!("suggest must be from 0 to 10, got {n}"))),
+        }
+    }
+}

@@ -355,11 +355,9 @@ impl IntoResponses for StoryRead {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         let etag = ("ETag", "Readers: a strong validator for If-None-Match. Editors: the version, for If-Match");
         let modified = ("Last-Modified", "Readers: when the story last changed or was published");
-        BTreeMap::from([
-            ("200".to_owned(), json_response("The story", "Story", &[etag, modified]).into()),
-            ("304".to_owned(), Response::new("Not modified since the ETag in If-None-Match").into()),
-            ("404".to_owned(), problem_response("No such story, or not public").into()),
-        ])
+        let mut responses = PublicReadFailures::responses();
+        responses.insert("200".to_owned(), json_response("The story", "Story", &[etag, modified]).into());
+        responses
     }
 }
 
@@ -368,9 +366,30 @@ pub struct StoryChangeFailures;
 
 impl IntoResponses for StoryChangeFailures {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let mut responses = StoryNotFound::responses();
+        responses.insert("412".to_owned(), problem_response("The story changed since the ETag in If-Match").into());
+        responses
+    }
+}
+
+/// The failures of reading something of a story that readers may see only
+/// while it is public, beside its 200.
+pub struct PublicReadFailures;
+
+impl IntoResponses for PublicReadFailures {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
         BTreeMap::from([
-            ("404".to_owned(), problem_response("No such story").into()),
-            ("412".to_owned(), problem_response("The story changed since the ETag in If-Match").into()),
+            ("304".to_owned(), Response::new("Not modified since the ETag in If-None-Match").into()),
+            ("404".to_owned(), problem_response("No such story, or not public").into()),
         ])
+    }
+}
+
+/// 404 for a story that does not exist.
+pub struct StoryNotFound;
+
+impl IntoResponses for StoryNotFound {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        BTreeMap::from([("404".to_owned(), problem_response("No such story").into())])
     }
 }

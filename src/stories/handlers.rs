@@ -7,17 +7,21 @@ use actix_web::http::header::{self, HeaderValue, HttpDate};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 
 use super::dto::{
-    ListParams, PublishRequest, Revision, RevisionList, Story, StoryChangeFailures, StoryInput, StoryList, StoryPatch,
-    StoryRead, TagList,
+    ListParams, PublishRequest, Revision, RevisionList, Story, StoryChangeFailures, StoryInput, StoryList,
+    StoryNotFound, StoryPatch, StoryRead, TagList,
 };
 use super::{StoryKey, Transition};
 use crate::auth::{CurrentEditor, MaybeEditor};
 use crate::db::now;
+use crate::editors::EditorRow;
 use crate::error::{ApiError, Problem};
-use crate::http::{Audience, IfMatch, IfNoneMatch, json_for, no_content, page_json, private_json, version_etag};
+use crate::http::{
+    Audience, IfMatch, IfNoneMatch, Reply, StoryId, created, json_for, no_content, page_json, private_json,
+    version_etag,
+};
 use crate::json::{ApiJson, MaybeJson};
 use crate::pagination::PageParams;
-use crate::state::AppState;
+use crate::state::State;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_stories)
@@ -36,7 +40,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 }
 
 /// A story's version as its `ETag`, for `If-Match`.
-fn with_version_etag(mut response: HttpResponse, story: &Story) -> Result<HttpResponse, ApiError> {
+fn with_version_etag(mut response: HttpResponse, story: &Story) -> Reply {
     let etag = HeaderValue::from_str(&version_etag(story.version)).map_err(ApiError::internal)?;
     response.headers_mut().insert(header::ETAG, etag);
     Ok(response)
@@ -44,12 +48,7 @@ fn with_version_etag(mut response: HttpResponse, story: &Story) -> Result<HttpRe
 
 /// Reads one story: public and cacheable for readers (with `Last-Modified`);
 /// private, with the version ETag for `If-Match`, for editors.
-async fn read_story(
-    req: &HttpRequest,
-    editor: &Option<crate::editors::EditorRow>,
-    state: &AppState,
-    key: StoryKey,
-) -> Result<HttpResponse, ApiError> {
+async fn read_story(req: &HttpRequest, editor: &Option<EditorRow>, state: &State, key: StoryKey) -> Reply {
     let audience = Audience::of(editor);
     let story = state.db.read(move |conn| super::read(conn, &key, audience)).await?;
     let mut response = json_for(req, audience, &story)?;
@@ -63,7 +62,7 @@ async fn read_story(
 }
 
 /// A story after an editor's write: private, with its new version ETag.
-fn written(story: &Story, status: StatusCode) -> Result<HttpResponse, ApiError> {
+fn written(story: &Story, status: StatusCode) -> Reply {
     with_version_etag(private_json(status, story)?, story)
 }
 
@@ -72,28 +71,25 @@ fn written(story: &Story, status: StatusCode) -> Result<HttpResponse, ApiError> 
 /// Readers see published stories whose publication time has passed, newest
 /// first. With an editor token the list shows every status and accepts `status`.
 #[utoipa::path(
-    tag = "stories",
-    operation_id = "listStories",
+    tag = "stories", operation_id = "listStories", security((), ("bearer" = [])),
     params(PageParams, ListParams, IfNoneMatch),
-    responses((status = 200, description = "A page of stories", body = StoryList, headers(
-        ("ETag" = String, description = "Strong validator (public reads)"),
-        ("Link" = String, description = "`<…>; rel=\"next\"` when another page follows"))),
-        (status = 304, description = "Not modified since the ETag in If-None-Match")),
-    security((), ("bearer" = []))
+    responses(
+        (status = 200, description = "A page of stories", body = StoryList,
+            headers(("ETag" = String, description = "Strong validator (public reads)"))),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+    )
 )]
 #[get("/stories")]
 pub async fn list_stories(
     req: HttpRequest,
     MaybeEditor(editor): MaybeEditor,
-    state: web::Data<AppState>,
+    state: State,
     page: web::Query<PageParams>,
     params: web::Query<ListParams>,
     _: IfNoneMatch,
-) -> Result<HttpResponse, ApiError> {
-    let page = page.request()?;
-    let audience = Audience::of(&editor);
+) -> Reply {
+    let (page, params, audience) = (page.request()?, params.into_inner(), Audience::of(&editor));
     let shared = state.clone();
-    let params = params.into_inner();
     let body: StoryList =
         state.db.read(move |conn| super::list_page(conn, params, page, audience, &shared.rating_prior)).await?;
     page_json(&req, audience, &body, &body.page)
@@ -105,28 +101,20 @@ pub async fn list_stories(
 /// (made unique with a numeric suffix); an explicit slug that is taken is
 /// 409. `excerpt` is derived from the body when not given.
 #[utoipa::path(
-    tag = "stories",
-    operation_id = "createStory",
+    tag = "stories", operation_id = "createStory", security(("bearer" = [])),
     request_body = StoryInput,
     responses(
         (status = 201, description = "Created", body = Story, headers(
             ("Location" = String, description = "The new story's URL"),
             ("ETag" = String, description = "The story's version, for If-Match"))),
         (status = 409, description = "The explicit slug is taken", body = Problem),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/stories")]
-pub async fn create_story(
-    CurrentEditor(editor): CurrentEditor,
-    state: web::Data<AppState>,
-    ApiJson(input): ApiJson<StoryInput>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn create_story(CurrentEditor(editor): CurrentEditor, state: State, input: ApiJson<StoryInput>) -> Reply {
+    let input = input.0;
     let story = state.db.write(move |tx| super::create(tx, input, &editor)).await?;
-    let mut response = written(&story, StatusCode::CREATED)?;
-    let location = HeaderValue::from_str(&format!("/v1/stories/{}", story.id)).map_err(ApiError::internal)?;
-    response.headers_mut().insert(header::LOCATION, location);
-    Ok(response)
+    with_version_etag(created(&story, &format!("/v1/stories/{}", story.id))?, &story)
 }
 
 /// Read a story by id.
@@ -134,21 +122,12 @@ pub async fn create_story(
 /// Public for published stories; a draft, scheduled or archived story is 404
 /// without an editor token.
 #[utoipa::path(
-    tag = "stories",
-    operation_id = "getStory",
-    params(("id" = i64, Path, description = "The story's id"), IfNoneMatch),
-    responses(StoryRead),
-    security((), ("bearer" = []))
+    tag = "stories", operation_id = "getStory", security((), ("bearer" = [])),
+    params(StoryId, IfNoneMatch), responses(StoryRead)
 )]
 #[get("/stories/{id:\\d+}")]
-pub async fn get_story(
-    req: HttpRequest,
-    MaybeEditor(editor): MaybeEditor,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    _: IfNoneMatch,
-) -> Result<HttpResponse, ApiError> {
-    read_story(&req, &editor, &state, StoryKey::Id(id.into_inner())).await
+pub async fn get_story(req: HttpRequest, editor: MaybeEditor, state: State, id: StoryId, _: IfNoneMatch) -> Reply {
+    read_story(&req, &editor.0, &state, StoryKey::Id(id.0)).await
 }
 
 /// Read a story by slug.
@@ -156,21 +135,18 @@ pub async fn get_story(
 /// Public for published stories; a draft, scheduled or archived story is 404
 /// without an editor token.
 #[utoipa::path(
-    tag = "stories",
-    operation_id = "getStoryBySlug",
-    params(("slug" = String, Path, description = "The story's slug"), IfNoneMatch),
-    responses(StoryRead),
-    security((), ("bearer" = []))
+    tag = "stories", operation_id = "getStoryBySlug", security((), ("bearer" = [])),
+    params(("slug" = String, Path, description = "The story's slug"), IfNoneMatch), responses(StoryRead)
 )]
 #[get("/stories/slug/{slug}")]
 pub async fn get_story_by_slug(
     req: HttpRequest,
-    MaybeEditor(editor): MaybeEditor,
-    state: web::Data<AppState>,
+    editor: MaybeEditor,
+    state: State,
     slug: web::Path<String>,
     _: IfNoneMatch,
-) -> Result<HttpResponse, ApiError> {
-    read_story(&req, &editor, &state, StoryKey::Slug(slug.into_inner())).await
+) -> Reply {
+    read_story(&req, &editor.0, &state, StoryKey::Slug(slug.into_inner())).await
 }
 
 /// Change a story (JSON Merge Patch, RFC 7396).
@@ -180,29 +156,26 @@ pub async fn get_story_by_slug(
 /// and `excerpt` are derived again). Every change bumps `version` and keeps
 /// a revision. Use the publish/unpublish/archive operations for `status`.
 #[utoipa::path(
-    tag = "stories",
-    operation_id = "updateStory",
-    params(("id" = i64, Path, description = "The story's id"), IfMatch<true>),
+    tag = "stories", operation_id = "updateStory", security(("bearer" = [])),
+    params(StoryId, IfMatch<true>),
     request_body(content = StoryPatch, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated story", body = Story,
             headers(("ETag" = String, description = "The new version, for the next If-Match"))),
-        (status = 404, description = "No such story", body = Problem),
+        StoryNotFound,
         (status = 409, description = "The slug is taken", body = Problem),
         (status = 412, description = "The story changed since that ETag", body = Problem),
         (status = 428, description = "If-Match is missing", body = Problem),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[patch("/stories/{id:\\d+}")]
 pub async fn update_story(
     CurrentEditor(editor): CurrentEditor,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
+    state: State,
+    StoryId(id): StoryId,
     IfMatch(expected): IfMatch<true>,
     ApiJson(StoryPatch(patch)): ApiJson<StoryPatch>,
-) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+) -> Reply {
     let story = state.db.write(move |tx| super::edit(tx, id, expected, &patch, &editor)).await?;
     written(&story, StatusCode::OK)
 }
@@ -212,35 +185,18 @@ pub async fn update_story(
 /// Its revisions, ratings and links go with it, and links to it from other
 /// stories disappear. `If-Match` is honoured when sent.
 #[utoipa::path(
-    tag = "stories",
-    operation_id = "deleteStory",
-    params(("id" = i64, Path, description = "The story's id"), IfMatch<false>),
-    responses(
-        (status = 204, description = "Deleted"),
-        StoryChangeFailures,
-    ),
-    security(("bearer" = []))
+    tag = "stories", operation_id = "deleteStory", security(("bearer" = [])),
+    params(StoryId, IfMatch<false>), responses((status = 204, description = "Deleted"), StoryChangeFailures)
 )]
 #[delete("/stories/{id:\\d+}")]
-pub async fn delete_story(
-    _editor: CurrentEditor,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    IfMatch(expected): IfMatch<false>,
-) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    state.db.write(move |tx| super::delete(tx, id, expected)).await?;
+pub async fn delete_story(_: CurrentEditor, state: State, StoryId(id): StoryId, expected: IfMatch<false>) -> Reply {
+    state.db.write(move |tx| super::delete(tx, id, expected.0)).await?;
     Ok(no_content())
 }
 
-async fn change_lifecycle(
-    editor: crate::editors::EditorRow,
-    state: &AppState,
-    id: i64,
-    expected: Option<i64>,
-    transition: Transition,
-) -> Result<HttpResponse, ApiError> {
-    let story = state.db.write(move |tx| super::transition(tx, id, expected, transition, &editor)).await?;
+/// Moves story `id` through its lifecycle, if still at the `expected` version.
+async fn change(editor: EditorRow, state: &State, id: i64, expected: IfMatch<false>, to: Transition) -> Reply {
+    let story = state.db.write(move |tx| super::transition(tx, id, expected.0, to, &editor)).await?;
     written(&story, StatusCode::OK)
 }
 
@@ -249,23 +205,25 @@ async fn change_lifecycle(
 /// With a future `at` the story is `scheduled` and becomes public by itself
 /// when that time passes. `If-Match` is honoured when sent.
 #[utoipa::path(
-    tag = "stories",
-    operation_id = "publishStory",
-    params(("id" = i64, Path, description = "The story's id"), IfMatch<false>),
+    tag = "stories", operation_id = "publishStory", security(("bearer" = [])),
+    params(StoryId, IfMatch<false>),
     request_body(content = Option<PublishRequest>, description = "Optional: omit to publish now"),
-    responses((status = 200, description = "The story, published or scheduled", body = Story, headers(("ETag" = String, description = "The new version, for the next If-Match"))), StoryChangeFailures),
-    security(("bearer" = []))
+    responses(
+        (status = 200, description = "The story, published or scheduled", body = Story,
+            headers(("ETag" = String, description = "The new version, for the next If-Match"))),
+        StoryChangeFailures,
+    )
 )]
 #[post("/stories/{id:\\d+}/publish")]
 pub async fn publish_story(
-    CurrentEditor(editor): CurrentEditor,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    IfMatch(expected): IfMatch<false>,
+    editor: CurrentEditor,
+    state: State,
+    StoryId(id): StoryId,
+    expected: IfMatch<false>,
     MaybeJson(body): MaybeJson<PublishRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let at = body.and_then(|b| b.at).map_or_else(now, |at| crate::db::truncate(at.naive_utc()));
-    change_lifecycle(editor, &state, id.into_inner(), expected, Transition::Publish { at }).await
+    change(editor.0, &state, id, expected, Transition::Publish { at }).await
 }
 
 /// Unpublish a story.
@@ -273,20 +231,17 @@ pub async fn publish_story(
 /// Back to draft: no longer public, publication time cleared. `If-Match` is
 /// honoured when sent.
 #[utoipa::path(
-    tag = "stories",
-    operation_id = "unpublishStory",
-    params(("id" = i64, Path, description = "The story's id"), IfMatch<false>),
-    responses((status = 200, description = "The story, now a draft", body = Story, headers(("ETag" = String, description = "The new version, for the next If-Match"))), StoryChangeFailures),
-    security(("bearer" = []))
+    tag = "stories", operation_id = "unpublishStory", security(("bearer" = [])),
+    params(StoryId, IfMatch<false>),
+    responses(
+        (status = 200, description = "The story, now a draft", body = Story,
+            headers(("ETag" = String, description = "The new version, for the next If-Match"))),
+        StoryChangeFailures,
+    )
 )]
 #[post("/stories/{id:\\d+}/unpublish")]
-pub async fn unpublish_story(
-    CurrentEditor(editor): CurrentEditor,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    IfMatch(expected): IfMatch<false>,
-) -> Result<HttpResponse, ApiError> {
-    change_lifecycle(editor, &state, id.into_inner(), expected, Transition::Unpublish).await
+pub async fn unpublish_story(editor: CurrentEditor, state: State, id: StoryId, expected: IfMatch<false>) -> Reply {
+    change(editor.0, &state, id.0, expected, Transition::Unpublish).await
 }
 
 /// Archive a story.
@@ -294,46 +249,37 @@ pub async fn unpublish_story(
 /// Off the public site, kept with its publication time. `If-Match` is
 /// honoured when sent.
 #[utoipa::path(
-    tag = "stories",
-    operation_id = "archiveStory",
-    params(("id" = i64, Path, description = "The story's id"), IfMatch<false>),
-    responses((status = 200, description = "The story, now archived", body = Story, headers(("ETag" = String, description = "The new version, for the next If-Match"))), StoryChangeFailures),
-    security(("bearer" = []))
+    tag = "stories", operation_id = "archiveStory", security(("bearer" = [])),
+    params(StoryId, IfMatch<false>),
+    responses(
+        (status = 200, description = "The story, now archived", body = Story,
+            headers(("ETag" = String, description = "The new version, for the next If-Match"))),
+        StoryChangeFailures,
+    )
 )]
 #[post("/stories/{id:\\d+}/archive")]
-pub async fn archive_story(
-    CurrentEditor(editor): CurrentEditor,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
-    IfMatch(expected): IfMatch<false>,
-) -> Result<HttpResponse, ApiError> {
-    change_lifecycle(editor, &state, id.into_inner(), expected, Transition::Archive).await
+pub async fn archive_story(editor: CurrentEditor, state: State, id: StoryId, expected: IfMatch<false>) -> Reply {
+    change(editor.0, &state, id.0, expected, Transition::Archive).await
 }
 
 /// List a story's revisions.
 ///
 /// Newest first: every change to a story keeps one.
 #[utoipa::path(
-    tag = "stories",
-    operation_id = "listStoryRevisions",
-    params(("id" = i64, Path, description = "The story's id"), PageParams),
-    responses(
-        (status = 200, description = "A page of revisions", body = RevisionList,
-            headers(("Link" = String, description = "`<…>; rel=\"next\"` when another page follows"))),
-        (status = 404, description = "No such story", body = Problem),
-    ),
-    security(("bearer" = []))
+    tag = "stories", operation_id = "listStoryRevisions", security(("bearer" = [])),
+    params(StoryId, PageParams),
+    responses((status = 200, description = "A page of revisions", body = RevisionList), StoryNotFound)
 )]
 #[get("/stories/{id:\\d+}/revisions")]
 pub async fn list_revisions(
     req: HttpRequest,
-    _editor: CurrentEditor,
-    state: web::Data<AppState>,
-    id: web::Path<i64>,
+    _: CurrentEditor,
+    state: State,
+    StoryId(id): StoryId,
     page: web::Query<PageParams>,
-) -> Result<HttpResponse, ApiError> {
-    let (id, page) = (id.into_inner(), page.request()?);
-    let body = state.db.read(move |conn| super::revisions_page(conn, id, page)).await?;
+) -> Reply {
+    let page = page.request()?;
+    let body: RevisionList = state.db.read(move |conn| super::revisions_page(conn, id, page)).await?;
     page_json(&req, Audience::Editors, &body, &body.page)
 }
 
@@ -341,21 +287,15 @@ pub async fn list_revisions(
 ///
 /// The story's content and status as they were at that version.
 #[utoipa::path(
-    tag = "stories",
-    operation_id = "getStoryRevision",
+    tag = "stories", operation_id = "getStoryRevision", security(("bearer" = [])),
     params(("id" = i64, Path, description = "The story's id"), ("version" = i64, Path, description = "The version")),
     responses(
         (status = 200, description = "The revision", body = Revision),
         (status = 404, description = "No such story or version", body = Problem),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/stories/{id:\\d+}/revisions/{version:\\d+}")]
-pub async fn get_revision(
-    _editor: CurrentEditor,
-    state: web::Data<AppState>,
-    path: web::Path<(i64, i64)>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get_revision(_: CurrentEditor, state: State, path: web::Path<(i64, i64)>) -> Reply {
     let (id, version) = path.into_inner();
     private_json(StatusCode::OK, &state.db.read(move |conn| super::revision(conn, id, version)).await?)
 }
@@ -364,23 +304,26 @@ pub async fn get_revision(
 ///
 /// The story's status is left as it is. `If-Match` is honoured when sent.
 #[utoipa::path(
-    tag = "stories",
-    operation_id = "restoreStoryRevision",
-    params(("id" = i64, Path, description = "The story's id"), ("version" = i64, Path, description = "The version to restore"), IfMatch<false>),
+    tag = "stories", operation_id = "restoreStoryRevision", security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "The story's id"),
+        ("version" = i64, Path, description = "The version to restore"),
+        IfMatch<false>,
+    ),
     responses(
-        (status = 200, description = "The story with the restored content", body = Story, headers(("ETag" = String, description = "The new version, for the next If-Match"))),
+        (status = 200, description = "The story with the restored content", body = Story,
+            headers(("ETag" = String, description = "The new version, for the next If-Match"))),
         (status = 404, description = "No such story or version", body = Problem),
         (status = 412, description = "The story changed since the ETag in If-Match", body = Problem),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/stories/{id:\\d+}/revisions/{version:\\d+}/restore")]
 pub async fn restore_revision(
     CurrentEditor(editor): CurrentEditor,
-    state: web::Data<AppState>,
+    state: State,
     path: web::Path<(i64, i64)>,
     IfMatch(expected): IfMatch<false>,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let (id, version) = path.into_inner();
     let story = state.db.write(move |tx| super::restore(tx, id, version, expected, &editor)).await?;
     written(&story, StatusCode::OK)
@@ -390,22 +333,16 @@ pub async fn restore_revision(
 ///
 /// Tags in use by published stories, with how many carry each, in slug order.
 #[utoipa::path(
-    tag = "stories",
-    operation_id = "listTags",
+    tag = "stories", operation_id = "listTags", security(()),
     params(PageParams, IfNoneMatch),
-    responses((status = 200, description = "A page of tags", body = TagList, headers(
-        ("ETag" = String, description = "Strong validator"),
-        ("Link" = String, description = "`<…>; rel=\"next\"` when another page follows"))),
-        (status = 304, description = "Not modified since the ETag in If-None-Match")),
-    security(())
+    responses(
+        (status = 200, description = "A page of tags", body = TagList,
+            headers(("ETag" = String, description = "Strong validator"))),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+    )
 )]
 #[get("/tags")]
-pub async fn list_tags(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    page: web::Query<PageParams>,
-    _: IfNoneMatch,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_tags(req: HttpRequest, state: State, page: web::Query<PageParams>, _: IfNoneMatch) -> Reply {
     let page = page.request()?;
     let body: TagList = state.db.read(move |conn| super::tags_page(conn, page)).await?;
     page_json(&req, Audience::Readers, &body, &body.page)
