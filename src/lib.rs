@@ -19,6 +19,7 @@ pub mod config;
 pub mod db;
 pub mod editors;
 pub mod error;
+pub mod fields;
 pub mod http;
 pub mod json;
 pub mod openapi;
