@@ -130,10 +130,10 @@ pub fn run_editors(config: &Config, command: EditorsCommand) -> Result<(), Strin
 fn check_new_editor(email: &str, name: Option<&str>, password: &str) -> Result<(), ApiError> {
     use validator::Validate;
     let new = editors::dto::NewEditor {
-        email: email.to_owned(),
-        display_name: name.unwrap_or("-").to_owned(),
+        email: email.into(),
+        display_name: name.unwrap_or("-").into(),
         role: Role::Editor,
-        password: password.to_owned(),
+        password: password.into(),
     };
     new.validate().map_err(|errors| ApiError::Validation(crate::json::field_errors(&errors)))
 }
