@@ -32,4 +32,3 @@ pub mod server;
 pub mod service;
 pub mod state;
 pub mod stories;
-pub mod validation;
