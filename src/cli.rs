@@ -174,10 +174,10 @@ fn explain(err: ApiError) -> anyhow::Error {
 fn check_new_editor(email: &str, name: &str, password: &str) -> Result<(), ApiError> {
     use validator::Validate;
     let new = editors::dto::NewEditor {
-        email: email.to_owned(),
-        display_name: name.to_owned(),
+        email: email.into(),
+        display_name: name.into(),
         role: Role::Editor,
-        password: password.to_owned(),
+        password: password.into(),
     };
     new.validate().map_err(|errors| ApiError::Validation(crate::json::field_errors(&errors)))
 }

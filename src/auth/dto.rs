@@ -4,17 +4,19 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
+use crate::fields::{LoginEmail, LoginPassword};
+
 /// Credentials exchanged for an access token.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery staple"}))]
 pub struct TokenRequest {
-    #[validate(length(min = 1, max = 320))]
-    #[schema(min_length = 1, max_length = 320)]
-    pub email: String,
-    #[validate(length(min = 1, max = 1024))]
-    #[schema(min_length = 1, max_length = 1024)]
-    pub password: String,
+    #[validate(custom(function = "crate::fields::check"))]
+    #[schema(inline)]
+    pub email: LoginEmail,
+    #[validate(custom(function = "crate::fields::check"))]
+    #[schema(inline)]
+    pub password: LoginPassword,
 }
 
 /// A bearer token for the editor endpoints.

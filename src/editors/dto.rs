@@ -7,6 +7,7 @@ use validator::Validate;
 
 use super::Role;
 use super::queries::EditorRow;
+use crate::fields::{self, Email, Name, Password};
 use crate::pagination::Page;
 
 /// A person who writes through the API.
@@ -49,19 +50,22 @@ pub struct EditorList {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "grace@example.com", "display_name": "Grace", "role": "editor", "password": "a long passphrase"}))]
 pub struct NewEditor {
-    #[validate(email, length(max = 320))]
-    #[schema(max_length = 320, format = Email)]
-    pub email: String,
-    #[validate(length(min = 1, max = 200), custom(function = "crate::validation::plain_text"))]
-    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
-    pub display_name: String,
+    #[validate(custom(function = "crate::fields::check"))]
+    #[schema(inline)]
+    pub email: Email,
+    #[validate(custom(function = "crate::fields::check"))]
+    #[schema(inline)]
+    pub display_name: Name,
     /// Defaults to `editor`.
     #[serde(default = "default_role")]
     pub role: Role,
-    /// 10 to 1024 characters.
-    #[validate(length(min = 10, max = 1024))]
-    #[schema(min_length = 10, max_length = 1024)]
-    pub password: String,
+    #[validate(custom(function = "crate::fields::check"))]
+    #[schema(schema_with = new_editor_password)]
+    pub password: Password,
+}
+
+fn new_editor_password() -> utoipa::openapi::ObjectBuilder {
+    fields::schema::<Password>().description(Some("10 to 1024 characters."))
 }
 
 fn default_role() -> Role {
@@ -74,13 +78,16 @@ fn default_role() -> Role {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"disabled": true}))]
 pub struct EditorPatch {
-    #[validate(length(min = 1, max = 200), custom(function = "crate::validation::plain_text"))]
-    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
-    pub display_name: Option<String>,
+    #[validate(custom(function = "crate::fields::check"))]
+    #[schema(schema_with = fields::nullable::<Name>)]
+    pub display_name: Option<Name>,
     pub role: Option<Role>,
     pub disabled: Option<bool>,
-    /// A new password, 10 to 1024 characters.
-    #[validate(length(min = 10, max = 1024))]
-    #[schema(min_length = 10, max_length = 1024)]
-    pub password: Option<String>,
+    #[validate(custom(function = "crate::fields::check"))]
+    #[schema(schema_with = editor_patch_password)]
+    pub password: Option<Password>,
+}
+
+fn editor_patch_password() -> utoipa::openapi::ObjectBuilder {
+    fields::nullable::<Password>().description(Some("A new password, 10 to 1024 characters."))
 }

@@ -46,7 +46,7 @@ pub async fn list_editors(req: HttpRequest, _: CurrentAdmin, state: State, param
 )]
 #[post("/editors")]
 pub async fn create_editor(_: CurrentAdmin, state: State, ApiJson(new): ApiJson<NewEditor>) -> Reply {
-    let password_hash = password::hash_off_thread(new.password.clone()).await?;
+    let password_hash = password::hash_off_thread(new.password.to_string()).await?;
     let row =
         state.db.write(move |tx| super::create(tx, &new.email, &new.display_name, new.role, &password_hash)).await?;
     created(&Editor::from(row.clone()), &format!("/v1/editors/{}", row.id))
@@ -88,11 +88,15 @@ pub async fn get_editor(_: CurrentAdmin, state: State, id: web::Path<i64>) -> Re
 pub async fn update_editor(_: CurrentAdmin, state: State, id: web::Path<i64>, patch: ApiJson<EditorPatch>) -> Reply {
     let (id, patch) = (id.into_inner(), patch.0);
     let password_hash = match patch.password {
-        Some(plain) => Some(password::hash_off_thread(plain).await?),
+        Some(plain) => Some(password::hash_off_thread(plain.into()).await?),
         None => None,
     };
-    let update =
-        EditorUpdate { display_name: patch.display_name, role: patch.role, disabled: patch.disabled, password_hash };
+    let update = EditorUpdate {
+        display_name: patch.display_name.map(Into::into),
+        role: patch.role,
+        disabled: patch.disabled,
+        password_hash,
+    };
     let row = state.db.write(move |tx| super::update(tx, id, update)).await?;
     private_json(StatusCode::OK, &Editor::from(row))
 }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
+use crate::fields::{self, HttpUrl, Title};
 use crate::stories::Status;
 
 /// What a "read next" entry points at.
@@ -70,15 +71,19 @@ pub struct StoryLinkInput {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalLinkInput {
-    /// An absolute http(s) URL without credentials, at most 2,048 characters.
-    #[schema(
-        max_length = 2048,
-        pattern = r"^https?://[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z][A-Za-z0-9-]*)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?(\?[A-Za-z0-9._~%!$&'()*+,;=:@/?-]*)?(#[A-Za-z0-9._~%!$&'()*+,;=:@/?-]*)?$"
-    )]
-    pub url: String,
-    /// 1 to 300 characters.
-    #[schema(min_length = 1, max_length = 300, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
-    pub title: String,
+    #[schema(schema_with = external_link_url)]
+    pub url: HttpUrl,
+    #[schema(schema_with = external_link_title)]
+    pub title: Title,
+}
+
+fn external_link_url() -> utoipa::openapi::ObjectBuilder {
+    fields::schema::<HttpUrl>()
+        .description(Some("An absolute http(s) URL without credentials, at most 2,048 characters."))
+}
+
+fn external_link_title() -> utoipa::openapi::ObjectBuilder {
+    fields::schema::<Title>().description(Some("1 to 300 characters."))
 }
 
 /// A link to add: to a story (`{story_id}`) or to an external page (`{url, title}`).

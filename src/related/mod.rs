@@ -69,15 +69,14 @@ fn check(
             }
             RelatedLinkInput::External(link) => {
                 let mut ok = true;
-                if let Err(e) = crate::validation::http_url(&link.url) {
+                if let Err(e) = crate::fields::check(&link.url) {
                     errors.push(FieldError::new(join(&at, "url"), e.code.to_string(), e.to_string()));
                     ok = false;
                 }
-                let title_len = link.title.trim().chars().count();
-                if !(1..=300).contains(&title_len) {
-                    errors.push(FieldError::new(join(&at, "title"), "length", "must be 1 to 300 characters long"));
-                    ok = false;
-                } else if let Err(e) = crate::validation::plain_text(&link.title) {
+                // The title is stored trimmed, so the trimmed title must be a `Title`; and none of
+                // what was sent may be a control character.
+                let title = crate::fields::Title::from(link.title.trim());
+                if let Err(e) = crate::fields::check(&title).and_then(|()| crate::fields::plain_text(&link.title)) {
                     errors.push(FieldError::new(join(&at, "title"), e.code.to_string(), e.to_string()));
                     ok = false;
                 }
@@ -89,7 +88,7 @@ fn check(
                 if !seen_urls.insert(url.clone()) {
                     errors.push(FieldError::new(join(&at, "url"), "duplicate", "this URL is already in the list"));
                 } else {
-                    links.push(NewLink::External { url, title: link.title.trim().to_owned() });
+                    links.push(NewLink::External { url, title: title.into_inner() });
                 }
             }
         }

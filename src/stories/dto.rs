@@ -9,6 +9,7 @@ use utoipa::{IntoParams, IntoResponses, ToSchema};
 use validator::Validate;
 
 use super::Status;
+use crate::fields::{self, Description, Excerpt, HttpUrl, Locale, Markdown, Name, ShortText, Slug, Tags, Title};
 use crate::schemas::{json_response, problem_response};
 
 /// How a list is ordered.
@@ -102,44 +103,44 @@ fn comma_separated<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Author {
-    #[validate(length(min = 1, max = 200), custom(function = "crate::validation::plain_text"))]
-    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
-    pub name: String,
+    #[validate(custom(function = "crate::fields::check"))]
+    #[schema(inline)]
+    pub name: Name,
 }
 
 /// The image shown above the story.
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CoverImage {
-    /// An absolute http(s) URL.
-    #[validate(custom(function = "crate::validation::http_url"))]
-    #[schema(
-        max_length = 2048,
-        pattern = r"^https?://[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z][A-Za-z0-9-]*)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?(\?[A-Za-z0-9._~%!$&'()*+,;=:@/?-]*)?(#[A-Za-z0-9._~%!$&'()*+,;=:@/?-]*)?$"
-    )]
-    pub url: String,
-    /// Alternative text for readers who cannot see the image.
-    #[validate(length(max = 500), custom(function = "crate::validation::plain_text"))]
-    #[schema(max_length = 500, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
-    pub alt: String,
+    #[validate(custom(function = "crate::fields::check"))]
+    #[schema(schema_with = cover_image_url)]
+    pub url: HttpUrl,
+    #[validate(custom(function = "crate::fields::check"))]
+    #[schema(schema_with = cover_image_alt)]
+    pub alt: Description,
+}
+
+fn cover_image_url() -> utoipa::openapi::ObjectBuilder {
+    fields::schema::<HttpUrl>().description(Some("An absolute http(s) URL."))
+}
+
+fn cover_image_alt() -> utoipa::openapi::ObjectBuilder {
+    fields::schema::<Description>().description(Some("Alternative text for readers who cannot see the image."))
 }
 
 /// Search-engine metadata; each field falls back to the story's own when null.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Seo {
-    #[validate(length(max = 300), custom(function = "crate::validation::plain_text"))]
-    #[schema(max_length = 300, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
-    pub meta_title: Option<String>,
-    #[validate(length(max = 500), custom(function = "crate::validation::plain_text"))]
-    #[schema(max_length = 500, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
-    pub meta_description: Option<String>,
-    #[validate(custom(function = "crate::validation::http_url"))]
-    #[schema(
-        max_length = 2048,
-        pattern = r"^https?://[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z][A-Za-z0-9-]*)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?(\?[A-Za-z0-9._~%!$&'()*+,;=:@/?-]*)?(#[A-Za-z0-9._~%!$&'()*+,;=:@/?-]*)?$"
-    )]
-    pub canonical_url: Option<String>,
+    #[validate(custom(function = "crate::fields::check"))]
+    #[schema(schema_with = fields::nullable::<ShortText>)]
+    pub meta_title: Option<ShortText>,
+    #[validate(custom(function = "crate::fields::check"))]
+    #[schema(schema_with = fields::nullable::<Description>)]
+    pub meta_description: Option<Description>,
+    #[validate(custom(function = "crate::fields::check"))]
+    #[schema(schema_with = fields::nullable::<HttpUrl>)]
+    pub canonical_url: Option<HttpUrl>,
 }
 
 /// Readers' ratings in brief.
@@ -208,36 +209,34 @@ pub struct Story {
     "tags": ["family", "ageing"], "author": {"name": "Ruth Ellis"}
 }))]
 pub struct StoryInput {
-    #[validate(length(min = 1, max = 300), custom(function = "crate::validation::plain_text"))]
-    #[schema(min_length = 1, max_length = 300, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
-    pub title: String,
+    #[validate(custom(function = "crate::fields::check"))]
+    #[schema(inline)]
+    pub title: Title,
     #[serde(default)]
-    #[validate(custom(function = "crate::validation::slug"))]
-    #[schema(max_length = 100, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")]
-    pub slug: Option<String>,
+    #[validate(custom(function = "crate::fields::check"))]
+    #[schema(schema_with = fields::nullable::<Slug>)]
+    pub slug: Option<Slug>,
     #[serde(default)]
-    #[validate(length(max = 300), custom(function = "crate::validation::plain_text"))]
-    #[schema(max_length = 300, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
-    pub subtitle: Option<String>,
+    #[validate(custom(function = "crate::fields::check"))]
+    #[schema(schema_with = fields::nullable::<ShortText>)]
+    pub subtitle: Option<ShortText>,
     #[serde(default)]
-    #[validate(length(max = 1000), custom(function = "crate::validation::plain_text"))]
-    #[schema(max_length = 1000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
-    pub excerpt: Option<String>,
-    /// Markdown, at most 500,000 characters.
+    #[validate(custom(function = "crate::fields::check"))]
+    #[schema(schema_with = fields::nullable::<Excerpt>)]
+    pub excerpt: Option<Excerpt>,
     #[serde(default)]
-    #[validate(length(max = 500000), custom(function = "crate::validation::plain_text"))]
-    #[schema(max_length = 500000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
-    pub body: String,
-    /// A BCP 47 language tag; defaults to `en-GB`.
+    #[validate(custom(function = "crate::fields::check"))]
+    #[schema(schema_with = body_schema)]
+    pub body: Markdown,
     #[serde(default)]
-    #[validate(custom(function = "crate::validation::locale"))]
-    #[schema(max_length = 35, pattern = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")]
-    pub locale: Option<String>,
-    /// At most 20 tag slugs; repeats are dropped.
+    #[validate(custom(function = "crate::fields::check"))]
+    #[schema(schema_with = locale_schema)]
+    pub locale: Option<Locale>,
+    // No doc comment: the description is the type's.
     #[serde(default)]
-    #[validate(custom(function = "crate::validation::tag_list"))]
-    #[schema(value_type = Vec<crate::validation::TagSlug>, max_items = 20)]
-    pub tags: Vec<String>,
+    #[validate(custom(function = "crate::fields::check"))]
+    #[schema(inline)]
+    pub tags: Tags,
     /// Defaults to the creating editor's display name.
     #[serde(default)]
     #[validate(nested)]
@@ -248,6 +247,14 @@ pub struct StoryInput {
     #[serde(default)]
     #[validate(nested)]
     pub seo: Option<Seo>,
+}
+
+fn body_schema() -> utoipa::openapi::ObjectBuilder {
+    fields::schema::<Markdown>().description(Some("Markdown, at most 500,000 characters."))
+}
+
+fn locale_schema() -> utoipa::openapi::ObjectBuilder {
+    fields::nullable::<Locale>().description(Some("A BCP 47 language tag; defaults to `en-GB`."))
 }
 
 /// Changes to a story's content as a JSON Merge Patch (RFC 7396): the fields

@@ -162,14 +162,14 @@ pub fn to_story(row: StoryRow, tags: Vec<String>, now: NaiveDateTime) -> Story {
         body_html: content.body_html,
         locale: content.locale,
         tags,
-        author: Author { name: content.author_name },
+        author: Author { name: content.author_name.into() },
         cover_image: content
             .cover_image_url
-            .map(|url| CoverImage { url, alt: content.cover_image_alt.unwrap_or_default() }),
+            .map(|url| CoverImage { url: url.into(), alt: content.cover_image_alt.unwrap_or_default().into() }),
         seo: Seo {
-            meta_title: content.seo_meta_title,
-            meta_description: content.seo_meta_description,
-            canonical_url: content.seo_canonical_url,
+            meta_title: content.seo_meta_title.map(Into::into),
+            meta_description: content.seo_meta_description.map(Into::into),
+            canonical_url: content.seo_canonical_url.map(Into::into),
         },
         word_count: content.word_count,
         reading_time_minutes: content.reading_time_minutes,
@@ -188,21 +188,21 @@ pub fn to_story(row: StoryRow, tags: Vec<String>, now: NaiveDateTime) -> Story {
 fn content_of(content: &ContentColumns, tags: Vec<String>) -> StoryInput {
     let content = content.clone();
     StoryInput {
-        title: content.title,
-        slug: Some(content.slug),
-        subtitle: content.subtitle,
-        excerpt: content.excerpt_is_custom.then_some(content.excerpt),
-        body: content.body,
-        locale: Some(content.locale),
-        tags,
-        author: Some(Author { name: content.author_name }),
+        title: content.title.into(),
+        slug: Some(content.slug.into()),
+        subtitle: content.subtitle.map(Into::into),
+        excerpt: content.excerpt_is_custom.then_some(content.excerpt.into()),
+        body: content.body.into(),
+        locale: Some(content.locale.into()),
+        tags: tags.into(),
+        author: Some(Author { name: content.author_name.into() }),
         cover_image: content
             .cover_image_url
-            .map(|url| CoverImage { url, alt: content.cover_image_alt.unwrap_or_default() }),
+            .map(|url| CoverImage { url: url.into(), alt: content.cover_image_alt.unwrap_or_default().into() }),
         seo: Some(Seo {
-            meta_title: content.seo_meta_title,
-            meta_description: content.seo_meta_description,
-            canonical_url: content.seo_canonical_url,
+            meta_title: content.seo_meta_title.map(Into::into),
+            meta_description: content.seo_meta_description.map(Into::into),
+            canonical_url: content.seo_canonical_url.map(Into::into),
         }),
     }
 }
@@ -217,28 +217,28 @@ fn columns_for(
 ) -> Result<ContentColumns, ApiError> {
     let slug = match &input.slug {
         Some(slug) if queries::slug_taken(conn, slug, story_id)? => return Err(slug_taken(slug)),
-        Some(slug) => slug.clone(),
+        Some(slug) => slug.to_string(),
         None => queries::free_slug(conn, &content::slug_from_title(&input.title), story_id)?,
     };
     let derived = content::derive(&input.body);
     let (cover_image_url, cover_image_alt) =
-        input.cover_image.clone().map(|c| (Some(c.url), Some(c.alt))).unwrap_or_default();
+        input.cover_image.clone().map(|c| (Some(c.url.into()), Some(c.alt.into()))).unwrap_or_default();
     let seo = input.seo.clone().unwrap_or_default();
     Ok(ContentColumns {
         slug,
-        title: input.title.clone(),
-        subtitle: input.subtitle.clone(),
+        title: input.title.to_string(),
+        subtitle: input.subtitle.clone().map(Into::into),
         excerpt_is_custom: input.excerpt.is_some(),
-        excerpt: input.excerpt.clone().unwrap_or(derived.excerpt),
-        body: input.body.clone(),
+        excerpt: input.excerpt.clone().map_or(derived.excerpt, Into::into),
+        body: input.body.to_string(),
         body_html: derived.body_html,
-        locale: input.locale.clone().unwrap_or_else(|| "en-GB".into()),
-        author_name: input.author.as_ref().map_or_else(|| default_author.to_owned(), |a| a.name.clone()),
+        locale: input.locale.as_deref().unwrap_or("en-GB").to_owned(),
+        author_name: input.author.as_ref().map_or_else(|| default_author.to_owned(), |a| a.name.to_string()),
         cover_image_url,
         cover_image_alt,
-        seo_meta_title: seo.meta_title,
-        seo_meta_description: seo.meta_description,
-        seo_canonical_url: seo.canonical_url,
+        seo_meta_title: seo.meta_title.map(Into::into),
+        seo_meta_description: seo.meta_description.map(Into::into),
+        seo_canonical_url: seo.canonical_url.map(Into::into),
         word_count: derived.word_count,
         reading_time_minutes: derived.reading_time_minutes,
     })
@@ -515,7 +515,7 @@ pub fn restore(
     if let Some(slug) = &input.slug
         && queries::slug_taken(tx, slug, Some(id))?
     {
-        input.slug = Some(current.content.slug.clone());
+        input.slug = Some(current.content.slug.clone().into());
     }
     save_content(tx, &current, expected_version, &input, "restored", editor)
 }
