@@ -106,10 +106,16 @@ pub fn nullable<T: StringField>() -> ObjectBuilder {
     T::string_schema().schema_type(SchemaType::from_iter([Type::String, Type::Null]))
 }
 
-/// What every string field type has: transparent access to the text (and
-/// `Debug` as the bare string), and its schema and check from [`StringField`].
+/// Declares a string field type: the bare string on the wire, transparent
+/// access to the text (and `Debug` as the bare string), and its schema and
+/// check from [`StringField`].
 macro_rules! string_field {
-    ($name:ident $(<$($param:ident),+>)?) => {
+    ($(#[$doc:meta])* $name:ident $(<$($param:ident),+>)?) => {
+        $(#[$doc])*
+        #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name$(<$(const $param: usize),+>)?(String);
+
         impl$(<$(const $param: usize),+>)? std::fmt::Debug for $name$(<$($param),+>)? {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 self.0.fmt(f)
@@ -170,11 +176,10 @@ macro_rules! string_field {
     };
 }
 
-/// Text a person typed, `MIN` to `MAX` characters, that is [`plain_text`].
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct PlainText<const MIN: usize, const MAX: usize>(String);
-string_field!(PlainText<MIN, MAX>);
+string_field! {
+    /// Text a person typed, `MIN` to `MAX` characters, that is [`plain_text`].
+    PlainText<MIN, MAX>
+}
 
 impl<const MIN: usize, const MAX: usize> StringField for PlainText<MIN, MAX> {
     fn rule(value: &str) -> Result<(), ValidationError> {
@@ -187,11 +192,10 @@ impl<const MIN: usize, const MAX: usize> StringField for PlainText<MIN, MAX> {
     }
 }
 
-/// Any text of `MIN` to `MAX` characters.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Text<const MIN: usize, const MAX: usize>(String);
-string_field!(Text<MIN, MAX>);
+string_field! {
+    /// Any text of `MIN` to `MAX` characters.
+    Text<MIN, MAX>
+}
 
 impl<const MIN: usize, const MAX: usize> StringField for Text<MIN, MAX> {
     fn rule(value: &str) -> Result<(), ValidationError> {
@@ -203,11 +207,10 @@ impl<const MIN: usize, const MAX: usize> StringField for Text<MIN, MAX> {
     }
 }
 
-/// An email address.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Email(String);
-string_field!(Email);
+string_field! {
+    /// An email address.
+    Email
+}
 
 impl StringField for Email {
     fn rule(value: &str) -> Result<(), ValidationError> {
@@ -223,12 +226,11 @@ impl StringField for Email {
     }
 }
 
-/// An absolute `http`/`https` URL with a host and no credentials: what may
-/// be linked from a public page.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct HttpUrl(String);
-string_field!(HttpUrl);
+string_field! {
+    /// An absolute `http`/`https` URL with a host and no credentials: what may
+    /// be linked from a public page.
+    HttpUrl
+}
 
 impl StringField for HttpUrl {
     fn rule(value: &str) -> Result<(), ValidationError> {
@@ -253,11 +255,10 @@ impl StringField for HttpUrl {
     }
 }
 
-/// A URL path segment we mint.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Slug(String);
-string_field!(Slug);
+string_field! {
+    /// A URL path segment we mint.
+    Slug
+}
 
 impl StringField for Slug {
     fn rule(value: &str) -> Result<(), ValidationError> {
@@ -271,11 +272,10 @@ impl StringField for Slug {
     }
 }
 
-/// A BCP 47 language tag such as `en-GB` or `zh-Hant-TW` (its shape only).
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Locale(String);
-string_field!(Locale);
+string_field! {
+    /// A BCP 47 language tag such as `en-GB` or `zh-Hant-TW` (its shape only).
+    Locale
+}
 
 impl StringField for Locale {
     fn rule(value: &str) -> Result<(), ValidationError> {
@@ -295,12 +295,11 @@ impl StringField for Locale {
     }
 }
 
-/// One of a story's [`Tags`]: a short slug. Its schema is the component
-/// `TagSlug`.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct TagSlug(String);
-string_field!(TagSlug);
+string_field! {
+    /// One of a story's [`Tags`]: a short slug. Its schema is the component
+    /// `TagSlug`.
+    TagSlug
+}
 
 impl StringField for TagSlug {
     fn rule(value: &str) -> Result<(), ValidationError> {

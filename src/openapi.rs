@@ -130,7 +130,9 @@ fn finish_operations(doc: &mut Document) {
             }
             make_nullable_body_optional(operation);
             send_problems_as_problems(operation);
-            link_pages(operation);
+            // A page of a list links the next; a conditional write answers with the new version.
+            answers_with(operation, "cursor", "Link", "`<…>; rel=\"next\"` when another page follows");
+            answers_with(operation, "If-Match", "ETag", "The new version, for the next If-Match");
 
             let mut common = vec![
                 ("400", "Bad path or query parameters"),
@@ -176,15 +178,14 @@ fn send_problems_as_problems(operation: &mut Operation) {
     }
 }
 
-/// Every paginated list (an operation that takes `cursor`) says, once here,
-/// that its pages carry `Link: rel="next"`.
-fn link_pages(operation: &mut Operation) {
-    let paginated = operation
+/// Adds header `name` to the 200 of an operation that takes parameter `param`.
+fn answers_with(operation: &mut Operation, param: &str, name: &str, description: &str) {
+    let takes = operation
         .parameters
         .as_ref()
-        .is_some_and(|parameters| parameters.iter().any(|p| matches!(p, RefOr::T(p) if p.name == "cursor")));
-    if let (true, Some(RefOr::T(ok))) = (paginated, operation.responses.responses.get_mut("200")) {
-        ok.headers.insert("Link".into(), schemas::header("`<…>; rel=\"next\"` when another page follows").into());
+        .is_some_and(|parameters| parameters.iter().any(|p| matches!(p, RefOr::T(p) if p.name == param)));
+    if let (true, Some(RefOr::T(ok))) = (takes, operation.responses.responses.get_mut("200")) {
+        ok.headers.insert(name.into(), schemas::header(description).into());
     }
 }
 

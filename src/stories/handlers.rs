@@ -160,8 +160,7 @@ pub async fn get_story_by_slug(
     params(StoryId, IfMatch<true>),
     request_body(content = StoryPatch, content_type = "application/merge-patch+json"),
     responses(
-        (status = 200, description = "The updated story", body = Story,
-            headers(("ETag" = String, description = "The new version, for the next If-Match"))),
+        (status = 200, description = "The updated story", body = Story),
         StoryNotFound,
         (status = 409, description = "The slug is taken", body = Problem),
         (status = 412, description = "The story changed since that ETag", body = Problem),
@@ -209,10 +208,7 @@ async fn change(editor: EditorRow, state: &State, id: i64, expected: IfMatch<fal
     params(StoryId, IfMatch<false>),
     request_body(content = Option<PublishRequest>, description = "Optional: omit to publish now"),
     responses(
-        (status = 200, description = "The story, published or scheduled", body = Story,
-            headers(("ETag" = String, description = "The new version, for the next If-Match"))),
-        StoryChangeFailures,
-    )
+        (status = 200, description = "The story, published or scheduled", body = Story), StoryChangeFailures)
 )]
 #[post("/stories/{id:\\d+}/publish")]
 pub async fn publish_story(
@@ -234,10 +230,7 @@ pub async fn publish_story(
     tag = "stories", operation_id = "unpublishStory", security(("bearer" = [])),
     params(StoryId, IfMatch<false>),
     responses(
-        (status = 200, description = "The story, now a draft", body = Story,
-            headers(("ETag" = String, description = "The new version, for the next If-Match"))),
-        StoryChangeFailures,
-    )
+        (status = 200, description = "The story, now a draft", body = Story), StoryChangeFailures)
 )]
 #[post("/stories/{id:\\d+}/unpublish")]
 pub async fn unpublish_story(editor: CurrentEditor, state: State, id: StoryId, expected: IfMatch<false>) -> Reply {
@@ -252,10 +245,7 @@ pub async fn unpublish_story(editor: CurrentEditor, state: State, id: StoryId, e
     tag = "stories", operation_id = "archiveStory", security(("bearer" = [])),
     params(StoryId, IfMatch<false>),
     responses(
-        (status = 200, description = "The story, now archived", body = Story,
-            headers(("ETag" = String, description = "The new version, for the next If-Match"))),
-        StoryChangeFailures,
-    )
+        (status = 200, description = "The story, now archived", body = Story), StoryChangeFailures)
 )]
 #[post("/stories/{id:\\d+}/archive")]
 pub async fn archive_story(editor: CurrentEditor, state: State, id: StoryId, expected: IfMatch<false>) -> Reply {
@@ -311,8 +301,7 @@ pub async fn get_revision(_: CurrentEditor, state: State, path: web::Path<(i64, 
         IfMatch<false>,
     ),
     responses(
-        (status = 200, description = "The story with the restored content", body = Story,
-            headers(("ETag" = String, description = "The new version, for the next If-Match"))),
+        (status = 200, description = "The story with the restored content", body = Story),
         (status = 404, description = "No such story or version", body = Problem),
         (status = 412, description = "The story changed since the ETag in If-Match", body = Problem),
     )
