@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use clap::builder::TypedValueParser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser};
 
 /// Where the data lives: chosen at run time from `DATABASE_URL`.
@@ -86,6 +87,7 @@ pub struct Config {
     pub addr: SocketAddr,
     /// HS256 key for access tokens, at least 32 bytes. Unset: a key is
     /// generated once and kept in the database, shared by every process on it.
+    /// (Set secrets in the environment: command lines are visible to others.)
     #[arg(long, env = "JWT_SECRET", value_name = "JWT_SECRET", global = true, hide_env_values = true,
           value_parser = parse_secret)]
     pub jwt_secret: Option<std::vec::Vec<u8>>,
@@ -195,17 +197,24 @@ impl Config {
 /// from its variable, and a blank variable counts as unset. Help, `--version`
 /// and usage errors end the process, as [`Parser::parse`] does; a bad value
 /// is a [`ConfigError`] naming its variable.
-pub fn parse_command_line<C: Parser>(
-    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
-) -> Result<C, ConfigError> {
+pub fn parse_command_line<C: Parser>(args: impl IntoIterator<Item = impl Into<OsString>>) -> Result<C, ConfigError> {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // An option given wins over its variable, but clap reads (and checks) a
+    // global option's variable at every command level, even when the option
+    // is given at another: a bad variable would stop an overriding option. So
+    // first see which options are given, reading no variables.
+    let given = C::command().mut_args(|arg| arg.env(None)).try_get_matches_from(&args).ok();
+    let given = |arg: &clap::Arg| {
+        given.as_ref().is_some_and(|m| m.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine))
+    };
     load_dotenv()?;
-    // clap hands a set variable's value to the parser even when it is blank.
     let mut command = C::command().mut_args(|arg| match arg.get_env().and_then(std::env::var_os) {
-        Some(value) if value.to_str().is_none_or(|v| v.trim().is_empty()) => arg.env(None),
+        // clap hands a set variable's value to the parser even when it is blank.
+        Some(value) if given(&arg) || value.to_str().is_none_or(|v| v.trim().is_empty()) => arg.env(None),
         _ => arg,
     });
     let matches =
-        command.try_get_matches_from_mut(args).map_err(|err| config_error(&err).unwrap_or_else(|| err.exit()))?;
+        command.try_get_matches_from_mut(&args).map_err(|err| config_error(&err).unwrap_or_else(|| err.exit()))?;
     Config::from_matches(&matches)?;
     C::from_arg_matches(&matches).map_err(|err| err.exit())
 }
