@@ -235,17 +235,18 @@ static VARIABLES: LazyLock<Vec<(String, String)>> = LazyLock::new(|| {
     command.get_arguments().filter_map(|arg| Some((arg.to_string(), arg.get_env()?.to_str()?.to_owned()))).collect()
 });
 
-/// The configuration error in a clap error about one of [`Config`]'s options.
+/// The configuration error in a clap error about a bad value of one of
+/// [`Config`]'s options. Other errors (an option given twice, or without a
+/// value) are mistakes in the command line, better told by clap with usage.
 fn config_error(err: &clap::Error) -> Option<ConfigError> {
-    let Some(ContextValue::String(option)) = err.get(ContextKind::InvalidArg) else {
+    let (ErrorKind::ValueValidation, Some(ContextValue::String(option))) =
+        (err.kind(), err.get(ContextKind::InvalidArg))
+    else {
         return None;
     };
     let (_, variable) = VARIABLES.iter().find(|(rendered, _)| rendered == option)?;
-    // A value parser's own message; clap's would repeat the value, even a secret.
-    let message = match (err.kind(), std::error::Error::source(err)) {
-        (ErrorKind::ValueValidation, Some(source)) => source.to_string(),
-        (kind, _) => kind.to_string(),
-    };
+    // The value parser's own message: clap's would repeat the value, even a secret.
+    let message = std::error::Error::source(err)?.to_string();
     Some(ConfigError { variable, message })
 }
 
