@@ -17,6 +17,12 @@ use crate::pagination::{MAX_LIMIT, PageRequest};
 #[derive(Debug, Parser)]
 #[command(name = "anthology", version, about = "A headless content API for story publishing")]
 pub struct Cli {
+    /// Every configuration variable, as a global option, so that `--help`
+    /// lists them with their defaults; parse with
+    /// [`crate::config::parse_command_line`], which reads `.env` and the
+    /// environment and checks what clap cannot.
+    #[command(flatten)]
+    pub config: Config,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -5,20 +5,20 @@ use std::net::TcpListener;
 use std::process::ExitCode;
 
 use anthology::cli::{Cli, Command};
-use anthology::config::Config;
+use anthology::config::{Config, parse_command_line};
 use anthology::state::AppState;
-use clap::Parser;
+use clap::CommandFactory;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Some(Command::Openapi) = cli.command {
+    if openapi_requested() {
         print!("{}", anthology::openapi::DOCUMENT_JSON.as_str());
         return ExitCode::SUCCESS;
     }
-    let config = match Config::from_env() {
-        Ok(config) => config,
+    let cli: Cli = match parse_command_line(std::env::args_os()) {
+        Ok(cli) => cli,
         Err(err) => return fail(&format!("configuration error: {err}")),
     };
+    let config = cli.config;
     init_logging(&config.log_filter);
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
@@ -34,6 +34,16 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(&format!("{err:#}")),
     }
+}
+
+/// `anthology openapi` prints a document that depends on no configuration
+/// (it regenerates openapi/openapi.json anywhere), so it is answered before
+/// `.env` and the environment are read: a bad value there must not stop it.
+/// clap would check the variables while parsing the command line, so this
+/// first look at it reads none.
+fn openapi_requested() -> bool {
+    let without_variables = Cli::command().mut_args(|arg| arg.env(None));
+    without_variables.try_get_matches().is_ok_and(|matches| matches.subcommand_name() == Some("openapi"))
 }
 
 fn fail(message: &str) -> ExitCode {

@@ -1,20 +1,28 @@
 //! The binary itself: configuration errors and the editors commands.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Stdio};
+
+use anthology::config::Config;
+use clap::CommandFactory;
 
 use crate::common::{Backend, TestDb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_anthology");
 
 fn anthology(db: &TestDb, args: &[&str], env: &[(&str, &str)], stdin: &str) -> (bool, String, String) {
+    anthology_in(&std::env::temp_dir(), db, args, env, stdin)
+}
+
+fn anthology_in(dir: &Path, db: &TestDb, args: &[&str], env: &[(&str, &str)], stdin: &str) -> (bool, String, String) {
     let mut child = Command::new(BIN)
         .args(args)
         .env_clear()
         .env("DATABASE_URL", &db.url)
         .env("RUST_LOG", "warn")
         .envs(env.iter().copied())
-        .current_dir(std::env::temp_dir())
+        .current_dir(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -38,6 +46,87 @@ fn a_bad_configuration_value_stops_start_up_naming_the_variable() {
         assert!(!ok, "{variable}={value} started");
         assert!(stderr.contains(variable), "{variable}: {stderr}");
     }
+}
+
+/// `--help`, for the program and for a command, lists every variable with
+/// its default: one block per option, from `--option` to the next.
+#[test]
+fn help_lists_every_variable_with_its_default() {
+    let db = TestDb::new(Backend::Sqlite);
+    for args in [&["--help"][..], &["serve", "--help"], &["migrate", "--help"]] {
+        let (ok, help, stderr) = anthology(&db, args, &[], "");
+        assert!(ok, "{stderr}");
+        let command = Config::command();
+        for arg in command.get_arguments().filter(|arg| arg.get_id() != "help") {
+            let variable = arg.get_env().unwrap().to_str().unwrap();
+            let start = format!("--{} <{variable}>", arg.get_long().unwrap());
+            let block = help.split_once(&start).unwrap_or_else(|| panic!("{args:?}: no {start} in {help}")).1;
+            let block = block.split("\n      --").next().unwrap();
+            assert!(block.contains(&format!("[env: {variable}")), "{args:?}: {start}{block}");
+            for default in arg.get_default_values() {
+                let default = format!("[default: {}]", default.to_str().unwrap());
+                assert!(block.contains(&default), "{args:?}: {start}{block} lacks {default}");
+            }
+        }
+    }
+}
+
+/// Options win over variables, even over a bad one; a blank variable is unset.
+#[test]
+fn options_override_variables_and_blank_variables_are_unset() {
+    let db = TestDb::new(Backend::Sqlite);
+    let (ok, _, stderr) = anthology(&db, &["migrate"], &[("JWT_TTL_SECONDS", "0")], "");
+    assert!(!ok && stderr.contains("JWT_TTL_SECONDS"), "{stderr}");
+    for args in [&["migrate", "--jwt-ttl-seconds", "60"][..], &["--jwt-ttl-seconds=60", "migrate"]] {
+        let (ok, _, stderr) = anthology(&db, args, &[("JWT_TTL_SECONDS", "0")], "");
+        assert!(ok, "{args:?}: {stderr}");
+    }
+    let (ok, _, stderr) = anthology(&db, &["migrate", "--database-pool-size", "0"], &[], "");
+    assert!(!ok && stderr.contains("DATABASE_POOL_SIZE"), "{stderr}");
+
+    let command = Config::command();
+    let blank: Vec<(&str, &str)> = command
+        .get_arguments()
+        .filter_map(|arg| arg.get_env()?.to_str())
+        .filter(|variable| !["DATABASE_URL", "RUST_LOG"].contains(variable))
+        .map(|variable| (variable, " "))
+        .collect();
+    assert!(blank.len() >= 12);
+    let (ok, _, stderr) = anthology(&db, &["migrate"], &blank, "");
+    assert!(ok, "{stderr}");
+}
+
+/// `./.env` is read, and only the working directory's, not a parent's.
+#[test]
+fn dot_env_is_read_from_the_working_directory_only() {
+    let db = TestDb::new(Backend::Sqlite);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "JWT_TTL_SECONDS=0\n").unwrap();
+    std::fs::create_dir(dir.path().join("below")).unwrap();
+    let (ok, _, stderr) = anthology_in(dir.path(), &db, &["migrate"], &[], "");
+    assert!(!ok && stderr.contains("JWT_TTL_SECONDS"), "{stderr}");
+    let (ok, _, stderr) = anthology_in(&dir.path().join("below"), &db, &["migrate"], &[], "");
+    assert!(ok, "{stderr}");
+    // The environment wins over .env.
+    let (ok, _, stderr) = anthology_in(dir.path(), &db, &["migrate"], &[("JWT_TTL_SECONDS", "60")], "");
+    assert!(ok, "{stderr}");
+
+    std::fs::write(dir.path().join(".env"), "NOT A LINE = \"\n").unwrap();
+    let (ok, _, stderr) = anthology_in(dir.path(), &db, &["migrate"], &[], "");
+    assert!(!ok && stderr.contains(".env"), "{stderr}");
+}
+
+/// `openapi` needs no configuration: neither a bad variable nor a broken
+/// `.env` stops it.
+#[test]
+fn openapi_ignores_the_configuration() {
+    let db = TestDb::new(Backend::Sqlite);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "NOT A LINE = \"\n").unwrap();
+    let env = [("DATABASE_URL", "mysql://x"), ("DATABASE_POOL_SIZE", "0"), ("JWT_SECRET", "short")];
+    let (ok, stdout, stderr) = anthology_in(dir.path(), &db, &["openapi"], &env, "");
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout, anthology::openapi::DOCUMENT_JSON.as_str());
 }
 
 #[test]
