@@ -204,7 +204,7 @@ impl Db {
         .map_err(ApiError::internal)?
     }
 
-    /// Runs `f` in a [`write_transaction`] on the blocking pool: the only way
+    /// Runs `f` in a write transaction on the blocking pool: the only way
     /// request code changes data. The scope `S` is the closure's: whatever
     /// the queries it calls need.
     pub async fn write<S, T, F>(&self, f: F) -> Result<T, ApiError>
@@ -369,3 +369,21 @@ macro_rules! stored_as_text {
     };
 }
 pub(crate) use stored_as_text;
+
+#[cfg(test)]
+mod tests {
+    use crate::editors::Role;
+    use crate::stories::StoredStatus;
+
+    /// The migrations' CHECK constraints keep unknown states out of the
+    /// tables; if one got in anyway (a newer schema, an older binary),
+    /// reading it fails loudly instead of guessing "draft" or "editor".
+    #[test]
+    fn unknown_stored_states_fail_loudly() {
+        assert_eq!(StoredStatus::try_from("archived".to_owned()).unwrap(), StoredStatus::Archived);
+        let err = StoredStatus::try_from("pending".to_owned()).unwrap_err();
+        assert_eq!(err.to_string(), r#"unknown StoredStatus "pending" stored in the database"#);
+        assert!(Role::try_from("superuser".to_owned()).is_err());
+        assert_eq!(String::from(Role::Admin), "admin");
+    }
+}

@@ -1,16 +1,24 @@
 //! Anthology: a headless content API for story publishing.
 //!
 //! Where things are:
-//! - every route is mounted in [`routes`]; each resource module (`auth`,
-//!   `editors`, `stories`, `ratings`, `related`, `service`) keeps its handlers in `handlers.rs`, its
-//!   wire types in `dto.rs` and its SQL in `queries.rs`;
+//! - every route is mounted in `routes`; each resource module (`auth`,
+//!   `editors`, `stories`, `ratings`, `related`, `service`) keeps its
+//!   handlers in `handlers.rs` (thin: read parameters, call one domain
+//!   function, answer), its wire types in `dto.rs`, its SQL in `queries.rs`
+//!   (`auth` keeps its throttle's and keys' SQL beside them), and its rules
+//!   in domain functions in its `mod.rs`, which the CLI calls too;
+//! - request field types, each stating its rule and schema once: `fields`;
+//!   response conventions and the header and path extractors: `http`;
+//!   pagination: `pagination`; the JSON body extractor: `json`;
 //! - the server, middleware and the 404/405 fallback: [`server`]; the
-//!   short-lived cache of public responses: [`cache`];
+//!   short-lived cache of public responses: `cache`;
 //! - the one error type and its problem+json rendering: [`error`];
-//! - the database (SQLite or PostgreSQL, pool, migrations): [`db`], with the
-//!   tables in [`schema`] and the SQL under `migrations/<backend>/`;
+//! - the database (SQLite or PostgreSQL, pool, migrations, typed write
+//!   transactions): [`db`], with the tables in `schema` and the SQL under
+//!   `migrations/<backend>/`; the server's own secrets: `server_keys`;
 //! - configuration: [`config`]; the command line: [`cli`];
-//! - the OpenAPI document and its committed copy: [`openapi`].
+//! - the OpenAPI document and its committed copy: [`openapi`], with the
+//!   schema pieces wire types borrow in `schemas`.
 
 pub mod auth;
 mod cache;

@@ -1,8 +1,9 @@
 //! Diesel's view of the tables. Both migration trees (`migrations/sqlite`,
 //! `migrations/postgres`) must produce exactly this shape; `tests/api/schema.rs`
-//! checks that they do. Full-text search is the one deliberate difference and
-//! is invisible here: an FTS5 table on SQLite, a generated `search_vector`
-//! column on PostgreSQL, both used only through `stories::search`.
+//! checks that they do. Full-text search is the one deliberate difference: an
+//! FTS5 table on SQLite (declared below as `stories_fts`, so queries can join
+//! it), a generated `search_vector` column on PostgreSQL (not declared: only
+//! SQL text names it); both are used only through `stories::search`.
 
 diesel::table! {
     editors (id) {

@@ -18,7 +18,7 @@ use crate::db::{DbConnection, Internal, Tx, stored_as_text};
 use crate::error::ApiError;
 use crate::pagination::PageRequest;
 use dto::{Editor, EditorList};
-use queries::{EditorChanges, NewEditorRow};
+use queries::NewEditorRow;
 
 pub use queries::EditorRow;
 pub(crate) use queries::{find, find_by_email};
@@ -81,13 +81,7 @@ pub fn update(tx: &mut Tx<'_, Internal>, id: i64, update: EditorUpdate) -> Resul
     }
     // A new password also ends old sessions, as users expect.
     let revoke = role_changes || disabling || update.password_hash.is_some();
-    let changes = EditorChanges {
-        display_name: update.display_name.map(|n| n.trim().to_owned()),
-        role: update.role.map(String::from),
-        password_hash: update.password_hash,
-        disabled: update.disabled,
-    };
-    Ok(queries::update(tx, id, &changes, revoke)?)
+    Ok(queries::update(tx, id, update, revoke)?)
 }
 
 /// [`update`] of the editor with `email`, for the command line.

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::Role;
+use super::{EditorUpdate, Role};
 use crate::db::{DbConnection, Internal, Tx, now};
 use crate::schema::editors;
 
@@ -27,16 +27,6 @@ pub struct NewEditorRow<'a> {
     pub display_name: &'a str,
     pub role: Role,
     pub password_hash: &'a str,
-}
-
-/// The columns a PATCH may change; `None` leaves a column alone.
-#[derive(Debug, Default, AsChangeset)]
-#[diesel(table_name = editors)]
-pub struct EditorChanges {
-    pub display_name: Option<String>,
-    pub role: Option<String>,
-    pub password_hash: Option<String>,
-    pub disabled: Option<bool>,
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<EditorRow>> {
@@ -72,21 +62,23 @@ pub fn insert(tx: &mut Tx<'_, Internal>, new: &NewEditorRow) -> QueryResult<Edit
         ))
         .returning(editors::id)
         .get_result::<i64>(conn)?;
-    editors::table.find(id).select(EditorRow::as_select()).first(conn)
+    find(conn, id)?.ok_or(diesel::result::Error::NotFound)
 }
 
 /// Applies `changes`; when `revoke_tokens` is set, bumps the token version so
 /// every token issued before now stops working.
-pub fn update(
-    tx: &mut Tx<'_, Internal>,
-    id: i64,
-    changes: &EditorChanges,
-    revoke_tokens: bool,
-) -> QueryResult<EditorRow> {
+pub fn update(tx: &mut Tx<'_, Internal>, id: i64, change: EditorUpdate, revoke_tokens: bool) -> QueryResult<EditorRow> {
     let conn: &mut DbConnection = tx;
     let bump = if revoke_tokens { 1 } else { 0 };
+    // A `None` leaves its column alone.
+    let columns = (
+        change.display_name.map(|name| editors::display_name.eq(name.trim().to_owned())),
+        change.role.map(|role| editors::role.eq(role.as_str())),
+        change.password_hash.map(|hash| editors::password_hash.eq(hash)),
+        change.disabled.map(|disabled| editors::disabled.eq(disabled)),
+    );
     diesel::update(editors::table.find(id))
-        .set((changes, editors::token_version.eq(editors::token_version + bump), editors::updated_at.eq(now())))
+        .set((columns, editors::token_version.eq(editors::token_version + bump), editors::updated_at.eq(now())))
         .execute(conn)?;
     editors::table.find(id).select(EditorRow::as_select()).first(conn)
 }

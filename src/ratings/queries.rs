@@ -147,16 +147,9 @@ fn adjust(
 
 /// A story's votes, newest first, before `before_id` when paging.
 pub fn list(conn: &mut DbConnection, story_id: i64, before_id: Option<i64>, limit: i64) -> QueryResult<Vec<RatingRow>> {
-    let mut query = ratings::table
-        .filter(ratings::story_id.eq(story_id))
-        .select(RatingRow::as_select())
-        .order(ratings::id.desc())
-        .limit(limit)
-        .into_boxed();
-    if let Some(before) = before_id {
-        query = query.filter(ratings::id.lt(before));
-    }
-    query.load(conn)
+    let before = before_id.unwrap_or(i64::MAX);
+    let page = ratings::table.filter(ratings::story_id.eq(story_id).and(ratings::id.lt(before)));
+    page.order(ratings::id.desc()).limit(limit).select(RatingRow::as_select()).load(conn)
 }
 
 /// The mean over every vote on every story, from the site-wide totals;

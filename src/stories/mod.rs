@@ -385,19 +385,8 @@ pub fn list_page(
         }
     };
     let fields = chosen_fields(params.fields.as_deref());
-    let filter = ListFilter {
-        visibility,
-        tag: params.tag,
-        locale: params.locale,
-        author: params.author,
-        published_after: params.published_after.map(|t| t.naive_utc()),
-        published_before: params.published_before.map(|t| t.naive_utc()),
-        q,
-        order,
-        after: page.after.clone(),
-        limit: page.fetch_limit(),
-        now: now(),
-    };
+    let filter =
+        ListFilter { visibility, params, q, order, after: page.after.clone(), limit: page.fetch_limit(), now: now() };
     let rows = queries::list(conn, &filter)?;
     let ids: Vec<i64> = rows.iter().map(|(row, _)| row.id).collect();
     let mut tags = queries::tags_of_many(conn, &ids)?;

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{Bool, Double, Nullable};
 
+use super::dto::ListParams;
 use super::search::{self, Combine};
 use super::{Direction, ListCursor, Status, StoredStatus};
 use crate::db::{Content, DbConnection, MultiBackend, Tx, now};
@@ -158,7 +159,7 @@ pub fn insert(
         ))
         .returning(stories::id)
         .get_result::<i64>(conn)?;
-    stories::table.find(id).select(StoryRow::as_select()).first(conn)
+    find(conn, id)?.ok_or(DieselError::NotFound)
 }
 
 /// Writes a change and bumps the version, but only if the story is still at
@@ -269,16 +270,10 @@ pub fn list_revisions(
     before_version: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<RevisionRow>> {
-    let mut query = story_revisions::table
-        .filter(story_revisions::story_id.eq(story_id))
-        .select(RevisionRow::as_select())
-        .order(story_revisions::version.desc())
-        .limit(limit)
-        .into_boxed();
-    if let Some(before) = before_version {
-        query = query.filter(story_revisions::version.lt(before));
-    }
-    query.load(conn)
+    use story_revisions::version;
+    let page = story_revisions::table
+        .filter(story_revisions::story_id.eq(story_id).and(version.lt(before_version.unwrap_or(i64::MAX))));
+    page.order(version.desc()).limit(limit).select(RevisionRow::as_select()).load(conn)
 }
 
 pub fn find_revision(conn: &mut DbConnection, story_id: i64, version: i64) -> QueryResult<Option<RevisionRow>> {
@@ -314,14 +309,12 @@ pub enum Order {
     },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ListFilter {
     pub visibility: Visibility,
-    pub tag: Option<String>,
-    pub locale: Option<String>,
-    pub author: Option<String>,
-    pub published_after: Option<NaiveDateTime>,
-    pub published_before: Option<NaiveDateTime>,
+    /// The reader's filters: tag, locale, author, publication window.
+    pub params: ListParams,
+    /// The search, trimmed; `None` when blank.
     pub q: Option<String>,
     pub order: Order,
     /// The last row of the previous page, of the same order.
@@ -346,24 +339,25 @@ macro_rules! with_list_filters {
             }
             Visibility::Editor(None) => $query,
         };
-        if let Some(tag) = &filter.tag {
+        let params = &filter.params;
+        if let Some(tag) = &params.tag {
             let tagged = story_tags::table
                 .inner_join(tags::table)
                 .filter(tags::slug.eq(tag.clone()))
                 .select(story_tags::story_id);
             query = query.filter(stories::id.eq_any(tagged));
         }
-        if let Some(locale) = &filter.locale {
+        if let Some(locale) = &params.locale {
             query = query.filter(stories::locale.eq(locale.clone()));
         }
-        if let Some(author) = &filter.author {
+        if let Some(author) = &params.author {
             query = query.filter(stories::author_name.eq(author.clone()));
         }
-        if let Some(after) = filter.published_after {
-            query = query.filter(stories::published_at.gt(after));
+        if let Some(after) = params.published_after {
+            query = query.filter(stories::published_at.gt(after.naive_utc()));
         }
-        if let Some(before) = filter.published_before {
-            query = query.filter(stories::published_at.lt(before));
+        if let Some(before) = params.published_before {
+            query = query.filter(stories::published_at.lt(before.naive_utc()));
         }
         query
     }};

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use actix_web::http::Method;
 use serde_json::{Value, json};
 
-use crate::common::{Backend, Session, TestApp};
+use crate::common::{Backend, Body, Session, TestApp};
 
 crate::on_both_backends!(
     lists_filter_sort_and_choose_fields,
@@ -309,6 +309,12 @@ async fn bad_list_parameters_are_400(backend: Backend) {
     let page = app.anon().get("/v1/stories?limit=1&sort=title").await.ok(200);
     let cursor = page["page"]["next_cursor"].as_str().unwrap();
     app.anon().get(&format!("/v1/stories?limit=1&cursor={cursor}")).await.problem(400);
+    // A cursor of the right order without its key is refused, not read as page one.
+    let keyless = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"by":"title","id":1}"#)
+    };
+    app.anon().get(&format!("/v1/stories?sort=title&cursor={keyless}")).await.problem(400);
     // Too many tags, an oversized title, an unknown field: 422, naming them.
     let tags: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
     assert_eq!(
@@ -321,7 +327,10 @@ async fn bad_list_parameters_are_400(backend: Backend) {
 mod response_cache {
     use super::*;
 
-    crate::on_both_backends!(public_reads_are_served_from_memory_until_this_process_writes);
+    crate::on_both_backends!(
+        public_reads_are_served_from_memory_until_this_process_writes,
+        writes_readers_never_see_keep_the_cache,
+    );
 
     fn rename_behind_the_apps_back(app: &TestApp, title: &str) {
         use diesel::RunQueryDsl;
@@ -355,6 +364,30 @@ mod response_cache {
         // A write through this process empties the cache at once.
         editor.post(&format!("/v1/stories/{}/archive", story["id"]), json!({})).await.ok(200);
         app.anon().get(&path).await.problem(404);
+    }
+
+    /// Failed logins, new tokens and account changes leave readers' cached
+    /// responses alone; a vote, which changes a public rating, does not.
+    async fn writes_readers_never_see_keep_the_cache(backend: Backend) {
+        let app = TestApp::start_with(backend, &[("ANTHOLOGY_CACHE_TTL_MS", "60000")]).await;
+        let admin = app.admin().await;
+        let story = published(&admin, json!({"title": "Original"}), "2026-01-01T00:00:00Z").await;
+        let path = format!("/v1/stories/{}", story["id"]);
+        app.anon().get(&path).await.ok(200);
+        rename_behind_the_apps_back(&app, "Changed elsewhere");
+
+        let wrong = json!({"email": "nobody@example.com", "password": "not the password"});
+        app.anon().post("/v1/auth/token", wrong).await.problem(401);
+        app.editor().await;
+        let new_editor =
+            json!({"email": "grace@example.com", "display_name": "Grace", "password": "a long passphrase"});
+        admin.post("/v1/editors", new_editor).await.ok(201);
+        assert_eq!(app.anon().get(&path).await.ok(200)["title"], "Original");
+
+        let voter = uuid::Uuid::new_v4();
+        let vote = format!("/v1/stories/{}/ratings/{voter}", story["id"]);
+        app.anon().send(Method::PUT, &vote, Body::Json(json!({"score": 4})), &[]).await.ok(201);
+        assert_eq!(app.anon().get(&path).await.ok(200)["title"], "Changed elsewhere");
     }
 
     #[actix_web::test]
