@@ -217,14 +217,11 @@ fn message_for(error: &validator::ValidationError) -> String {
     if let Some(message) = &error.message {
         return message.to_string();
     }
+    // Field types (`crate::fields`) give their own messages; what is left is
+    // `validator`'s built-in `range`.
     let param = |name: &str| error.params.get(name).map(|v| v.to_string());
     match (error.code.as_ref(), param("min"), param("max")) {
-        ("length", Some(min), Some(max)) => format!("must be {min} to {max} characters long"),
-        ("length", Some(min), None) => format!("must be at least {min} characters long"),
-        ("length", None, Some(max)) => format!("must be at most {max} characters long"),
         ("range", Some(min), Some(max)) => format!("must be from {min} to {max}"),
-        ("email", ..) => "must be an email address".to_owned(),
-        ("url", ..) => "must be an absolute URL".to_owned(),
         (code, ..) => format!("is invalid ({code})"),
     }
 }

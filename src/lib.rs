@@ -37,6 +37,7 @@ mod related;
 mod routes;
 mod schema;
 mod schemas;
+mod scores;
 pub mod server;
 mod server_keys;
 mod service;

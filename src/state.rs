@@ -8,7 +8,8 @@ use crate::auth::throttle::LoginThrottle;
 use crate::cache::ResponseCache;
 use crate::config::Config;
 use crate::db::{Db, DbSetupError, Internal};
-use crate::ratings::{RatingPrior, VoteThrottle, VoterHasher};
+use crate::ratings::{VoteThrottle, VoterHasher};
+use crate::scores::RatingPrior;
 
 /// The state as handlers take it.
 pub type State = actix_web::web::Data<AppState>;

@@ -26,6 +26,7 @@ use crate::db::{Content, DbConnection, Internal, Tx, now};
 use crate::error::ApiError;
 use crate::http::Audience;
 use crate::pagination::PageRequest;
+use crate::scores::{RatingPrior, average, bayesian_score};
 use crate::server_keys::{self, KeyPurpose};
 use crate::stories::{is_public, visible_to};
 use dto::{RatingAggregate, RatingEntry, RatingList};
@@ -51,34 +52,6 @@ impl VoterHasher {
         mac.update(voter.hyphenated().to_string().as_bytes());
         let digest = mac.finalize().into_bytes();
         digest.iter().map(|b| format!("{b:02x}")).collect()
-    }
-}
-
-/// The Bayesian average: the story's votes plus `weight` imaginary votes of
-/// `prior_mean`. Few votes stay near the prior; many speak for themselves.
-pub fn bayesian_score(sum: i64, count: i64, weight: f64, prior_mean: f64) -> f64 {
-    // `stories::queries::list` computes the same in SQL for `sort=-rating`.
-    (sum as f64 + weight * prior_mean) / (count as f64 + weight)
-}
-
-/// The prior of the Bayesian score: its weight, and its mean — configured, or
-/// the mean over all votes (kept exact by the site-wide totals).
-pub struct RatingPrior {
-    pub weight: f64,
-    configured_mean: Option<f64>,
-}
-
-impl RatingPrior {
-    pub fn new(weight: f64, configured_mean: Option<f64>) -> Self {
-        Self { weight, configured_mean }
-    }
-
-    /// The prior mean: 3, the middle of the scale, before the first vote.
-    pub fn mean(&self, conn: &mut DbConnection) -> diesel::QueryResult<f64> {
-        match self.configured_mean {
-            Some(mean) => Ok(mean),
-            None => Ok(queries::mean_of_all_votes(conn)?.unwrap_or(3.0)),
-        }
     }
 }
 
@@ -152,11 +125,6 @@ pub fn remove(tx: &mut Tx<'_, Content>, rating_id: i64) -> Result<(), ApiError> 
     queries::delete(tx, rating_id)?.ok_or(ApiError::NotFound).map(drop)
 }
 
-/// The exact mean, or `None` without votes.
-pub fn average(sum: i64, count: i64) -> Option<f64> {
-    (count > 0).then(|| sum as f64 / count as f64)
-}
-
 /// Votes per client address per minute. IPv6 clients are keyed by their /64,
 /// which one household or phone typically owns whole.
 pub struct VoteThrottle {
@@ -188,14 +156,6 @@ impl VoteThrottle {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn one_perfect_vote_does_not_outrank_two_hundred_good_ones() {
-        // Over a realistic site-wide mean, 200 votes averaging 4.6 beat one 5.
-        let (weight, prior) = (10.0, 3.9);
-        assert!(bayesian_score(920, 200, weight, prior) > bayesian_score(5, 1, weight, prior));
-        assert_eq!(bayesian_score(0, 0, weight, prior), prior);
-    }
 
     #[test]
     fn the_throttle_counts_per_address_and_per_ipv6_prefix() {

@@ -151,11 +151,3 @@ pub fn list(conn: &mut DbConnection, story_id: i64, before_id: Option<i64>, limi
     let page = ratings::table.filter(ratings::story_id.eq(story_id).and(ratings::id.lt(before)));
     page.order(ratings::id.desc()).limit(limit).select(RatingRow::as_select()).load(conn)
 }
-
-/// The mean over every vote on every story, from the site-wide totals;
-/// `None` before the first vote.
-pub fn mean_of_all_votes(conn: &mut DbConnection) -> QueryResult<Option<f64>> {
-    let (count, sum): (i64, i64) =
-        rating_totals::table.select((rating_totals::vote_count, rating_totals::vote_sum)).first(conn)?;
-    Ok(super::average(sum, count))
-}

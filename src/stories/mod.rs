@@ -25,7 +25,7 @@ use crate::editors::EditorRow;
 use crate::error::ApiError;
 use crate::http::Audience;
 use crate::pagination::PageRequest;
-use crate::ratings::RatingPrior;
+use crate::scores::{RatingPrior, average, bayesian_score};
 use dto::{
     Author, CoverImage, ListParams, RatingSummary, Revision, RevisionEditor, RevisionList, Seo, SortParam, Story,
     StoryField, StoryInput, StoryList, TagCount, TagList,
@@ -45,6 +45,23 @@ pub enum StoredStatus {
 }
 
 stored_as_text!(StoredStatus { Draft => "draft", Published => "published", Archived => "archived" });
+
+/// What made a revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevisionChange {
+    Created,
+    Edited,
+    Published,
+    Scheduled,
+    Unpublished,
+    Archived,
+    Restored,
+}
+
+stored_as_text!(RevisionChange {
+    Created => "created", Edited => "edited", Published => "published", Scheduled => "scheduled",
+    Unpublished => "unpublished", Archived => "archived", Restored => "restored",
+});
 
 /// Where a story is in its life. `scheduled` is not stored: it is a
 /// `published` story whose `published_at` is still in the future, so it
@@ -131,7 +148,7 @@ impl ListCursor {
             Order::Title => ListCursor::Title { title: row.content.title.clone(), id },
             Order::Relevance => ListCursor::Relevance { rank: rank.unwrap_or(f64::NEG_INFINITY), id },
             Order::Rating { prior: (weight, mean) } => ListCursor::Rating {
-                score: crate::ratings::bayesian_score(row.rating_sum, row.rating_count, weight, mean),
+                score: bayesian_score(row.rating_sum, row.rating_count, weight, mean),
                 prior: (weight, mean),
                 id,
             },
@@ -177,10 +194,7 @@ pub fn to_story(row: StoryRow, tags: Vec<String>, now: NaiveDateTime) -> Story {
         created_at: row.created_at.and_utc(),
         updated_at: row.updated_at.and_utc(),
         version: row.version,
-        rating: RatingSummary {
-            average: crate::ratings::average(row.rating_sum, row.rating_count),
-            count: row.rating_count,
-        },
+        rating: RatingSummary { average: average(row.rating_sum, row.rating_count), count: row.rating_count },
     }
 }
 
@@ -260,7 +274,12 @@ fn unique_tags(tags: &[String]) -> Vec<String> {
 }
 
 /// Records the story as it now stands and returns its representation.
-fn record(tx: &mut Tx<'_, Content>, row: StoryRow, change: &str, editor: &EditorRow) -> Result<Story, ApiError> {
+fn record(
+    tx: &mut Tx<'_, Content>,
+    row: StoryRow,
+    change: RevisionChange,
+    editor: &EditorRow,
+) -> Result<Story, ApiError> {
     let tags = queries::tags_of(tx, row.id)?;
     let snapshot = serde_json::to_string(&content_of(&row.content, tags.clone())).map_err(ApiError::internal)?;
     queries::insert_revision(tx, &row, change, &snapshot, editor.id)?;
@@ -277,7 +296,7 @@ pub fn create(tx: &mut Tx<'_, Content>, input: StoryInput, editor: &EditorRow) -
         match tx.savepoint(|tx| queries::insert(tx, &columns, editor.id, now())) {
             Ok(row) => {
                 queries::set_tags(tx, row.id, &tags)?;
-                return record(tx, row, "created", editor);
+                return record(tx, row, RevisionChange::Created, editor);
             }
             Err(err) if queries::is_unique_violation(&err) && input.slug.is_none() => continue,
             Err(err) if queries::is_unique_violation(&err) => return Err(slug_taken(&columns.slug)),
@@ -302,7 +321,7 @@ pub fn edit(
     json_patch::merge(&mut document, &serde_json::Value::Object(patch.clone()));
     let input: StoryInput = crate::json::from_value(document)?;
     input.validate().map_err(|errors| ApiError::Validation(crate::json::field_errors(&errors)))?;
-    save_content(tx, &current, expected_version, &input, "edited", editor)
+    save_content(tx, &current, expected_version, &input, RevisionChange::Edited, editor)
 }
 
 fn save_content(
@@ -310,7 +329,7 @@ fn save_content(
     current: &StoryRow,
     expected_version: Option<i64>,
     input: &StoryInput,
-    change: &str,
+    change: RevisionChange,
     editor: &EditorRow,
 ) -> Result<Story, ApiError> {
     let columns = columns_for(tx, input, Some(current.id), &current.content.author_name)?;
@@ -445,7 +464,7 @@ pub fn revision(conn: &mut DbConnection, id: i64, version: i64) -> Result<Revisi
 fn to_revision(row: queries::RevisionRow, editors: &HashMap<i64, String>) -> Result<Revision, ApiError> {
     Ok(Revision {
         version: row.version,
-        change: row.change,
+        change: row.change.as_str().to_owned(),
         status: row.status.as_str().to_owned(),
         published_at: row.published_at.map(|t| t.and_utc()),
         editor: row
@@ -478,11 +497,13 @@ pub fn transition(
     let (lifecycle, change) = match transition {
         Transition::Publish { at } => (
             Lifecycle { status: StoredStatus::Published, published_at: Some(at) },
-            if at > now() { "scheduled" } else { "published" },
+            if at > now() { RevisionChange::Scheduled } else { RevisionChange::Published },
         ),
-        Transition::Unpublish => (Lifecycle { status: StoredStatus::Draft, published_at: None }, "unpublished"),
+        Transition::Unpublish => {
+            (Lifecycle { status: StoredStatus::Draft, published_at: None }, RevisionChange::Unpublished)
+        }
         Transition::Archive => {
-            (Lifecycle { status: StoredStatus::Archived, published_at: current.published_at }, "archived")
+            (Lifecycle { status: StoredStatus::Archived, published_at: current.published_at }, RevisionChange::Archived)
         }
     };
     let row = queries::update(tx, id, expected_version, None, Some(&lifecycle))?;
@@ -506,5 +527,5 @@ pub fn restore(
     {
         input.slug = Some(current.content.slug.clone().into());
     }
-    save_content(tx, &current, expected_version, &input, "restored", editor)
+    save_content(tx, &current, expected_version, &input, RevisionChange::Restored, editor)
 }

@@ -11,7 +11,7 @@ use diesel::sql_types::{Bool, Double, Nullable};
 
 use super::dto::ListParams;
 use super::search::{self, Combine};
-use super::{Direction, ListCursor, Status, StoredStatus};
+use super::{Direction, ListCursor, RevisionChange, Status, StoredStatus};
 use crate::db::{Content, DbConnection, MultiBackend, Tx, now};
 use crate::error::ApiError;
 use crate::schema::{stories, stories_fts, story_revisions, story_tags, tags};
@@ -230,7 +230,8 @@ fn tag_id(tx: &mut Tx<'_, Content>, slug: &str) -> QueryResult<i64> {
 #[diesel(table_name = story_revisions)]
 pub struct RevisionRow {
     pub version: i64,
-    pub change: String,
+    #[diesel(deserialize_as = String)]
+    pub change: RevisionChange,
     pub content: String,
     #[diesel(deserialize_as = String)]
     pub status: StoredStatus,
@@ -243,7 +244,7 @@ pub struct RevisionRow {
 pub fn insert_revision(
     tx: &mut Tx<'_, Content>,
     story: &StoryRow,
-    change: &str,
+    change: RevisionChange,
     content: &str,
     editor_id: i64,
 ) -> QueryResult<()> {
@@ -252,7 +253,7 @@ pub fn insert_revision(
         .values((
             story_revisions::story_id.eq(story.id),
             story_revisions::version.eq(story.version),
-            story_revisions::change.eq(change),
+            story_revisions::change.eq(change.as_str()),
             story_revisions::content.eq(content),
             story_revisions::status.eq(story.status.as_str()),
             story_revisions::published_at.eq(story.published_at),
