@@ -5,6 +5,12 @@
 //! over the configured limit 413, broken JSON 400, and a well-formed body with
 //! wrong or unknown fields, or values that fail `validator` rules, 422 with
 //! one `errors[]` entry per field.
+//!
+//! Extraction itself never fails: the outcome is kept and handed over by
+//! `get()`, which the handler calls after every other extractor has run. So
+//! authorization comes before the body: an editor who posts a bad body to an
+//! admin-only route learns 403, not the validation rules (actix answers the
+//! first extractor that fails, in whatever order they finish).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,10 +27,24 @@ use crate::state::AppState;
 
 /// `MAX_BYTES` of 0 means the configured `ANTHOLOGY_MAX_BODY_BYTES`; a small
 /// number keeps tiny bodies (votes) tiny.
-pub struct ApiJson<T, const MAX_BYTES: usize = 0>(pub T);
+pub struct ApiJson<T, const MAX_BYTES: usize = 0>(Result<T, ApiError>);
+
+impl<T, const MAX_BYTES: usize> ApiJson<T, MAX_BYTES> {
+    /// The body, or why it is not acceptable.
+    pub fn get(self) -> Result<T, ApiError> {
+        self.0
+    }
+}
 
 /// Like [`ApiJson`], for bodies that may be left out: an empty body is `None`.
-pub struct MaybeJson<T>(pub Option<T>);
+pub struct MaybeJson<T>(Result<Option<T>, ApiError>);
+
+impl<T> MaybeJson<T> {
+    /// The body if one was sent, or why it is not acceptable.
+    pub fn get(self) -> Result<Option<T>, ApiError> {
+        self.0
+    }
+}
 
 type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
@@ -35,9 +55,10 @@ impl<T: DeserializeOwned + Validate + 'static, const MAX_BYTES: usize> FromReque
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = read_json::<T>(req, payload, MAX_BYTES);
         Box::pin(async move {
-            body.await?
-                .map(ApiJson)
-                .ok_or_else(|| ApiError::BadRequest("the body is empty: send a JSON document".into()))
+            let body = body.await.and_then(|body| {
+                body.ok_or_else(|| ApiError::BadRequest("the body is empty: send a JSON document".into()))
+            });
+            Ok(ApiJson(body))
         })
     }
 }
@@ -48,7 +69,7 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for MaybeJson<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = read_json::<T>(req, payload, 0);
-        Box::pin(async move { body.await.map(MaybeJson) })
+        Box::pin(async move { Ok(MaybeJson(body.await)) })
     }
 }
 

@@ -30,7 +30,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     )
 )]
 #[post("/auth/token")]
-pub async fn create_token(req: HttpRequest, state: State, ApiJson(body): ApiJson<TokenRequest>) -> Reply {
+pub async fn create_token(req: HttpRequest, state: State, body: ApiJson<TokenRequest>) -> Reply {
+    let body = body.get()?;
     let address = client_ip(&req, &state.config.trusted_proxies);
     let issued = super::log_in(&state, &body.email, body.password.into(), address).await?;
     let token_type = "Bearer".into();

@@ -45,7 +45,8 @@ pub async fn list_editors(req: HttpRequest, _: CurrentAdmin, state: State, param
     )
 )]
 #[post("/editors")]
-pub async fn create_editor(_: CurrentAdmin, state: State, ApiJson(new): ApiJson<NewEditor>) -> Reply {
+pub async fn create_editor(_: CurrentAdmin, state: State, new: ApiJson<NewEditor>) -> Reply {
+    let new = new.get()?;
     let password_hash = password::hash_off_thread(new.password.to_string()).await?;
     let row =
         state.db.write(move |tx| super::create(tx, &new.email, &new.display_name, new.role, &password_hash)).await?;
@@ -86,7 +87,7 @@ pub async fn get_editor(_: CurrentAdmin, state: State, id: web::Path<i64>) -> Re
 )]
 #[patch("/editors/{id:\\d+}")]
 pub async fn update_editor(_: CurrentAdmin, state: State, id: web::Path<i64>, patch: ApiJson<EditorPatch>) -> Reply {
-    let (id, patch) = (id.into_inner(), patch.0);
+    let (id, patch) = (id.into_inner(), patch.get()?);
     let password_hash = match patch.password {
         Some(plain) => Some(password::hash_off_thread(plain.into()).await?),
         None => None,

@@ -68,8 +68,9 @@ pub async fn put_vote(
     req: HttpRequest,
     state: State,
     path: web::Path<(i64, String)>,
-    ApiJson(vote): ApiJson<VoteRequest, VOTE_MAX_BYTES>,
+    vote: ApiJson<VoteRequest, VOTE_MAX_BYTES>,
 ) -> Reply {
+    let vote = vote.get()?;
     state.vote_throttle.check(client_ip(&req, &state.config.trusted_proxies))?;
     let (id, voter) = path.into_inner();
     let voter = uuid::Uuid::parse_str(&voter)

@@ -56,7 +56,7 @@ pub async fn list_related(
 )]
 #[put("/stories/{id:\\d+}/related")]
 pub async fn replace_related(_: CurrentEditor, state: State, id: StoryId, items: ApiJson<RelatedLinkList>) -> Reply {
-    let (id, RelatedLinkList(items)) = (id.0, items.0);
+    let (id, RelatedLinkList(items)) = (id.0, items.get()?);
     let data = state.db.write(move |tx| super::replace(tx, id, &items)).await?;
     private_json(StatusCode::OK, &RelatedList { data })
 }
@@ -76,7 +76,7 @@ pub async fn replace_related(_: CurrentEditor, state: State, id: StoryId, items:
 )]
 #[post("/stories/{id:\\d+}/related")]
 pub async fn add_related(_: CurrentEditor, state: State, id: StoryId, item: ApiJson<RelatedLinkInput>) -> Reply {
-    let (id, item) = (id.0, item.0);
+    let (id, item) = (id.0, item.get()?);
     let link = state.db.write(move |tx| super::add(tx, id, item)).await?;
     created(&link, &format!("/v1/stories/{id}/related"))
 }

@@ -112,7 +112,7 @@ pub async fn list_stories(
 )]
 #[post("/stories")]
 pub async fn create_story(CurrentEditor(editor): CurrentEditor, state: State, input: ApiJson<StoryInput>) -> Reply {
-    let input = input.0;
+    let input = input.get()?;
     let story = state.db.write(move |tx| super::create(tx, input, &editor)).await?;
     with_version_etag(created(&story, &format!("/v1/stories/{}", story.id))?, &story)
 }
@@ -173,8 +173,9 @@ pub async fn update_story(
     state: State,
     StoryId(id): StoryId,
     IfMatch(expected): IfMatch<true>,
-    ApiJson(StoryPatch(patch)): ApiJson<StoryPatch>,
+    patch: ApiJson<StoryPatch>,
 ) -> Reply {
+    let StoryPatch(patch) = patch.get()?;
     let story = state.db.write(move |tx| super::edit(tx, id, expected, &patch, &editor)).await?;
     written(&story, StatusCode::OK)
 }
@@ -216,8 +217,9 @@ pub async fn publish_story(
     state: State,
     StoryId(id): StoryId,
     expected: IfMatch<false>,
-    MaybeJson(body): MaybeJson<PublishRequest>,
+    body: MaybeJson<PublishRequest>,
 ) -> Reply {
+    let body = body.get()?;
     let at = body.and_then(|b| b.at).map_or_else(now, |at| crate::db::truncate(at.naive_utc()));
     change(editor.0, &state, id, expected, Transition::Publish { at }).await
 }

@@ -11,7 +11,25 @@ crate::on_both_backends!(
     new_editors_are_validated_field_by_field,
     the_last_active_admin_cannot_be_demoted_or_disabled,
     a_new_password_replaces_the_old_one,
+    authorization_comes_before_the_body,
 );
+
+/// Who may call an operation is decided before its body is read: an editor
+/// learns 403 from an admin-only route, not its validation rules, and an
+/// anonymous caller learns 401 — however quickly the body fails.
+async fn authorization_comes_before_the_body(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let invalid = json!({"email": "not an email", "display_name": "", "password": "short", "colour": "red"});
+    for _ in 0..10 {
+        editor.post("/v1/editors", invalid.clone()).await.problem(403);
+        editor.patch("/v1/editors/1", json!({"role": "overlord"})).await.problem(403);
+        app.anon().post("/v1/stories", json!({"title": ""})).await.problem(401);
+        app.anon().patch("/v1/editors/1", json!({"role": "overlord"})).await.problem(401);
+    }
+    // With the right to call it, the body's problems are told.
+    app.admin().await.post("/v1/editors", invalid).await.problem(422);
+}
 
 async fn admin_creates_reads_and_lists_editors(backend: Backend) {
     let app = TestApp::start(backend).await;
