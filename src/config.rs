@@ -153,6 +153,7 @@ pub struct ConfigError {
 }
 
 const MIN_SECRET_BYTES: usize = 32;
+const MIN_SECRET_BITS: f64 = 96.0;
 
 impl Config {
     /// Reads the process environment, after loading `./.env` if there is one.
@@ -276,9 +277,19 @@ fn parse_addr(value: &str) -> Result<SocketAddr, String> {
 }
 
 /// Taken as given, not trimmed; the message tells the length, never the value.
+/// Long enough is not enough: 32 × "a" is a guessable key. A crude bound on
+/// what the key can hold — its length times the bits of its alphabet — must
+/// reach [`MIN_SECRET_BITS`]; any random key passes it easily.
 fn parse_secret(value: &str) -> Result<Vec<u8>, String> {
     if value.len() < MIN_SECRET_BYTES {
         return Err(format!("must be at least {MIN_SECRET_BYTES} bytes, got {}", value.len()));
+    }
+    let distinct = value.bytes().collect::<std::collections::BTreeSet<u8>>().len();
+    if (value.len() as f64) * (distinct as f64).log2() < MIN_SECRET_BITS {
+        return Err(format!(
+            "has too little variety ({distinct} distinct characters) to be a secret: use a random key, \
+             as from `openssl rand -base64 48`"
+        ));
     }
     Ok(value.as_bytes().to_vec())
 }
@@ -360,6 +371,8 @@ mod tests {
             ("DATABASE_URL", "sqlite://"),
             ("ANTHOLOGY_ADDR", "localhost"),
             ("JWT_SECRET", "too-short"),
+            ("JWT_SECRET", &"a".repeat(64)),
+            ("JWT_SECRET", &"ab".repeat(32)),
             ("JWT_TTL_SECONDS", "soon"),
             ("JWT_TTL_SECONDS", "0"),
             ("CORS_ALLOWED_ORIGINS", "example.com"),
@@ -470,7 +483,7 @@ mod tests {
 
     #[test]
     fn reads_comma_lists_of_proxies_and_previous_secrets() {
-        let (a, b) = ("a".repeat(32), "b".repeat(40));
+        let (a, b) = ("0123456789abcdef".repeat(2), "fedcba9876543210".repeat(3));
         let c = config(&[
             ("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1,::1"),
             ("JWT_SECRET", &a),

@@ -60,6 +60,7 @@ impl ManageConnection for ConnectionManager {
         match &self.url {
             DatabaseUrl::Postgres(url) => Ok(DbConnection::Pg(PgConnection::establish(url).map_err(connect_err)?)),
             DatabaseUrl::Sqlite(path) => {
+                create_private(path)?;
                 let path = path.to_str().ok_or_else(|| DbSetupError::Connect("the SQLite path is not UTF-8".into()))?;
                 let mut conn = SqliteConnection::establish(path).map_err(connect_err)?;
                 // busy_timeout must come before journal_mode: switching to WAL
@@ -82,6 +83,18 @@ impl ManageConnection for ConnectionManager {
 
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {
         false
+    }
+}
+
+/// Creates a new SQLite file readable by its owner only: it holds the token
+/// signing and voter-hash keys. SQLite gives the WAL and shared-memory files
+/// the database file's permissions.
+fn create_private(path: &std::path::Path) -> Result<(), DbSetupError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(DbSetupError::Connect(format!("cannot create {}: {err}", path.display()))),
     }
 }
 

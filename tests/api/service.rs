@@ -45,3 +45,17 @@ async fn a_database_that_is_gone_answers_503() {
     // The probe that does not touch the database still answers.
     app.anon().get("/health").await.ok(200);
 }
+
+/// The SQLite file holds the signing and voter-hash keys: it and its WAL are
+/// created readable by their owner only.
+#[actix_web::test]
+async fn the_sqlite_file_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::start(Backend::Sqlite).await;
+    app.editor().await.create_story(serde_json::json!({"title": "Private"})).await;
+    let path = app.test_db.url.trim_start_matches("sqlite://").to_owned();
+    for file in [path.clone(), format!("{path}-wal")] {
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{file} is {mode:o}");
+    }
+}
