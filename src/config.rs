@@ -45,7 +45,8 @@ impl DatabaseUrl {
     }
 }
 
-/// Which origins may call the API from a browser.
+/// Which origins' pages may send votes and editor writes from a browser.
+/// (Any origin may read.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CorsOrigins {
     Any,
@@ -102,11 +103,12 @@ pub struct Config {
           default_value = "3600",
           value_parser = number_in(60..=2_592_000_u64, "a whole number of seconds").map(Duration::from_secs))]
     pub jwt_ttl: Duration,
-    /// Origins allowed to call the API from a browser: * or a comma list such
-    /// as https://magazine.example,http://localhost:3000
+    /// Origins whose pages may send votes and editor writes from a browser: a
+    /// comma list such as https://magazine.example,http://localhost:3000 (or
+    /// *, any origin: not for a public site). Any origin may read. Unset: none
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_name = "CORS_ALLOWED_ORIGINS", global = true,
-          default_value = "*", value_parser = CorsOrigins::parse)]
-    pub cors_allowed_origins: CorsOrigins,
+          value_parser = CorsOrigins::parse)]
+    pub cors_allowed_origins: Option<CorsOrigins>,
     /// Largest request body accepted, in bytes (1024-67108864); larger is 413.
     #[arg(long, env = "ANTHOLOGY_MAX_BODY_BYTES", value_name = "ANTHOLOGY_MAX_BODY_BYTES", global = true,
           default_value_t = 1024 * 1024,
@@ -346,7 +348,7 @@ mod tests {
         assert_eq!(c.jwt_secret, None);
         assert!(c.jwt_previous_secrets.is_empty());
         assert_eq!(c.jwt_ttl, Duration::from_secs(3600));
-        assert_eq!(c.cors_allowed_origins, CorsOrigins::Any);
+        assert_eq!(c.cors_allowed_origins, None);
         assert_eq!(c.max_body_bytes, 1024 * 1024);
         assert_eq!(c.cache_ttl, Duration::from_millis(2000));
         assert!(c.trusted_proxies.is_empty());
@@ -476,7 +478,7 @@ mod tests {
         assert_eq!(c.database_url, DatabaseUrl::Postgres("postgres://u:p@localhost/db".into()));
         assert_eq!(
             c.cors_allowed_origins,
-            CorsOrigins::List(vec!["https://a.example".into(), "http://localhost:3000".into()])
+            Some(CorsOrigins::List(vec!["https://a.example".into(), "http://localhost:3000".into()]))
         );
         assert_eq!(c.jwt_secret.as_deref(), Some(&b"0123456789abcdef0123456789abcdef"[..]));
     }

@@ -5,7 +5,8 @@ use std::net::TcpListener;
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::Method;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{Compress, ErrorHandlers, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, get, web};
 use tracing_actix_web::TracingLogger;
@@ -36,7 +37,7 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let cors = cors(&state.config.cors_allowed_origins);
+    let cors = cors(state.config.cors_allowed_origins.clone());
     let cache = state.response_cache.clone();
     App::new()
         .into_utoipa_app()
@@ -50,18 +51,34 @@ pub fn app(
         .service(SwaggerUi::new("/docs/{_:.*}").config(SwaggerConfig::new(["/openapi.json"]).validator_url("none")))
         .default_service(web::to(unmatched))
         .wrap(from_fn(move |req, next| crate::cache::serve_cached(cache.clone(), req, next)))
+        .wrap(cors)
+        // Outside CORS, so that its refusals become problem documents too.
         .wrap(ErrorHandlers::new().default_handler(error::problem_safety_net))
         .wrap(Compress::default())
-        .wrap(cors)
         .wrap(TracingLogger::default())
 }
 
-fn cors(origins: &CorsOrigins) -> Cors {
-    let cors = match origins {
-        CorsOrigins::Any => Cors::default().allow_any_origin(),
-        CorsOrigins::List(list) => list.iter().fold(Cors::default(), |cors, origin| cors.allowed_origin(origin)),
+/// Any origin may read; only `writers` may vote or write, so no other site
+/// can make its visitors' browsers vote (their preflight is refused, and so
+/// is a write that arrives with its `Origin` anyway).
+fn cors(writers: Option<CorsOrigins>) -> Cors {
+    let may_write = move |origin: &HeaderValue| match &writers {
+        Some(CorsOrigins::Any) => true,
+        Some(CorsOrigins::List(list)) => list.iter().any(|allowed| origin.as_bytes() == allowed.as_bytes()),
+        None => false,
     };
-    cors.allowed_methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+    Cors::default()
+        .allowed_origin_fn(move |origin, head| {
+            // A preflight asks for the method to come; other requests are it.
+            let method = head
+                .headers()
+                .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+                .and_then(|m| Method::from_bytes(m.as_bytes()).ok())
+                .unwrap_or_else(|| head.method.clone());
+            matches!(method, Method::GET | Method::HEAD) || may_write(origin)
+        })
+        .block_on_origin_mismatch(true)
+        .allowed_methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
         .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_MATCH, header::IF_NONE_MATCH])
         .expose_headers([header::ETAG, header::LOCATION, header::LINK, header::RETRY_AFTER, header::LAST_MODIFIED])
         .max_age(3600)

@@ -106,10 +106,33 @@ async fn cors_headers_reach_errors_and_unlisted_origins_get_none(backend: Backen
     assert!(preflight.status.is_success(), "{}", preflight.status);
     assert_eq!(preflight.header("access-control-allow-origin"), Some("https://magazine.example"));
 
-    // Another origin is not allowed: no CORS grant, and still a problem document.
-    let res = app.anon().send(Method::GET, "/health", Body::None, &[("Origin", "https://evil.example")]).await;
-    assert!(res.header("access-control-allow-origin").is_none());
-    if !res.status.is_success() {
-        res.problem(res.status.as_u16());
+    // Any other origin may read…
+    let evil = [("Origin", "https://evil.example")];
+    let res = app.anon().send(Method::GET, "/health", Body::None, &evil).await;
+    assert_eq!(res.header("access-control-allow-origin"), Some("https://evil.example"));
+    // …but may not write: its preflight gets no grant, and a write that comes
+    // anyway is refused with a problem document.
+    for (method, path) in [("PUT", "/v1/stories/1/ratings/6f1c2a4e-8d1b-4f6a-9a52-1f0e3b7c9d01"), ("POST", "/v1/stories")] {
+        let preflight = app
+            .anon()
+            .send(
+                Method::OPTIONS,
+                path,
+                Body::None,
+                &[("Origin", "https://evil.example"), ("Access-Control-Request-Method", method)],
+            )
+            .await;
+        assert!(preflight.header("access-control-allow-origin").is_none(), "{method} {path}");
     }
+    let editor = app.editor().await;
+    let story = editor.create_story(serde_json::json!({"title": "Rated"})).await;
+    editor.publish(&story["id"], None).await;
+    let vote = format!("/v1/stories/{}/ratings/6f1c2a4e-8d1b-4f6a-9a52-1f0e3b7c9d01", story["id"]);
+    let res = app.anon().send(Method::PUT, &vote, Body::Json(serde_json::json!({"score": 5})), &evil).await;
+    assert!(res.status.is_client_error(), "{}", res.status);
+    res.problem(res.status.as_u16());
+    let rating = app.anon().get(&format!("/v1/stories/{}/rating", story["id"])).await.ok(200);
+    assert_eq!(rating["count"], 0);
+    // The listed origin votes.
+    app.anon().send(Method::PUT, &vote, Body::Json(serde_json::json!({"score": 5})), &origin).await.ok(201);
 }
