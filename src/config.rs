@@ -129,6 +129,12 @@ pub struct Config {
     #[arg(long = "rating-votes-per-minute", env = "RATING_VOTES_PER_MINUTE", value_name = "RATING_VOTES_PER_MINUTE",
           global = true, default_value_t = 30, value_parser = number_in(1..=10_000_000_u32, "a whole number"))]
     pub votes_per_minute: u32,
+    /// New voters one client address may add to one story per day (UTC;
+    /// IPv6: per /64), 1-1000000: one machine cannot stuff a rating with
+    /// made-up voter ids. Re-votes by known voters do not count.
+    #[arg(long, env = "RATING_NEW_VOTERS_PER_DAY", value_name = "RATING_NEW_VOTERS_PER_DAY", global = true,
+          default_value_t = 25, value_parser = number_in(1..=1_000_000_u32, "a whole number"))]
+    pub new_voters_per_day: u32,
     /// The Bayesian rating score: a story's votes plus this many imaginary
     /// votes of the prior mean (0-1000000).
     #[arg(long, env = "RATING_PRIOR_WEIGHT", value_name = "RATING_PRIOR_WEIGHT", global = true,
@@ -383,6 +389,7 @@ mod tests {
             ("RUST_LOG", "info,[="),
             ("TRUSTED_PROXIES", "10.0.0.0/33"),
             ("RATING_VOTES_PER_MINUTE", "0"),
+            ("RATING_NEW_VOTERS_PER_DAY", "0"),
             ("RATING_PRIOR_WEIGHT", "-1"),
             ("RATING_PRIOR_MEAN", "6"),
             ("ANTHOLOGY_CACHE_TTL_MS", "forever"),

@@ -311,6 +311,12 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<(), DbSetupError> {
     }
 }
 
+/// Whether a statement failed on a unique index: a race with another insert.
+pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    matches!(err, Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
+}
+
 /// Diesel's failures, as the API reports them. Connection-level failures mean
 /// the database went away under us: 503.
 impl From<diesel::result::Error> for ApiError {

@@ -120,6 +120,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    vote_allowances (client_key) {
+        client_key -> Text,
+        window_start -> Timestamp,
+        votes -> Integer,
+    }
+}
+
+diesel::table! {
+    vote_sources (story_id, client_key, day_start) {
+        story_id -> BigInt,
+        client_key -> Text,
+        day_start -> Timestamp,
+        new_voters -> Integer,
+    }
+}
+
+diesel::table! {
     story_tags (story_id, tag_id) {
         story_id -> BigInt,
         tag_id -> BigInt,

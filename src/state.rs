@@ -8,7 +8,7 @@ use crate::auth::throttle::LoginThrottle;
 use crate::cache::ResponseCache;
 use crate::config::Config;
 use crate::db::{Db, DbSetupError, Internal};
-use crate::ratings::{VoteThrottle, VoterHasher};
+use crate::ratings::{VoteLimits, VoteThrottle, VoterHasher};
 use crate::scores::RatingPrior;
 
 /// The state as handlers take it.
@@ -21,6 +21,7 @@ pub struct AppState {
     pub(crate) login_throttle: LoginThrottle,
     pub(crate) voter_hasher: VoterHasher,
     pub(crate) vote_throttle: VoteThrottle,
+    pub(crate) vote_limits: VoteLimits,
     pub(crate) rating_prior: RatingPrior,
     pub(crate) response_cache: ResponseCache,
 }
@@ -38,6 +39,10 @@ impl AppState {
             .map_err(|e| DbSetupError::Connect(format!("{:#}", anyhow::Error::from(e))))?;
         Ok(Self {
             vote_throttle: VoteThrottle::new(config.votes_per_minute),
+            vote_limits: VoteLimits {
+                per_minute: config.votes_per_minute,
+                new_voters_per_day: config.new_voters_per_day,
+            },
             rating_prior: RatingPrior::new(config.rating_prior_weight, config.rating_prior_mean),
             response_cache,
             voter_hasher,

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::db::{DbConnection, Internal, Tx, stored_as_text};
+use crate::db::{DbConnection, Internal, Tx, is_unique_violation, stored_as_text};
 use crate::error::ApiError;
 use crate::pagination::PageRequest;
 use dto::{Editor, EditorList};
@@ -51,9 +51,7 @@ pub fn create(
     let email = normalize_email(email);
     let row = NewEditorRow { email: &email, display_name: display_name.trim(), role, password_hash };
     queries::insert(tx, &row).map_err(|err| match err {
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _) => {
-            ApiError::Conflict(format!("an editor with email {email} already exists"))
-        }
+        err if is_unique_violation(&err) => ApiError::Conflict(format!("an editor with email {email} already exists")),
         other => other.into(),
     })
 }

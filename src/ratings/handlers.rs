@@ -4,8 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, Query};
 use actix_web::{HttpRequest, delete, get, put};
 
-use super::VoteOutcome;
 use super::dto::{RatingAggregate, RatingList, VoteRequest};
+use super::{Ballot, VoteOutcome};
 use crate::auth::{CurrentEditor, MaybeEditor};
 use crate::error::{ApiError, Problem};
 use crate::http::{Audience, IfNoneMatch, Reply, StoryId, client_ip, json_for, no_content, page_json, private_json};
@@ -71,15 +71,20 @@ pub async fn put_vote(
     vote: ApiJson<VoteRequest, VOTE_MAX_BYTES>,
 ) -> Reply {
     let vote = vote.get()?;
-    state.vote_throttle.check(client_ip(&req, &state.config.trusted_proxies))?;
-    let (id, voter) = path.into_inner();
+    let client = client_ip(&req, &state.config.trusted_proxies);
+    state.vote_throttle.check(client)?;
+    let (story_id, voter) = path.into_inner();
     let voter = uuid::Uuid::parse_str(&voter)
         .map_err(|_| ApiError::invalid("voter", "format", "must be a UUID, made once per reader"))?;
-    let voter_hash = state.voter_hasher.hash(&voter);
-    let score = i32::try_from(vote.score).map_err(ApiError::internal)?;
+    let ballot = Ballot {
+        story_id,
+        voter_hash: state.voter_hasher.hash(&voter),
+        client_key: state.voter_hasher.hash_client(client),
+        score: i32::try_from(vote.score).map_err(ApiError::internal)?,
+    };
     let shared = state.clone();
     let (outcome, body) =
-        state.db.write(move |tx| super::vote(tx, id, &voter_hash, score, &shared.rating_prior)).await?;
+        state.db.write(move |tx| super::vote(tx, &ballot, &shared.vote_limits, &shared.rating_prior)).await?;
     let status = if outcome == VoteOutcome::Created { StatusCode::CREATED } else { StatusCode::OK };
     private_json(status, &body)
 }

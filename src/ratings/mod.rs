@@ -48,11 +48,31 @@ impl VoterHasher {
 
     /// The hash of a voter id; any spelling of the same UUID hashes alike.
     pub fn hash(&self, voter: &uuid::Uuid) -> String {
+        self.hash_text(&voter.hyphenated().to_string())
+    }
+
+    /// The hash of a client address as vote limits count it (IPv6 by /64):
+    /// what the database keeps instead of the address.
+    pub fn hash_client(&self, client: IpAddr) -> String {
+        self.hash_text(&format!("address:{}", address_key(client)))
+    }
+
+    fn hash_text(&self, text: &str) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
-        mac.update(voter.hyphenated().to_string().as_bytes());
+        mac.update(text.as_bytes());
         let digest = mac.finalize().into_bytes();
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }
+}
+
+/// What one client address may do with votes, counted in the database so
+/// that every process on it shares the counts.
+pub struct VoteLimits {
+    /// Votes per minute.
+    pub per_minute: u32,
+    /// New voters one address may add to one story per day (UTC): so one
+    /// machine cannot stuff a story's rating with made-up voter ids.
+    pub new_voters_per_day: u32,
 }
 
 /// The public aggregate of a story's counters.
@@ -83,22 +103,47 @@ pub fn rating_of(
     aggregate(conn, &counters, prior)
 }
 
+/// One reader's vote, as the handler hands it over.
+pub struct Ballot {
+    pub story_id: i64,
+    pub voter_hash: String,
+    /// [`VoterHasher::hash_client`] of the address it came from.
+    pub client_key: String,
+    pub score: i32,
+}
+
 /// Records a reader's vote on a public story: a voter's later vote replaces
 /// its earlier one. Returns whether it was the first, and the new aggregate.
+/// Within [`VoteLimits`], or 429; a refused vote changes nothing.
 pub fn vote(
     tx: &mut Tx<'_, Content>,
-    story_id: i64,
-    voter_hash: &str,
-    score: i32,
+    ballot: &Ballot,
+    limits: &VoteLimits,
     prior: &RatingPrior,
 ) -> Result<(VoteOutcome, RatingAggregate), ApiError> {
+    let at = now();
+    if let Err(window_ends) = queries::spend_vote_allowance(tx, &ballot.client_key, limits.per_minute, at)? {
+        return Err(too_many_until(window_ends, at));
+    }
+    let story_id = ballot.story_id;
     let story = queries::lock_counters(tx, story_id)?.ok_or(ApiError::NotFound)?;
-    if !is_public(story.status, story.published_at, now()) {
+    if !is_public(story.status, story.published_at, at) {
         return Err(ApiError::NotFound);
     }
-    let outcome = queries::vote(tx, story_id, voter_hash, score)?;
+    let outcome = queries::vote(tx, story_id, &ballot.voter_hash, ballot.score)?;
+    let day = at.date().and_time(chrono::NaiveTime::MIN);
+    if outcome == VoteOutcome::Created
+        && !queries::count_new_voter(tx, story_id, &ballot.client_key, day, limits.new_voters_per_day)?
+    {
+        return Err(too_many_until(day + chrono::Duration::days(1), at));
+    }
     let counters = queries::counters(tx, story_id)?.ok_or(ApiError::NotFound)?;
     Ok((outcome, aggregate(tx, &counters, prior)?))
+}
+
+/// 429 until `until`.
+fn too_many_until(until: chrono::NaiveDateTime, now: chrono::NaiveDateTime) -> ApiError {
+    ApiError::TooManyRequests { retry_after_secs: (until - now).num_seconds().max(1) as u64 }
 }
 
 /// A story's votes, newest first, for moderation.
@@ -125,8 +170,17 @@ pub fn remove(tx: &mut Tx<'_, Content>, rating_id: i64) -> Result<(), ApiError> 
     queries::delete(tx, rating_id)?.ok_or(ApiError::NotFound).map(drop)
 }
 
-/// Votes per client address per minute. IPv6 clients are keyed by their /64,
-/// which one household or phone typically owns whole.
+/// How vote limits name a client: its address, or for IPv6 its /64, which
+/// one household or phone typically owns whole.
+fn address_key(client: IpAddr) -> IpAddr {
+    match client {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        v4 => v4,
+    }
+}
+
+/// Votes per client address per minute, in this process: a cheap first line
+/// before the shared count in the database ([`VoteLimits`]).
 pub struct VoteThrottle {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
 }
@@ -138,10 +192,7 @@ impl VoteThrottle {
     }
 
     pub fn check(&self, client: IpAddr) -> Result<(), ApiError> {
-        let key = match client {
-            IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-            v4 => v4,
-        };
+        let key = address_key(client);
         // Forget idle addresses now and then, so memory stays bounded.
         if self.limiter.len() > 100_000 {
             self.limiter.retain_recent();

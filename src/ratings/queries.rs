@@ -3,8 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::{Content, DbConnection, Tx, now};
-use crate::schema::{rating_totals, ratings, stories};
+use crate::db::{Content, DbConnection, Tx, is_unique_violation, now};
+use crate::schema::{rating_totals, ratings, stories, vote_allowances, vote_sources};
 use crate::stories::StoredStatus;
 
 /// A story's rating counters, with what decides whether it may be rated.
@@ -150,4 +150,83 @@ pub fn list(conn: &mut DbConnection, story_id: i64, before_id: Option<i64>, limi
     let before = before_id.unwrap_or(i64::MAX);
     let page = ratings::table.filter(ratings::story_id.eq(story_id).and(ratings::id.lt(before)));
     page.order(ratings::id.desc()).limit(limit).select(RatingRow::as_select()).load(conn)
+}
+
+/// Counts a vote against `client_key`'s allowance of `limit` per minute. A
+/// vote past it is `Err(when the window ends)`, and its count is rolled back
+/// with the refused vote's transaction.
+pub fn spend_vote_allowance(
+    tx: &mut Tx<'_, Content>,
+    client_key: &str,
+    limit: u32,
+    now: NaiveDateTime,
+) -> QueryResult<Result<(), NaiveDateTime>> {
+    let window = chrono::Duration::minutes(1);
+    let counted = |tx: &mut Tx<'_, Content>| {
+        diesel::update(vote_allowances::table.find(client_key).filter(vote_allowances::window_start.gt(now - window)))
+            .set(vote_allowances::votes.eq(vote_allowances::votes + 1))
+            .returning((vote_allowances::votes, vote_allowances::window_start))
+            .get_result::<(i32, NaiveDateTime)>(&mut **tx)
+            .optional()
+    };
+    let (votes, window_start) = match counted(tx)? {
+        Some(counted) => counted,
+        None => {
+            // A first vote, or the first since the last window ended: start a
+            // window, and forget the windows that are over, everyone's.
+            diesel::delete(vote_allowances::table.filter(vote_allowances::window_start.le(now - window)))
+                .execute(&mut **tx)?;
+            let values = (
+                vote_allowances::client_key.eq(client_key),
+                vote_allowances::window_start.eq(now),
+                vote_allowances::votes.eq(1),
+            );
+            match tx.savepoint(|tx| diesel::insert_into(vote_allowances::table).values(values).execute(&mut **tx)) {
+                Ok(_) => (1, now),
+                // Another process's vote started it first.
+                Err(err) if is_unique_violation(&err) => counted(tx)?.ok_or(diesel::result::Error::NotFound)?,
+                Err(err) => return Err(err),
+            }
+        }
+    };
+    Ok(if votes > limit as i32 { Err(window_start + window) } else { Ok(()) })
+}
+
+/// Counts a new voter on `story_id` from `client_key` on `day`; `false` when
+/// that makes more than `cap` (the caller refuses the vote, which rolls the
+/// count back).
+pub fn count_new_voter(
+    tx: &mut Tx<'_, Content>,
+    story_id: i64,
+    client_key: &str,
+    day: NaiveDateTime,
+    cap: u32,
+) -> QueryResult<bool> {
+    let key = (story_id, client_key, day);
+    let counted = |tx: &mut Tx<'_, Content>| {
+        diesel::update(vote_sources::table.find(key))
+            .set(vote_sources::new_voters.eq(vote_sources::new_voters + 1))
+            .returning(vote_sources::new_voters)
+            .get_result::<i32>(&mut **tx)
+            .optional()
+    };
+    let new_voters = match counted(tx)? {
+        Some(n) => n,
+        None => {
+            // The first today from this address: forget earlier days, everyone's.
+            diesel::delete(vote_sources::table.filter(vote_sources::day_start.lt(day))).execute(&mut **tx)?;
+            let values = (
+                vote_sources::story_id.eq(story_id),
+                vote_sources::client_key.eq(client_key),
+                vote_sources::day_start.eq(day),
+                vote_sources::new_voters.eq(1),
+            );
+            match tx.savepoint(|tx| diesel::insert_into(vote_sources::table).values(values).execute(&mut **tx)) {
+                Ok(_) => 1,
+                Err(err) if is_unique_violation(&err) => counted(tx)?.ok_or(diesel::result::Error::NotFound)?,
+                Err(err) => return Err(err),
+            }
+        }
+    };
+    Ok(new_voters <= cap as i32)
 }

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use crate::db::{Content, DbConnection, Tx, now, stored_as_text};
+use crate::db::{Content, DbConnection, Tx, is_unique_violation, now, stored_as_text};
 use crate::editors::EditorRow;
 use crate::error::ApiError;
 use crate::http::Audience;
@@ -298,8 +298,8 @@ pub fn create(tx: &mut Tx<'_, Content>, input: StoryInput, editor: &EditorRow) -
                 queries::set_tags(tx, row.id, &tags)?;
                 return record(tx, row, RevisionChange::Created, editor);
             }
-            Err(err) if queries::is_unique_violation(&err) && input.slug.is_none() => continue,
-            Err(err) if queries::is_unique_violation(&err) => return Err(slug_taken(&columns.slug)),
+            Err(err) if is_unique_violation(&err) && input.slug.is_none() => continue,
+            Err(err) if is_unique_violation(&err) => return Err(slug_taken(&columns.slug)),
             Err(err) => return Err(err.into()),
         }
     }

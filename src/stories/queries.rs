@@ -6,13 +6,13 @@ use chrono::NaiveDateTime;
 use diesel::dsl::{And, AsSelect, Eq, Gt, LtEq, SqlTypeOf, sql};
 
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 use diesel::sql_types::{Bool, Double, Nullable};
 
 use super::dto::ListParams;
 use super::search::{self, Combine};
 use super::{Direction, ListCursor, RevisionChange, Status, StoredStatus};
-use crate::db::{Content, DbConnection, MultiBackend, Tx, now};
+use crate::db::{Content, DbConnection, MultiBackend, Tx, is_unique_violation, now};
 use crate::error::ApiError;
 use crate::schema::{stories, stories_fts, story_revisions, story_tags, tags};
 
@@ -63,10 +63,6 @@ pub struct Lifecycle {
     #[diesel(serialize_as = String)]
     pub status: StoredStatus,
     pub published_at: Option<NaiveDateTime>,
-}
-
-pub fn is_unique_violation(err: &DieselError) -> bool {
-    matches!(err, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
 }
 
 /// Locks the story's row until the transaction ends (a no-op update takes

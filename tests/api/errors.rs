@@ -112,7 +112,9 @@ async fn cors_headers_reach_errors_and_unlisted_origins_get_none(backend: Backen
     assert_eq!(res.header("access-control-allow-origin"), Some("https://evil.example"));
     // …but may not write: its preflight gets no grant, and a write that comes
     // anyway is refused with a problem document.
-    for (method, path) in [("PUT", "/v1/stories/1/ratings/6f1c2a4e-8d1b-4f6a-9a52-1f0e3b7c9d01"), ("POST", "/v1/stories")] {
+    for (method, path) in
+        [("PUT", "/v1/stories/1/ratings/6f1c2a4e-8d1b-4f6a-9a52-1f0e3b7c9d01"), ("POST", "/v1/stories")]
+    {
         let preflight = app
             .anon()
             .send(

@@ -18,6 +18,9 @@ crate::on_both_backends!(
     editors_moderate_votes,
     counters_stay_exact_under_a_storm,
     well_rated_stories_rank_first,
+    every_process_shares_one_vote_allowance,
+    parallel_votes_from_one_address_stop_at_the_allowance,
+    one_address_adds_only_so_many_new_voters_a_day,
 );
 
 const VOTER_A: &str = "6f1c2a4e-8d1b-4f6a-9a52-1f0e3b7c9d01";
@@ -236,7 +239,7 @@ fn recomputed(app: &TestApp, story_id: i64) -> (i64, i64, Vec<i64>) {
 }
 
 async fn counters_stay_exact_under_a_storm(backend: Backend) {
-    let unlimited = [("RATING_VOTES_PER_MINUTE", "100000")];
+    let unlimited = [("RATING_VOTES_PER_MINUTE", "100000"), ("RATING_NEW_VOTERS_PER_DAY", "1000000")];
     let app = TestApp::start_with(backend, &unlimited).await;
     // On PostgreSQL a second process on the same database votes too.
     let second = app.another_process(&unlimited).await;
@@ -307,7 +310,11 @@ async fn counters_stay_exact_under_a_storm(backend: Backend) {
 }
 
 async fn well_rated_stories_rank_first(backend: Backend) {
-    let app = TestApp::start_with(backend, &[("RATING_VOTES_PER_MINUTE", "100000")]).await;
+    let app = TestApp::start_with(
+        backend,
+        &[("RATING_VOTES_PER_MINUTE", "100000"), ("RATING_NEW_VOTERS_PER_DAY", "1000000")],
+    )
+    .await;
     let editor = app.editor().await;
     let one_perfect = published_story(&editor, "One perfect vote").await;
     let many_good = published_story(&editor, "Two hundred good votes").await;
@@ -349,4 +356,58 @@ async fn well_rated_stories_rank_first(backend: Backend) {
         }
     }
     assert_eq!(walked, ranked);
+}
+
+/// The allowance is counted in the database: two processes together allow
+/// one address what one process does.
+async fn every_process_shares_one_vote_allowance(backend: Backend) {
+    let limit = [("RATING_VOTES_PER_MINUTE", "3")];
+    let app = TestApp::start_with(backend, &limit).await;
+    let second = app.another_process(&limit).await;
+    let editor = app.editor().await;
+    let story = published_story(&editor, "Shared allowance").await;
+    let sessions = [app.anon(), second.anon()];
+    for (i, session) in sessions.iter().cycle().take(3).enumerate() {
+        vote(session, &story, &uuid::Uuid::new_v4().to_string(), json!(1 + i)).await.ok(201);
+    }
+    for session in &sessions {
+        let res = vote(session, &story, &uuid::Uuid::new_v4().to_string(), json!(5)).await;
+        res.problem(429);
+        assert!(res.header("retry-after").unwrap().parse::<u64>().unwrap() <= 60);
+    }
+    assert_eq!(app.anon().get(&format!("/v1/stories/{}/rating", story["id"])).await.ok(200)["count"], 3);
+}
+
+/// Forty votes at once from one address, with an allowance of five: exactly
+/// five count, whatever the interleaving.
+async fn parallel_votes_from_one_address_stop_at_the_allowance(backend: Backend) {
+    // The per-process limiter is generous here, so the shared count decides.
+    let app = TestApp::start_with(backend, &[("RATING_VOTES_PER_MINUTE", "5")]).await;
+    let second = app.another_process(&[("RATING_VOTES_PER_MINUTE", "5")]).await;
+    let editor = app.editor().await;
+    let story = published_story(&editor, "Crowded").await;
+    let voters: Vec<String> = (0..40).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let sessions = [app.anon(), second.anon()];
+    let requests = voters.iter().enumerate().map(|(i, voter)| vote(&sessions[i % 2], &story, voter, json!(4)));
+    let statuses: Vec<u16> = join_all(requests).await.iter().map(|res| res.status.as_u16()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 5, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 201 || *s == 429), "{statuses:?}");
+    assert_eq!(app.anon().get(&format!("/v1/stories/{}/rating", story["id"])).await.ok(200)["count"], 5);
+}
+
+/// Made-up voter ids from one machine stop counting after the daily cap, on
+/// that story; known voters may still change their minds.
+async fn one_address_adds_only_so_many_new_voters_a_day(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("RATING_NEW_VOTERS_PER_DAY", "2")]).await;
+    let editor = app.editor().await;
+    let (story, other) = (published_story(&editor, "Stuffed").await, published_story(&editor, "Other").await);
+    vote(&app.anon(), &story, VOTER_A, json!(5)).await.ok(201);
+    vote(&app.anon(), &story, VOTER_B, json!(5)).await.ok(201);
+    let res = vote(&app.anon(), &story, &uuid::Uuid::new_v4().to_string(), json!(5)).await;
+    res.problem(429);
+    assert!(res.header("retry-after").unwrap().parse::<u64>().unwrap() <= 24 * 3600);
+    vote(&app.anon(), &story, VOTER_A, json!(1)).await.ok(200);
+    vote(&app.anon(), &other, &uuid::Uuid::new_v4().to_string(), json!(3)).await.ok(201);
+    let rating = app.anon().get(&format!("/v1/stories/{}/rating", story["id"])).await.ok(200);
+    assert_eq!((rating["count"].clone(), rating["distribution"]["1"].clone()), (json!(2), json!(1)));
 }

@@ -1,0 +1,2 @@
+DROP TABLE vote_sources;
+DROP TABLE vote_allowances;
