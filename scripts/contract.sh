@@ -55,12 +55,15 @@ check() {
   echo "== $backend: Python client"
   clients/python/run.sh "$base" client@example.com "$PASSWORD"
 
-  echo "== $backend: schemathesis"
   local token
   token() {
     curl -fs "$base/v1/auth/token" -H 'Content-Type: application/json' \
       -d "{\"email\": \"$1\", \"password\": \"$PASSWORD\"}" | sed -E 's/.*"access_token":"([^"]+)".*/\1/'
   }
+  echo "== $backend: feeds and sitemaps, read by feedparser and the sitemaps.org rules"
+  "$ROOT/$ST_VENV/bin/python" clients/feeds/check.py "$base" "$(token client@example.com)"
+
+  echo "== $backend: schemathesis"
   local st=("$ROOT/$ST_VENV/bin/schemathesis" --config-file "$ROOT/clients/schemathesis/schemathesis.toml" run "$base/openapi.json"
     --checks all --max-examples 50 --seed 20261127 --no-color)
   # updateEditor may change the fuzzer's own password or role, which revokes

@@ -86,6 +86,18 @@ pub struct Config {
     #[arg(long, env = "ANTHOLOGY_ADDR", value_name = "ANTHOLOGY_ADDR", global = true,
           default_value = "127.0.0.1:8080", value_parser = parse_addr)]
     pub addr: SocketAddr,
+    /// This API's public origin (and path prefix, if any), for the absolute
+    /// links of feeds and sitemaps, e.g. https://api.magazine.example.
+    /// Unset: http://ANTHOLOGY_ADDR. Never taken from a request's Host, which
+    /// a client could make anything.
+    #[arg(long, env = "PUBLIC_URL", value_name = "PUBLIC_URL", global = true, value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+    /// Where readers read a story, for links in feeds and sitemaps: a URL
+    /// with {slug}, e.g. https://magazine.example/stories/{slug}. Unset: the
+    /// story's URL in this API
+    #[arg(long, env = "STORY_URL_TEMPLATE", value_name = "STORY_URL_TEMPLATE", global = true,
+          value_parser = parse_story_url_template)]
+    pub story_url_template: Option<String>,
     /// HS256 key for access tokens, at least 32 bytes. Unset: a key is
     /// generated once and kept in the database, shared by every process on it.
     /// (Set secrets in the environment: command lines are visible to others.)
@@ -188,6 +200,11 @@ impl Config {
         Self::from_matches(&matches)
     }
 
+    /// This API's public origin: `PUBLIC_URL`, or where it listens.
+    pub fn api_base(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.addr))
+    }
+
     fn from_matches(matches: &clap::ArgMatches) -> Result<Self, ConfigError> {
         let config = Self::from_arg_matches(matches).map_err(|err| unexpected(&err))?;
         // The one rule across variables, checked here so its message names the one to remove.
@@ -278,6 +295,23 @@ where
             .filter(|n| range.contains(n))
             .ok_or_else(|| format!("must be {what} from {} to {}, got {value:?}", range.start(), range.end()))
     }
+}
+
+fn parse_public_url(value: &str) -> Result<String, String> {
+    let url = url::Url::parse(value.trim()).map_err(|e| format!("must be an absolute http(s) URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("must be an http(s) URL with no query or fragment, got {value:?}"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+fn parse_story_url_template(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if !value.contains("{slug}") {
+        return Err(format!("must contain {{slug}}, as in https://magazine.example/stories/{{slug}}, got {value:?}"));
+    }
+    parse_public_url(&value.replace("{slug}", "slug"))?;
+    Ok(value.to_owned())
 }
 
 fn parse_addr(value: &str) -> Result<SocketAddr, String> {
@@ -390,6 +424,8 @@ mod tests {
             ("TRUSTED_PROXIES", "10.0.0.0/33"),
             ("RATING_VOTES_PER_MINUTE", "0"),
             ("RATING_NEW_VOTERS_PER_DAY", "0"),
+            ("PUBLIC_URL", "ftp://example.com"),
+            ("STORY_URL_TEMPLATE", "https://magazine.example/stories/"),
             ("RATING_PRIOR_WEIGHT", "-1"),
             ("RATING_PRIOR_MEAN", "6"),
             ("ANTHOLOGY_CACHE_TTL_MS", "forever"),

@@ -63,7 +63,12 @@ pub fn private_json<T: Serialize>(status: StatusCode, body: &T) -> Result<HttpRe
 /// A public, cacheable response with a strong ETag; `If-None-Match` that
 /// matches answers 304 with no body.
 pub fn public_json<T: Serialize>(req: &HttpRequest, body: &T) -> Result<HttpResponse, ApiError> {
-    let bytes = to_json(body)?;
+    public_bytes(req, JSON, to_json(body)?)
+}
+
+/// A public, cacheable response of any type, with a strong ETag; a matching
+/// `If-None-Match` answers 304 with no body.
+pub fn public_bytes(req: &HttpRequest, content_type: &'static str, bytes: Vec<u8>) -> Reply {
     let etag = etag_of(&bytes);
     let not_modified = if_none_match(req, &etag);
     let mut response = if not_modified { HttpResponse::NotModified() } else { HttpResponse::Ok() };
@@ -74,7 +79,7 @@ pub fn public_json<T: Serialize>(req: &HttpRequest, body: &T) -> Result<HttpResp
     if not_modified {
         return Ok(response.finish());
     }
-    Ok(response.insert_header((header::CONTENT_TYPE, JSON)).body(bytes))
+    Ok(response.insert_header((header::CONTENT_TYPE, content_type)).body(bytes))
 }
 
 /// The same resource read with and without an editor token: public for

@@ -27,6 +27,7 @@ pub mod config;
 pub mod db;
 pub mod editors;
 pub mod error;
+mod feeds;
 mod fields;
 mod http;
 mod json;

@@ -29,7 +29,7 @@ pub enum SortParam {
     RatingDesc,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Only stories with this tag slug.

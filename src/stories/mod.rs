@@ -425,6 +425,63 @@ pub fn list_page(
     Ok(StoryList { data, page })
 }
 
+/// The `limit` newest public stories, whole, with `tag` when given: what
+/// feeds carry.
+pub fn newest_public(conn: &mut DbConnection, tag: Option<String>, limit: i64) -> Result<Vec<Story>, ApiError> {
+    let filter = ListFilter {
+        visibility: Visibility::Public,
+        params: ListParams { tag, ..ListParams::default() },
+        q: None,
+        order: Order::Published(Direction::Desc),
+        after: None,
+        limit,
+        now: now(),
+    };
+    let rows = queries::list(conn, &filter)?;
+    let mut tags = queries::tags_of_many(conn, &rows.iter().map(|(row, _)| row.id).collect::<Vec<_>>())?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, _)| {
+            let t = tags.remove(&row.id).unwrap_or_default();
+            to_story(row, t, filter.now)
+        })
+        .collect())
+}
+
+/// A public story as a sitemap lists it.
+pub struct SitemapEntry {
+    pub id: i64,
+    pub slug: String,
+    /// When it last changed, or was published if that was later.
+    pub modified: NaiveDateTime,
+}
+
+/// Public stories with ids in `ids`, after `after` when continuing, in id
+/// order, `limit` at a time: a walk of the primary key, however many
+/// stories there are.
+pub fn sitemap_entries(
+    conn: &mut DbConnection,
+    ids: std::ops::RangeInclusive<i64>,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<SitemapEntry>, ApiError> {
+    let from = after.map_or(*ids.start(), |id| id + 1).max(*ids.start());
+    let rows = queries::public_between(conn, from..=*ids.end(), now(), limit)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| SitemapEntry {
+            modified: row.published_at.map_or(row.updated_at, |p| p.max(row.updated_at)),
+            id: row.id,
+            slug: row.slug,
+        })
+        .collect())
+}
+
+/// The highest story id, public or not: how far the sitemap's files reach.
+pub fn highest_id(conn: &mut DbConnection) -> Result<i64, ApiError> {
+    Ok(queries::highest_id(conn)?.unwrap_or(0))
+}
+
 /// The JSON keys a list item keeps: those asked for, or all but the bodies.
 fn chosen_fields(fields: Option<&[StoryField]>) -> BTreeSet<&'static str> {
     match fields {

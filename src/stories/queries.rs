@@ -492,6 +492,38 @@ fn list_by_fts5_rank(
     query.order((stories_fts::rank.asc(), stories::id.asc())).limit(filter.limit).load(conn)
 }
 
+// ---- sitemaps ---------------------------------------------------------------
+
+/// What a sitemap says of a story.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = stories)]
+pub struct PageRow {
+    pub id: i64,
+    pub slug: String,
+    pub updated_at: NaiveDateTime,
+    pub published_at: Option<NaiveDateTime>,
+}
+
+/// Public stories with ids in `ids`, in id order, at most `limit`.
+pub fn public_between(
+    conn: &mut DbConnection,
+    ids: std::ops::RangeInclusive<i64>,
+    now: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<PageRow>> {
+    stories::table
+        .filter(stories::id.between(*ids.start(), *ids.end()))
+        .filter(public_at(now))
+        .order(stories::id)
+        .limit(limit)
+        .select(PageRow::as_select())
+        .load(conn)
+}
+
+pub fn highest_id(conn: &mut DbConnection) -> QueryResult<Option<i64>> {
+    stories::table.select(diesel::dsl::max(stories::id)).first(conn)
+}
+
 // ---- tags --------------------------------------------------------------------
 
 /// Tags used by public stories, with how many use each, in slug order after `after`.

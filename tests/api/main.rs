@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod editors;
 mod errors;
+mod feeds;
 mod openapi;
 mod ratings;
 mod related;

@@ -1,0 +1,171 @@
+//! `/v1/feed.atom`, `/v1/feed.rss`, `/v1/feed.json`, `/v1/sitemap.xml` and
+//! `/v1/sitemaps/stories-{n}.xml`.
+
+use actix_web::http::header;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse, get};
+use futures_util::{StreamExt, stream};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::{FEED_LENGTH, Site, URLS_PER_SITEMAP};
+use crate::error::{ApiError, Problem};
+use crate::http::{IfNoneMatch, PUBLIC_CACHE_CONTROL, Reply, public_bytes};
+use crate::state::State;
+use crate::stories::dto::Story;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(atom_feed).service(rss_feed).service(json_feed).service(sitemap_index).service(sitemap_file);
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FeedParams {
+    /// Only stories with this tag slug.
+    pub tag: Option<String>,
+}
+
+fn site(req: &HttpRequest, state: &State, tag: Option<String>) -> Site {
+    let api_base = state.config.api_base();
+    Site {
+        self_url: format!("{api_base}{}", req.uri()),
+        story_url_template: state.config.story_url_template.clone(),
+        api_base,
+        tag,
+    }
+}
+
+/// The newest public stories, and where they are.
+async fn newest(req: &HttpRequest, state: &State, params: FeedParams) -> Result<(Vec<Story>, Site), ApiError> {
+    let tag = params.tag.clone();
+    let stories = state.db.read(move |conn| crate::stories::newest_public(conn, tag, FEED_LENGTH)).await?;
+    Ok((stories, site(req, state, params.tag)))
+}
+
+/// Atom feed.
+///
+/// The newest public stories as Atom 1.0, with their full `body_html`,
+/// byline, tags (as categories) and times; `?tag=` narrows it.
+#[utoipa::path(
+    tag = "feeds", operation_id = "getAtomFeed", security(()),
+    params(FeedParams, IfNoneMatch),
+    responses(
+        (status = 200, description = "An Atom 1.0 feed", content_type = "application/atom+xml", body = String,
+            headers(("ETag" = String, description = "Strong validator"))),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+    )
+)]
+#[get("/feed.atom")]
+pub async fn atom_feed(req: HttpRequest, state: State, params: web::Query<FeedParams>, _: IfNoneMatch) -> Reply {
+    let (stories, site) = newest(&req, &state, params.into_inner()).await?;
+    public_bytes(&req, "application/atom+xml; charset=utf-8", super::atom(&stories, &site)?)
+}
+
+/// RSS feed.
+///
+/// The newest public stories as RSS 2.0, with their full `body_html` (in
+/// `content:encoded`), byline (`dc:creator`), tags and times; `?tag=` narrows it.
+#[utoipa::path(
+    tag = "feeds", operation_id = "getRssFeed", security(()),
+    params(FeedParams, IfNoneMatch),
+    responses(
+        (status = 200, description = "An RSS 2.0 feed", content_type = "application/rss+xml", body = String,
+            headers(("ETag" = String, description = "Strong validator"))),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+    )
+)]
+#[get("/feed.rss")]
+pub async fn rss_feed(req: HttpRequest, state: State, params: web::Query<FeedParams>, _: IfNoneMatch) -> Reply {
+    let (stories, site) = newest(&req, &state, params.into_inner()).await?;
+    public_bytes(&req, "application/rss+xml; charset=utf-8", super::rss(&stories, &site)?)
+}
+
+/// JSON Feed.
+///
+/// The newest public stories as JSON Feed 1.1, with their full `body_html`,
+/// byline, tags and times; `?tag=` narrows it.
+#[utoipa::path(
+    tag = "feeds", operation_id = "getJsonFeed", security(()),
+    params(FeedParams, IfNoneMatch),
+    responses(
+        (status = 200, description = "A JSON Feed 1.1 document", content_type = "application/feed+json",
+            body = serde_json::Value, headers(("ETag" = String, description = "Strong validator"))),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+    )
+)]
+#[get("/feed.json")]
+pub async fn json_feed(req: HttpRequest, state: State, params: web::Query<FeedParams>, _: IfNoneMatch) -> Reply {
+    let (stories, site) = newest(&req, &state, params.into_inner()).await?;
+    public_bytes(&req, "application/feed+json; charset=utf-8", super::json_feed(&stories, &site)?)
+}
+
+/// Sitemap index.
+///
+/// A sitemap index of files of at most 50,000 story URLs each
+/// (`/v1/sitemaps/stories-{n}.xml`), so a site of millions is covered.
+#[utoipa::path(
+    tag = "feeds", operation_id = "getSitemapIndex", security(()),
+    params(IfNoneMatch),
+    responses(
+        (status = 200, description = "A sitemap index", content_type = "application/xml", body = String,
+            headers(("ETag" = String, description = "Strong validator"))),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+    )
+)]
+#[get("/sitemap.xml")]
+pub async fn sitemap_index(req: HttpRequest, state: State, _: IfNoneMatch) -> Reply {
+    let highest = state.db.read(crate::stories::highest_id).await?;
+    let files = ((highest + URLS_PER_SITEMAP - 1) / URLS_PER_SITEMAP).max(1);
+    public_bytes(&req, "application/xml; charset=utf-8", super::sitemap_index(files, &site(&req, &state, None))?)
+}
+
+/// Sitemap file.
+///
+/// File `n` of the sitemap: the public stories with ids from
+/// `(n-1)·50000 + 1` to `n·50000`, each with `lastmod`. Written as it is
+/// read, a thousand stories at a time.
+#[utoipa::path(
+    tag = "feeds", operation_id = "getSitemapFile", security(()),
+    params(("n" = i64, Path, description = "The file's number, from 1", minimum = 1)),
+    responses(
+        (status = 200, description = "A sitemap", content_type = "application/xml", body = String),
+        (status = 404, description = "No such file", body = Problem),
+    )
+)]
+#[get("/sitemaps/stories-{n:\\d+}.xml")]
+pub async fn sitemap_file(req: HttpRequest, state: State, n: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    const BATCH: i64 = 1000;
+    let n = n.into_inner();
+    let highest = state.db.read(crate::stories::highest_id).await?;
+    if n < 1 || (n - 1) * URLS_PER_SITEMAP >= highest.max(1) {
+        return Err(ApiError::NotFound);
+    }
+    let ids = (n - 1) * URLS_PER_SITEMAP + 1..=n * URLS_PER_SITEMAP;
+    let site = site(&req, &state, None);
+    // Each step reads one batch by keyset on the primary key, holding a
+    // connection only for that query.
+    let start = Bytes::from(super::sitemap_start()?);
+    let body = stream::unfold((state, Some(None::<i64>), site), move |(state, next, site)| {
+        let ids = ids.clone();
+        async move {
+            let after = next?;
+            let batch = state.db.read(move |conn| crate::stories::sitemap_entries(conn, ids, after, BATCH)).await;
+            let chunk = batch.and_then(|entries| {
+                let more = entries.len() as i64 == BATCH;
+                let mut bytes = super::sitemap_urls(&entries, &site)?;
+                if !more {
+                    bytes.extend(super::sitemap_end()?);
+                }
+                Ok((Bytes::from(bytes), more.then(|| entries.last().map(|entry| entry.id))))
+            });
+            match chunk {
+                Ok((bytes, next)) => Some((Ok::<_, ApiError>(bytes), (state, next, site))),
+                Err(err) => Some((Err(err), (state, None, site))),
+            }
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/xml; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, PUBLIC_CACHE_CONTROL))
+        .streaming(stream::once(async move { Ok(start) }).chain(body)))
+}
