@@ -41,6 +41,20 @@ pub enum Command {
     Keys(KeysCommand),
     /// Print the OpenAPI document (the committed copy is openapi/openapi.json).
     Openapi,
+    /// Write everything (editors with their password hashes, stories with
+    /// revisions and tags, votes, related links, the server's keys) as NDJSON:
+    /// a backup, or the way to move to another database.
+    Export {
+        /// The file to write; standard output when absent.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Load an export into this database, which must be new (no editors or
+    /// stories), in one transaction: a failure leaves it empty.
+    Import {
+        /// The export to read (`-` for standard input).
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,6 +65,56 @@ pub enum KeysCommand {
     /// rotate by configuration: a new JWT_SECRET, the old one in
     /// JWT_PREVIOUS_SECRETS.)
     Rotate,
+}
+
+/// `anthology export`: a progress bar on stderr when it is a terminal.
+pub fn run_export(config: &Config, out: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let db = open(config)?;
+    let bar = progress_bar("exported");
+    let tick = |rows: u64| bar.as_ref().filter(|_| rows % 1000 == 0).iter().for_each(|bar| bar.set_position(rows));
+    let rows = match out {
+        Some(path) => {
+            let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+            crate::transfer::export(&db, &mut std::io::BufWriter::new(file), &tick)?
+        }
+        None => crate::transfer::export(&db, &mut std::io::BufWriter::new(std::io::stdout().lock()), &tick)?,
+    };
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    eprintln!("exported {rows} rows");
+    Ok(())
+}
+
+/// `anthology import FILE`.
+pub fn run_import(config: &Config, path: &std::path::Path) -> anyhow::Result<()> {
+    let db = open(config)?;
+    let mut input: Box<dyn BufRead> = if path == std::path::Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        Box::new(std::io::BufReader::new(file))
+    };
+    let bar = progress_bar("imported");
+    let tick = |rows: u64| bar.as_ref().filter(|_| rows % 1000 == 0).iter().for_each(|bar| bar.set_position(rows));
+    let rows = crate::transfer::import(&db, &mut input, &tick).map_err(explain)?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    println!("imported {rows} rows");
+    Ok(())
+}
+
+/// A counter on stderr, only when a person is watching it.
+fn progress_bar(verb: &'static str) -> Option<indicatif::ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(&format!("{{spinner}} {verb} {{pos}} rows ({{per_sec}})"))
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar
+    })
 }
 
 /// Runs a keys command against the configured database.

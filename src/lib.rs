@@ -44,3 +44,4 @@ mod server_keys;
 mod service;
 pub mod state;
 mod stories;
+mod transfer;

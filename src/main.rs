@@ -28,6 +28,8 @@ fn main() -> ExitCode {
             .map_err(anyhow::Error::from),
         Command::Editors(command) => anthology::cli::run_editors(&config, command),
         Command::Keys(command) => anthology::cli::run_keys(&config, command),
+        Command::Export { out } => anthology::cli::run_export(&config, out.as_deref()),
+        Command::Import { file } => anthology::cli::run_import(&config, &file),
         Command::Openapi => unreachable!("handled before configuration"),
     };
     match outcome {

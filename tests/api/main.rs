@@ -16,3 +16,4 @@ mod stories;
 mod story_edits;
 mod story_lifecycle;
 mod story_reads;
+mod transfer;

@@ -1,0 +1,129 @@
+//! Every exported table's rows, as stored: one struct per table, read and
+//! written whole. A column added to `schema.rs` must be added here too, or
+//! the build fails (`Selectable` checks every field against the table).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::schema::{
+    editors, rating_totals, ratings, related_links, server_keys, stories, story_revisions, story_tags, tags,
+};
+
+#[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
+#[diesel(table_name = editors)]
+pub struct Editor {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub disabled: bool,
+    pub token_version: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
+#[diesel(table_name = server_keys)]
+pub struct ServerKey {
+    pub kid: String,
+    pub purpose: String,
+    pub secret: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
+#[diesel(table_name = tags)]
+pub struct Tag {
+    pub id: i64,
+    pub slug: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
+#[diesel(table_name = stories)]
+pub struct Story {
+    pub id: i64,
+    pub slug: String,
+    pub title: String,
+    pub subtitle: Option<String>,
+    pub excerpt: String,
+    pub excerpt_is_custom: bool,
+    pub body: String,
+    pub body_html: String,
+    pub status: String,
+    pub locale: String,
+    pub author_name: String,
+    pub cover_image_url: Option<String>,
+    pub cover_image_alt: Option<String>,
+    pub seo_meta_title: Option<String>,
+    pub seo_meta_description: Option<String>,
+    pub seo_canonical_url: Option<String>,
+    pub word_count: i32,
+    pub reading_time_minutes: i32,
+    pub published_at: Option<NaiveDateTime>,
+    pub version: i64,
+    pub created_by: Option<i64>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub rating_count: i64,
+    pub rating_sum: i64,
+    pub rating_1: i64,
+    pub rating_2: i64,
+    pub rating_3: i64,
+    pub rating_4: i64,
+    pub rating_5: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
+#[diesel(table_name = story_tags)]
+pub struct StoryTag {
+    pub story_id: i64,
+    pub tag_id: i64,
+    pub position: i32,
+}
+
+#[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
+#[diesel(table_name = story_revisions)]
+pub struct Revision {
+    pub id: i64,
+    pub story_id: i64,
+    pub version: i64,
+    pub change: String,
+    pub content: String,
+    pub status: String,
+    pub published_at: Option<NaiveDateTime>,
+    pub editor_id: Option<i64>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
+#[diesel(table_name = ratings)]
+pub struct Rating {
+    pub id: i64,
+    pub story_id: i64,
+    pub voter_hash: String,
+    pub score: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
+#[diesel(table_name = rating_totals)]
+pub struct RatingTotals {
+    pub id: i32,
+    pub vote_count: i64,
+    pub vote_sum: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
+#[diesel(table_name = related_links)]
+pub struct RelatedLink {
+    pub id: i64,
+    pub story_id: i64,
+    pub position: i32,
+    pub target_story_id: Option<i64>,
+    pub url: Option<String>,
+    pub title: Option<String>,
+    pub created_at: NaiveDateTime,
+}
