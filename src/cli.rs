@@ -71,7 +71,7 @@ pub enum KeysCommand {
 pub fn run_export(config: &Config, out: Option<&std::path::Path>) -> anyhow::Result<()> {
     let db = open(config)?;
     let bar = progress_bar("exported");
-    let tick = |rows: u64| bar.as_ref().filter(|_| rows % 1000 == 0).iter().for_each(|bar| bar.set_position(rows));
+    let tick = ticker(&bar);
     let rows = match out {
         Some(path) => {
             let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
@@ -79,7 +79,7 @@ pub fn run_export(config: &Config, out: Option<&std::path::Path>) -> anyhow::Res
         }
         None => crate::transfer::export(&db, &mut std::io::BufWriter::new(std::io::stdout().lock()), &tick)?,
     };
-    if let Some(bar) = bar {
+    if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
     eprintln!("exported {rows} rows");
@@ -96,13 +96,22 @@ pub fn run_import(config: &Config, path: &std::path::Path) -> anyhow::Result<()>
         Box::new(std::io::BufReader::new(file))
     };
     let bar = progress_bar("imported");
-    let tick = |rows: u64| bar.as_ref().filter(|_| rows % 1000 == 0).iter().for_each(|bar| bar.set_position(rows));
+    let tick = ticker(&bar);
     let rows = crate::transfer::import(&db, &mut input, &tick).map_err(explain)?;
-    if let Some(bar) = bar {
+    if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
     println!("imported {rows} rows");
     Ok(())
+}
+
+/// Moves the bar, if there is one, every thousand rows.
+fn ticker(bar: &Option<indicatif::ProgressBar>) -> impl Fn(u64) + '_ {
+    move |rows| {
+        if let Some(bar) = bar.as_ref().filter(|_| rows.is_multiple_of(1000)) {
+            bar.set_position(rows);
+        }
+    }
 }
 
 /// A counter on stderr, only when a person is watching it.

@@ -47,7 +47,7 @@ enum Record {
     Editors(rows::Editor),
     ServerKeys(rows::ServerKey),
     Tags(rows::Tag),
-    Stories(rows::Story),
+    Stories(Box<rows::Story>),
     StoryTags(rows::StoryTag),
     StoryRevisions(rows::Revision),
     Ratings(rows::Rating),
@@ -85,7 +85,7 @@ pub fn export(db: &Db, out: &mut dyn Write, progress: Progress) -> anyhow::Resul
         };
         /// Every row of a table with an integer key, a batch at a time.
         macro_rules! by_key {
-            ($table:ident, $row:ty, $variant:ident, $key:ident) => {{
+            ($table:ident, $row:ty, $variant:ident, $key:ident $(, $wrap:expr)?) => {{
                 let mut after = i64::MIN;
                 loop {
                     let batch: Vec<$row> = $table::table
@@ -97,7 +97,7 @@ pub fn export(db: &Db, out: &mut dyn Write, progress: Progress) -> anyhow::Resul
                     let full = batch.len() as i64 == BATCH;
                     for row in batch {
                         after = row.$key;
-                        emit(Record::$variant(row), out)?;
+                        emit(Record::$variant($($wrap)?(row)), out)?;
                     }
                     if !full {
                         break;
@@ -110,7 +110,7 @@ pub fn export(db: &Db, out: &mut dyn Write, progress: Progress) -> anyhow::Resul
             emit(Record::ServerKeys(key), out)?;
         }
         by_key!(tags, rows::Tag, Tags, id);
-        by_key!(stories, rows::Story, Stories, id);
+        by_key!(stories, rows::Story, Stories, id, Box::new);
         // (story_id, tag_id) is the key; stories have a few tags each.
         let mut after = (i64::MIN, i64::MIN);
         loop {
@@ -236,7 +236,7 @@ fn insert(tx: &mut Tx<'_, Content>, record: Record) -> QueryResult<()> {
         Record::Editors(row) => diesel::insert_into(editors::table).values(&row).execute(conn),
         Record::ServerKeys(row) => diesel::insert_into(server_keys::table).values(&row).execute(conn),
         Record::Tags(row) => diesel::insert_into(tags::table).values(&row).execute(conn),
-        Record::Stories(row) => diesel::insert_into(stories::table).values(&row).execute(conn),
+        Record::Stories(row) => diesel::insert_into(stories::table).values(&*row).execute(conn),
         Record::StoryTags(row) => diesel::insert_into(story_tags::table).values(&row).execute(conn),
         Record::StoryRevisions(row) => diesel::insert_into(story_revisions::table).values(&row).execute(conn),
         Record::Ratings(row) => diesel::insert_into(ratings::table).values(&row).execute(conn),
