@@ -138,10 +138,7 @@ impl VoteThrottle {
     }
 
     pub fn check(&self, client: IpAddr) -> Result<(), ApiError> {
-        let key = match client {
-            IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-            v4 => v4,
-        };
+        let key = crate::http::client_key(client);
         // Forget idle addresses now and then, so memory stays bounded.
         if self.limiter.len() > 100_000 {
             self.limiter.retain_recent();
