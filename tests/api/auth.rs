@@ -15,7 +15,12 @@ crate::on_both_backends!(
     forged_expired_and_misaddressed_tokens_are_rejected,
     disabling_or_demoting_revokes_tokens_at_once,
     repeated_failures_are_throttled_with_retry_after,
-    failures_count_across_processes_and_per_address,
+    failures_count_across_processes_and_a_success_clears_them,
+    parallel_wrong_passwords_are_checked_at_most_five_times,
+    an_attacker_cannot_lock_out_editors_at_other_addresses_or_behind_its_own,
+    an_attacker_cannot_lock_out_editors_from_real_source_addresses,
+    the_per_email_ceiling_stops_guessing_spread_over_many_addresses,
+    a_dual_stack_listener_trusts_ipv4_proxies_by_their_plain_address,
     generated_key_survives_a_restart,
     a_rotated_key_reaches_every_process_and_old_keys_retire,
     editors_get_403_where_admins_are_needed,
@@ -238,11 +243,12 @@ async fn login(app: &TestApp, email: &str, password: &str) -> crate::common::Tes
     app.anon().post("/v1/auth/token", json!({"email": email, "password": password})).await
 }
 
-async fn failures_count_across_processes_and_per_address(backend: Backend) {
+async fn failures_count_across_processes_and_a_success_clears_them(backend: Backend) {
     let app = TestApp::start(backend).await;
     let second = app.another_process(&[]).await;
     app.create_editor("ada@example.com", Role::Editor);
-    // A success clears the email's count.
+    app.create_editor("bob@example.com", Role::Editor);
+    // A success clears the count.
     for _ in 0..4 {
         login(&app, "ada@example.com", "wrong wrong wrong").await.problem(401);
     }
@@ -254,9 +260,147 @@ async fn failures_count_across_processes_and_per_address(backend: Backend) {
     }
     login(&app, "ada@example.com", PASSWORD).await.problem(429);
     login(&second, "ada@example.com", PASSWORD).await.problem(429);
-    // One address trying many emails is stopped too: 9 failures so far, 11 more make 20.
-    for i in 0..11 {
+    // Failures for many emails from one address do not lock out an editor
+    // there (they used to, after 20 from the address).
+    for i in 0..20 {
         login(&second, &format!("guess{i}@example.com"), "wrong wrong wrong").await.problem(401);
     }
-    login(&app, "fresh@example.com", "anything at all").await.problem(429);
+    login(&app, "bob@example.com", PASSWORD).await.ok(200);
+}
+
+/// How many of `responses` had each status, and that every refusal said
+/// when to come back.
+fn tally(responses: &[crate::common::TestResponse]) -> std::collections::BTreeMap<u16, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for res in responses {
+        *counts.entry(res.status.as_u16()).or_default() += 1;
+        if matches!(res.status.as_u16(), 429 | 503) {
+            let retry_after: u64 = res.header("retry-after").expect("Retry-After").parse().unwrap();
+            assert!((1..=24 * 3600).contains(&retry_after), "{retry_after}");
+        }
+    }
+    counts
+}
+
+/// The attempts counted for `email` (from every address), as stored.
+fn attempts_counted(app: &TestApp, email: &str) -> i32 {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        attempts: i32,
+    }
+    let mut conn = app.db.conn().unwrap();
+    let sql = format!("SELECT attempts FROM login_attempts WHERE throttle_key = 'email:{email}'");
+    diesel::sql_query(sql).get_result::<Count>(&mut *conn).unwrap().attempts
+}
+
+/// Parallel attempts are each counted before any password is checked, so
+/// no more than the limit are checked; they used to be checked first and
+/// counted after, so all 40 were.
+async fn parallel_wrong_passwords_are_checked_at_most_five_times(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    app.create_editor("ada@example.com", Role::Editor);
+    let attempts = (0..40).map(|_| login(&app, "ada@example.com", "wrong wrong wrong"));
+    let responses = futures_util::future::join_all(attempts).await;
+    let counts = tally(&responses);
+    let checked = counts.get(&401).copied().unwrap_or(0);
+    assert!(checked <= 5, "{counts:?}");
+    // Each refusal is the throttle's (429) or, were password checks all
+    // busy for 2 s, the limiter's (503); nothing else.
+    assert_eq!(checked + counts.get(&429).unwrap_or(&0) + counts.get(&503).unwrap_or(&0), 40, "{counts:?}");
+    assert!(counts.get(&429).copied().unwrap_or(0) >= 30, "{counts:?}");
+    assert_eq!(attempts_counted(&app, "ada@example.com"), checked as i32);
+    login(&app, "ada@example.com", PASSWORD).await.problem(429);
+}
+
+/// A login from `client`, as the trusted proxy 127.0.0.1 forwards it.
+async fn login_via(app: &TestApp, client: &str, email: &str, password: &str) -> crate::common::TestResponse {
+    let body = Some(json!({"email": email, "password": password}));
+    app.anon().with_headers(actix_web::http::Method::POST, "/v1/auth/token", body, &[("X-Forwarded-For", client)]).await
+}
+
+/// The attempts counted per (email, address) pair: an attacker at A
+/// guessing ed's password is slowed and then refused, even with the right
+/// password, but neither ed at B nor another editor at A is locked out.
+async fn an_attacker_cannot_lock_out_editors_at_other_addresses_or_behind_its_own(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    app.create_editor("ed@example.com", Role::Editor);
+    app.create_editor("eve@example.com", Role::Editor);
+    let (attacker, elsewhere) = ("10.0.0.1", "10.0.0.2");
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        statuses.push(login_via(&app, attacker, "ed@example.com", "wrong wrong wrong").await.status.as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429, 429, 429, 429]);
+    let refused = login_via(&app, attacker, "ed@example.com", PASSWORD).await;
+    refused.problem(429);
+    let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+
+    login_via(&app, elsewhere, "ed@example.com", PASSWORD).await.ok(200);
+    login_via(&app, attacker, "eve@example.com", PASSWORD).await.ok(200);
+    // IPv6 clients count by their /64: hopping inside it gains nothing.
+    for i in 1..=5 {
+        login_via(&app, &format!("2001:db8:1:2::{i}"), "ed@example.com", "wrong wrong wrong").await.problem(401);
+    }
+    login_via(&app, "2001:db8:1:2::99", "ed@example.com", "wrong wrong wrong").await.problem(429);
+    login_via(&app, "2001:db8:1:3::1", "ed@example.com", PASSWORD).await.ok(200);
+}
+
+/// The same with real source addresses: 127.0.0.2 and 127.0.0.3 are other
+/// clients to the server, with no proxy and no header involved.
+async fn an_attacker_cannot_lock_out_editors_from_real_source_addresses(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    app.create_editor("ed@example.com", Role::Editor);
+    app.create_editor("eve@example.com", Role::Editor);
+    let attacker: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let editor: std::net::IpAddr = "127.0.0.3".parse().unwrap();
+    let body = |email: &str, password: &str| json!({"email": email, "password": password});
+    for _ in 0..5 {
+        app.post_from(attacker, "/v1/auth/token", body("ed@example.com", "wrong wrong wrong")).await.problem(401);
+    }
+    let refused = app.post_from(attacker, "/v1/auth/token", body("ed@example.com", PASSWORD)).await;
+    refused.problem(429);
+    assert!(refused.header("retry-after").is_some());
+    app.post_from(editor, "/v1/auth/token", body("ed@example.com", PASSWORD)).await.ok(200);
+    app.post_from(attacker, "/v1/auth/token", body("eve@example.com", PASSWORD)).await.ok(200);
+    // And the harness's own client (127.0.0.1) is a third address.
+    login(&app, "ed@example.com", PASSWORD).await.ok(200);
+}
+
+/// Guessing spread over many addresses meets the per-email ceiling, which
+/// then refuses that email everywhere (and no other email).
+async fn the_per_email_ceiling_stops_guessing_spread_over_many_addresses(backend: Backend) {
+    let env = [("TRUSTED_PROXIES", "127.0.0.1"), ("LOGIN_FAILURES_PER_EMAIL", "8")];
+    let app = TestApp::start_with(backend, &env).await;
+    app.create_editor("ed@example.com", Role::Editor);
+    app.create_editor("eve@example.com", Role::Editor);
+    for address in 1..=4 {
+        for _ in 0..2 {
+            let client = format!("10.0.1.{address}");
+            login_via(&app, &client, "ed@example.com", "wrong wrong wrong").await.problem(401);
+        }
+    }
+    let refused = login_via(&app, "10.0.9.9", "ed@example.com", PASSWORD).await;
+    refused.problem(429);
+    let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    login_via(&app, "10.0.1.1", "eve@example.com", PASSWORD).await.ok(200);
+}
+
+/// On a `[::]` listener IPv4 clients arrive as `::ffff:a.b.c.d`; the trusted
+/// proxy 127.0.0.1 must still be recognised, so each forwarded client counts
+/// on its own. Were the mapped peer untrusted, the header would be ignored
+/// and every client here would share the proxy's count.
+async fn a_dual_stack_listener_trusts_ipv4_proxies_by_their_plain_address(backend: Backend) {
+    let test_db = crate::common::TestDb::new(backend);
+    let app = TestApp::start_listening(test_db, &[("TRUSTED_PROXIES", "127.0.0.1")], "[::]:0").await;
+    app.create_editor("ed@example.com", Role::Editor);
+    for _ in 0..5 {
+        login_via(&app, "10.0.0.9", "ed@example.com", "wrong wrong wrong").await.problem(401);
+    }
+    login_via(&app, "10.0.0.9", "ed@example.com", "wrong wrong wrong").await.problem(429);
+    login_via(&app, "10.0.0.10", "ed@example.com", "wrong wrong wrong").await.problem(401);
+    login_via(&app, "::ffff:10.0.0.10", "ed@example.com", PASSWORD).await.ok(200);
 }
