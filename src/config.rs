@@ -92,8 +92,8 @@ pub struct Config {
           value_parser = parse_secret)]
     pub jwt_secret: Option<std::vec::Vec<u8>>,
     /// Secrets that signed tokens before the last rotation of JWT_SECRET
-    /// (comma-separated): their tokens stay valid until they expire. Only
-    /// with JWT_SECRET.
+    /// (comma-separated): tokens they signed before this process started stay
+    /// valid until they expire. Only with JWT_SECRET.
     #[arg(long, env = "JWT_PREVIOUS_SECRETS", value_name = "JWT_PREVIOUS_SECRETS", global = true,
           hide_env_values = true, value_delimiter = ',', value_parser = parse_previous_secret)]
     pub jwt_previous_secrets: Vec<Vec<u8>>,

@@ -94,7 +94,9 @@ pub async fn log_in(state: &State, email: &str, password: String, address: IpAdd
         .db
         .write(move |tx| {
             shared.login_throttle.admit(tx, &lookup_email, client)?;
-            shared.jwt.refresh(tx, None)?;
+            // Sign with the newest key from the first moment it exists: a
+            // token signed with a key after its retirement is refused.
+            shared.jwt.reload(tx)?;
             Ok(editors::find_by_email(tx, &lookup_email)?)
         })
         .await?;

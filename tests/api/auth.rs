@@ -23,6 +23,7 @@ crate::on_both_backends!(
     a_dual_stack_listener_trusts_ipv4_proxies_by_their_plain_address,
     generated_key_survives_a_restart,
     a_rotated_key_reaches_every_process_and_old_keys_retire,
+    a_retired_key_cannot_mint_new_tokens,
     editors_get_403_where_admins_are_needed,
 );
 
@@ -111,6 +112,9 @@ async fn forged_expired_and_misaddressed_tokens_are_rejected(backend: Backend) {
     let mut hs512 = Header::new(Algorithm::HS512);
     hs512.kid = kid.clone();
     let wrong_algorithm = forge(claims(json!({})), hs512, SECRET);
+    let issued_in_the_future = forge(claims(json!({"iat": now + 600})), header(), SECRET);
+    // Lives longer than JWT_TTL_SECONDS (3600).
+    let too_long_lived = forge(claims(json!({"exp": now + 3601})), header(), SECRET);
     let unknown_kid = {
         let mut h = header();
         h.kid = Some("who-knows".into());
@@ -135,6 +139,8 @@ async fn forged_expired_and_misaddressed_tokens_are_rejected(backend: Backend) {
         ("wrong issuer", wrong_issuer),
         ("wrong signature", wrong_signature),
         ("HS512", wrong_algorithm),
+        ("iat in the future", issued_in_the_future),
+        ("lifetime longer than JWT_TTL_SECONDS", too_long_lived),
         ("unknown kid", unknown_kid),
         ("no exp", no_exp),
         ("alg none", alg_none),
@@ -229,9 +235,12 @@ async fn a_rotated_key_reaches_every_process_and_old_keys_retire(backend: Backen
         anthology::db::DbConnection::Pg(_) => "created_at - INTERVAL '2 days'",
         anthology::db::DbConnection::Sqlite(_) => "datetime(created_at, '-2 days')",
     };
-    diesel::sql_query(format!("UPDATE server_keys SET created_at = {two_days_earlier} WHERE purpose = 'jwt'"))
-        .execute(&mut *conn)
-        .unwrap();
+    let retired_earlier = two_days_earlier.replace("created_at", "retired_at");
+    diesel::sql_query(format!(
+        "UPDATE server_keys SET created_at = {two_days_earlier}, retired_at = {retired_earlier} WHERE purpose = 'jwt'"
+    ))
+    .execute(&mut *conn)
+    .unwrap();
     drop(conn);
     assert_eq!(first.db.write_now(|tx| Ok(rotate(tx, ttl)?)).unwrap().retired, 1);
     let third = first.another_process(&[]).await;
@@ -403,4 +412,60 @@ async fn a_dual_stack_listener_trusts_ipv4_proxies_by_their_plain_address(backen
     login_via(&app, "10.0.0.9", "ed@example.com", "wrong wrong wrong").await.problem(429);
     login_via(&app, "10.0.0.10", "ed@example.com", "wrong wrong wrong").await.problem(401);
     login_via(&app, "::ffff:10.0.0.10", "ed@example.com", PASSWORD).await.ok(200);
+}
+
+/// After a rotation the old key verifies only tokens issued before it
+/// retired: one forged with it and a fresh `iat` is refused.
+async fn a_retired_key_cannot_mint_new_tokens(backend: Backend) {
+    use anthology::auth::keys::{kid_of, rotate};
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Key {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        secret: String,
+    }
+    let app = TestApp::start(backend).await;
+    let id = app.create_editor("ada@example.com", Role::Editor);
+    let old_token = app.login("ada@example.com").await;
+    let old_kid = kid_of(&old_token);
+    let old_secret = {
+        let mut conn = app.db.conn().unwrap();
+        diesel::sql_query("SELECT secret FROM server_keys WHERE purpose = 'jwt'").get_result::<Key>(&mut *conn).unwrap()
+    }
+    .secret;
+    let rotation = app.db.write_now(|tx| Ok(rotate(tx, std::time::Duration::from_secs(3600))?)).unwrap();
+    // Logins sign with the new key at once, in this process too.
+    let new_token = app.login("ada@example.com").await;
+    assert_eq!(kid_of(&new_token), Some(rotation.new_kid));
+    // Say the rotation was ten minutes ago.
+    let mut conn = app.db.conn().unwrap();
+    let ten_minutes_earlier = match &*conn {
+        anthology::db::DbConnection::Pg(_) => "retired_at - INTERVAL '10 minutes'",
+        anthology::db::DbConnection::Sqlite(_) => "datetime(retired_at, '-10 minutes')",
+    };
+    diesel::sql_query(format!(
+        "UPDATE server_keys SET retired_at = {ten_minutes_earlier} WHERE retired_at IS NOT NULL"
+    ))
+    .execute(&mut *conn)
+    .unwrap();
+    drop(conn);
+
+    let now = chrono::Utc::now().timestamp();
+    let forged_with_old_key = |iat: i64| {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = old_kid.clone();
+        let claims = json!({
+            "iss": "anthology", "aud": "anthology-editors", "sub": id.to_string(), "role": "editor",
+            "iat": iat, "nbf": iat, "exp": iat + 3600, "jti": "forged", "ver": 0
+        });
+        forge(claims, header, &old_secret)
+    };
+    // A process that reads the keys now (the first re-reads within a minute).
+    let other = app.another_process(&[]).await;
+    other.with_token(&forged_with_old_key(now)).get("/v1/auth/me").await.problem(401);
+    // Issued before the retirement: still valid until it expires, like the real one.
+    other.with_token(&forged_with_old_key(now - 20 * 60)).get("/v1/auth/me").await.ok(200);
+    // So is the real one, which in this rewritten history came after it.
+    other.with_token(&old_token).get("/v1/auth/me").await.problem(401);
+    other.with_token(&new_token).get("/v1/auth/me").await.ok(200);
 }
