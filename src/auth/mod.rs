@@ -87,7 +87,7 @@ impl FromRequest for CurrentAdmin {
 pub async fn log_in(state: &State, email: &str, password: String, address: IpAddr) -> Result<IssuedToken, ApiError> {
     let email = editors::normalize_email(email);
     let client = crate::http::client_key(address);
-    let turn = state.password_checks.turn().await?;
+    let mut turn = state.password_checks.turn().await?;
     let shared = state.clone();
     let lookup_email = email.clone();
     let editor = state
@@ -105,7 +105,7 @@ pub async fn log_in(state: &State, email: &str, password: String, address: IpAdd
     // still holds it until it ends.
     let stored_hash = editor.as_ref().map(|e| e.password_hash.clone());
     let password_ok = web::block(move || {
-        let ok = password::verify(&password, stored_hash.as_deref());
+        let ok = password::verify(&mut turn, &password, stored_hash.as_deref());
         drop(turn);
         ok
     })
