@@ -1,5 +1,5 @@
 //! The command line: `anthology [serve]`, `anthology migrate`,
-//! `anthology editors create|list|set-role|disable`, `anthology keys rotate`,
+//! `anthology editors create|list|set-role|disable`, `anthology keys rotate|list|revoke`,
 //! `anthology openapi`. Every command goes through the same domain
 //! functions, and so the same rules, as the API.
 
@@ -8,6 +8,7 @@ use std::io::{BufRead, IsTerminal};
 use anyhow::{Context, anyhow, bail};
 use clap::{Parser, Subcommand};
 
+use crate::auth::keys;
 use crate::config::Config;
 use crate::db::Db;
 use crate::editors::{self, EditorRow, EditorUpdate, Role};
@@ -59,12 +60,27 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Start signing tokens with a new key. Tokens signed with the old one stay
-    /// valid until they expire; keys replaced longer ago than that are deleted.
-    /// Every running process switches within a minute. (With JWT_SECRET set,
-    /// rotate by configuration: a new JWT_SECRET, the old one in
-    /// JWT_PREVIOUS_SECRETS.)
+    /// Start signing tokens with a new key. Tokens the old one signed before
+    /// now stay valid until they expire; any it signs later are refused. Keys
+    /// replaced longer ago than a token lives are deleted. Logins sign with
+    /// the new key at once, and every running process verifies with the new
+    /// state within a minute. (With JWT_SECRET set, rotate by configuration: a
+    /// new JWT_SECRET, the old one in JWT_PREVIOUS_SECRETS.)
     Rotate,
+    /// List the signing keys: id, created, and retired (or "signing").
+    List,
+    /// Drop retired signing keys at once: the tokens they signed stop working
+    /// (running processes stop accepting them within a minute, when they
+    /// re-read the keys). The key that signs now cannot be revoked: rotate
+    /// first. For a leaked key.
+    Revoke {
+        /// The key's id, as `keys list` and a token's `kid` header show it.
+        #[arg(required_unless_present = "all_but_current", conflicts_with = "all_but_current")]
+        kid: Option<String>,
+        /// Every key but the one that signs now.
+        #[arg(long)]
+        all_but_current: bool,
+    },
 }
 
 /// `anthology export`: a progress bar on stderr when it is a terminal.
@@ -128,23 +144,47 @@ fn progress_bar(verb: &'static str) -> Option<indicatif::ProgressBar> {
 
 /// Runs a keys command against the configured database.
 pub fn run_keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
+    if config.jwt_secret.is_some() {
+        bail!(
+            "JWT_SECRET is set, so tokens are signed with it and the database's keys are not used: to rotate, \
+             set a new JWT_SECRET and move the old one to JWT_PREVIOUS_SECRETS; to revoke a previous secret, \
+             remove it from JWT_PREVIOUS_SECRETS and restart"
+        );
+    }
+    let db = open(config)?;
     match command {
         KeysCommand::Rotate => {
-            if config.jwt_secret.is_some() {
-                bail!(
-                    "JWT_SECRET is set, so tokens are signed with it: to rotate, set a new JWT_SECRET \
-                     and move the old one to JWT_PREVIOUS_SECRETS"
-                );
-            }
-            let db = open(config)?;
-            let rotation = db.write_now(|tx| Ok(crate::auth::keys::rotate(tx, config.jwt_ttl)?)).map_err(explain)?;
+            let rotation = db.write_now(|tx| Ok(keys::rotate(tx, config.jwt_ttl)?)).map_err(explain)?;
             println!(
                 "new signing key {}; running servers switch to it within a minute; {} retired key(s) deleted",
                 rotation.new_kid, rotation.retired
             );
-            Ok(())
+        }
+        KeysCommand::List => {
+            let mut conn = db.conn()?;
+            for key in keys::list(&mut conn).map_err(|e| explain(e.into()))? {
+                let retired = key.retired_at.map_or("signing".to_owned(), |at| {
+                    format!("retired {}Z", at.and_utc().format("%Y-%m-%dT%H:%M:%S"))
+                });
+                println!("{}\tcreated {}Z\t{retired}", key.kid, key.created_at.and_utc().format("%Y-%m-%dT%H:%M:%S"));
+            }
+        }
+        KeysCommand::Revoke { kid, all_but_current } => {
+            let which = match (&kid, all_but_current) {
+                (_, true) => keys::Revoke::AllButCurrent,
+                (Some(kid), false) => keys::Revoke::Key(kid),
+                (None, false) => bail!("name the key to revoke, or pass --all-but-current"),
+            };
+            let revoked = db.write_now(|tx| keys::revoke(tx, which)).map_err(explain)?;
+            if revoked.is_empty() {
+                println!("no retired keys to revoke");
+            }
+            for kid in revoked {
+                println!("revoked {kid}; running servers stop accepting its tokens within a minute");
+            }
         }
     }
+    Ok(())
 }
 
 #[derive(Debug, Subcommand)]

@@ -105,8 +105,8 @@ pub struct Config {
           value_parser = parse_secret)]
     pub jwt_secret: Option<std::vec::Vec<u8>>,
     /// Secrets that signed tokens before the last rotation of JWT_SECRET
-    /// (comma-separated): their tokens stay valid until they expire. Only
-    /// with JWT_SECRET.
+    /// (comma-separated): tokens they signed before this process started stay
+    /// valid until they expire. Only with JWT_SECRET.
     #[arg(long, env = "JWT_PREVIOUS_SECRETS", value_name = "JWT_PREVIOUS_SECRETS", global = true,
           hide_env_values = true, value_delimiter = ',', value_parser = parse_previous_secret)]
     pub jwt_previous_secrets: Vec<Vec<u8>>,
@@ -137,6 +137,18 @@ pub struct Config {
     #[arg(long, env = "TRUSTED_PROXIES", value_name = "TRUSTED_PROXIES", global = true, value_delimiter = ',',
           value_parser = parse_proxy)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Logins one email may fail per 15 minutes from all client addresses
+    /// together (1-1000000); past that the email is refused everywhere until
+    /// the window ends. Each (email, address) pair has its own limit of 5.
+    #[arg(long, env = "LOGIN_FAILURES_PER_EMAIL", value_name = "LOGIN_FAILURES_PER_EMAIL", global = true,
+          default_value_t = 100, value_parser = number_in(1..=1_000_000_u32, "a whole number"))]
+    pub login_failures_per_email: u32,
+    /// Password checks run at once (1-1024); a login that finds them all busy
+    /// waits up to 2 s, then gets 503. Each holds about 19 MiB. Unset: the
+    /// number of CPU cores.
+    #[arg(long, env = "LOGIN_CONCURRENT_CHECKS", value_name = "LOGIN_CONCURRENT_CHECKS", global = true,
+          value_parser = number_in(1..=1024_usize, "a whole number"))]
+    pub login_concurrent_checks: Option<usize>,
     /// Votes one client address may cast per minute (IPv6: per /64), 1-10000000.
     #[arg(long = "rating-votes-per-minute", env = "RATING_VOTES_PER_MINUTE", value_name = "RATING_VOTES_PER_MINUTE",
           global = true, default_value_t = 30, value_parser = number_in(1..=10_000_000_u32, "a whole number"))]
@@ -392,6 +404,8 @@ mod tests {
         assert_eq!(c.max_body_bytes, 1024 * 1024);
         assert_eq!(c.cache_ttl, Duration::from_millis(2000));
         assert!(c.trusted_proxies.is_empty());
+        assert_eq!(c.login_failures_per_email, 100);
+        assert_eq!(c.login_concurrent_checks, None);
         assert_eq!(c.votes_per_minute, 30);
         assert_eq!(c.rating_prior_weight, 10.0);
         assert_eq!(c.rating_prior_mean, None);
@@ -426,6 +440,8 @@ mod tests {
             ("RATING_NEW_VOTERS_PER_DAY", "0"),
             ("PUBLIC_URL", "ftp://example.com"),
             ("STORY_URL_TEMPLATE", "https://magazine.example/stories/"),
+            ("LOGIN_FAILURES_PER_EMAIL", "0"),
+            ("LOGIN_CONCURRENT_CHECKS", "1025"),
             ("RATING_PRIOR_WEIGHT", "-1"),
             ("RATING_PRIOR_MEAN", "6"),
             ("ANTHOLOGY_CACHE_TTL_MS", "forever"),

@@ -128,20 +128,39 @@ pub fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
 /// proxy (`TRUSTED_PROXIES`), in which case the nearest address in
 /// `X-Forwarded-For` that is not itself a trusted proxy. Without trusted
 /// proxies the header is ignored, so forging it gains nothing.
+///
+/// Every address is canonical ([`IpAddr::to_canonical`]) before it is
+/// compared or returned: on a dual-stack (`[::]`) listener IPv4 clients
+/// arrive as `::ffff:a.b.c.d`, which must match `TRUSTED_PROXIES=a.b.c.d`
+/// and count as the same client as `a.b.c.d` does elsewhere.
 pub fn client_ip(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> IpAddr {
     let peer = req.peer_addr().map_or(IpAddr::from([0, 0, 0, 0]), |addr| addr.ip());
+    let forwarded = req.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok());
+    client_ip_from(peer, forwarded, trusted)
+}
+
+fn client_ip_from<'a>(peer: IpAddr, forwarded: impl Iterator<Item = &'a str>, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
     }
-    let forwarded: Vec<IpAddr> = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok())
+    let forwarded: Vec<IpAddr> = forwarded
         .flat_map(|v| v.split(','))
-        .filter_map(|entry| entry.trim().parse().ok())
+        .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
         .collect();
     forwarded.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer)
+}
+
+/// The key a throttle counts a client by: its canonical address, or for
+/// IPv6 its /64, which one household or phone typically owns whole (so
+/// hopping addresses inside it gains nothing). Shared by every throttle.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        v4 => v4,
+    }
 }
 
 /// The ETag of a versioned resource, for `If-Match`.
@@ -265,4 +284,43 @@ fn header_param(name: &str, description: &str, required: bool) -> Parameter {
         .required(if required { Required::True } else { Required::False })
         .schema(Some(ObjectBuilder::new().schema_type(schema_type)))
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn nets(list: &[&str]) -> Vec<ipnet::IpNet> {
+        list.iter().map(|n| n.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn mapped_ipv4_peers_and_forwarded_entries_are_canonical() {
+        let trusted = nets(&["127.0.0.1/32"]);
+        // A dual-stack listener's view of 127.0.0.1 is trusted as 127.0.0.1.
+        let client = client_ip_from(ip("::ffff:127.0.0.1"), ["10.0.0.7"].into_iter(), &trusted);
+        assert_eq!(client, ip("10.0.0.7"));
+        // Forwarded entries too, whether the proxy wrote them mapped or not.
+        let client = client_ip_from(ip("127.0.0.1"), ["::ffff:10.0.0.8, ::ffff:127.0.0.1"].into_iter(), &trusted);
+        assert_eq!(client, ip("10.0.0.8"));
+        // An untrusted mapped peer is itself, canonical; its header is ignored.
+        assert_eq!(client_ip_from(ip("::ffff:192.0.2.1"), ["10.0.0.9"].into_iter(), &trusted), ip("192.0.2.1"));
+        // Real IPv6 stays IPv6.
+        assert_eq!(client_ip_from(ip("2001:db8::1"), std::iter::empty(), &trusted), ip("2001:db8::1"));
+        // Only trusted proxies all the way: the peer.
+        assert_eq!(client_ip_from(ip("::ffff:127.0.0.1"), ["127.0.0.1"].into_iter(), &trusted), ip("127.0.0.1"));
+    }
+
+    #[test]
+    fn throttles_key_ipv4_by_address_and_ipv6_by_its_64() {
+        assert_eq!(client_key(ip("192.0.2.1")), ip("192.0.2.1"));
+        assert_eq!(client_key(ip("::ffff:192.0.2.1")), ip("192.0.2.1"));
+        assert_eq!(client_key(ip("2001:db8:1:2:3:4:5:6")), ip("2001:db8:1:2::"));
+        assert_eq!(client_key(ip("2001:db8:1:2::ffff")), client_key(ip("2001:db8:1:2:aaaa::1")));
+        assert_ne!(client_key(ip("2001:db8:1:2::1")), client_key(ip("2001:db8:1:3::1")));
+    }
 }

@@ -37,6 +37,7 @@ diesel::table! {
         purpose -> Text,
         secret -> Text,
         created_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
     }
 }
 
@@ -76,10 +77,12 @@ diesel::table! {
 }
 
 diesel::table! {
-    login_failures (throttle_key) {
+    login_attempts (throttle_key) {
         throttle_key -> Text,
-        failures -> Integer,
+        attempts -> Integer,
         window_start -> Timestamp,
+        lockouts -> Integer,
+        locked_until -> Nullable<Timestamp>,
     }
 }
 
@@ -166,7 +169,7 @@ diesel::joinable!(story_tags -> stories (story_id));
 diesel::joinable!(story_tags -> tags (tag_id));
 diesel::allow_tables_to_appear_in_same_query!(
     editors,
-    login_failures,
+    login_attempts,
     rating_totals,
     ratings,
     related_links,

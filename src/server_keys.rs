@@ -27,6 +27,8 @@ pub struct StoredKey {
     #[diesel(deserialize_as = String)]
     pub secret: Secret,
     pub created_at: NaiveDateTime,
+    /// When a newer key took over (signing keys only; `None` while it signs).
+    pub retired_at: Option<NaiveDateTime>,
 }
 
 /// A key's secret bytes (stored as base64 text, used as bytes).
@@ -80,6 +82,16 @@ fn insert(tx: &mut Tx<'_, Internal>, purpose: KeyPurpose, kid: &str) -> QueryRes
         ))
         .execute(&mut **tx)
         .map(drop)
+}
+
+/// Records that the keys of `purpose` that have not retired yet (the one
+/// in use) retire `at`: a newer key is about to take over.
+pub fn retire(tx: &mut Tx<'_, Internal>, purpose: KeyPurpose, at: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        server_keys::table.filter(server_keys::purpose.eq(purpose.as_str())).filter(server_keys::retired_at.is_null()),
+    )
+    .set(server_keys::retired_at.eq(at))
+    .execute(&mut **tx)
 }
 
 /// Deletes the keys named `kids`.

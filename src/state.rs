@@ -1,9 +1,9 @@
 //! What every handler can reach: built once at start-up, shared by all workers.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::auth::keys::JwtKeys;
+use crate::auth::password::{CHECK_WAIT, CheckSlots};
 use crate::auth::throttle::LoginThrottle;
 use crate::cache::ResponseCache;
 use crate::config::Config;
@@ -19,6 +19,7 @@ pub struct AppState {
     pub db: Db,
     pub(crate) jwt: JwtKeys,
     pub(crate) login_throttle: LoginThrottle,
+    pub(crate) password_checks: CheckSlots,
     pub(crate) voter_hasher: VoterHasher,
     pub(crate) vote_throttle: VoteThrottle,
     pub(crate) vote_limits: VoteLimits,
@@ -44,13 +45,18 @@ impl AppState {
                 new_voters_per_day: config.new_voters_per_day,
             },
             rating_prior: RatingPrior::new(config.rating_prior_weight, config.rating_prior_mean),
+            login_throttle: LoginThrottle::new(config.login_failures_per_email),
+            password_checks: CheckSlots::new(
+                config
+                    .login_concurrent_checks
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from)),
+                CHECK_WAIT,
+            ),
             response_cache,
             voter_hasher,
             config: Arc::new(config),
             db,
             jwt,
-            // Five wrong passwords per email, or twenty per address, per quarter hour.
-            login_throttle: LoginThrottle::new(Duration::from_secs(15 * 60), 5, 20),
         })
     }
 }

@@ -17,16 +17,24 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// Exchange an editor's email and password for an access token.
 ///
-/// A wrong email and a wrong password get the same 401. Repeated failures,
-/// per email and per client address, are answered with 429 and `Retry-After`.
+/// A wrong email and a wrong password get the same 401. Attempts are
+/// counted per email and client address (5 per 15 minutes, then lockouts
+/// that double up to a day) and per email from all addresses (100 per 15
+/// minutes by default); past either, 429 with `Retry-After`, even for the
+/// right password. When too many passwords are being checked at once, 503
+/// with `Retry-After`.
 #[utoipa::path(
     tag = "auth", operation_id = "createToken", security(()),
     request_body = TokenRequest,
     responses(
         (status = 200, description = "A new access token", body = TokenResponse),
         (status = 401, description = "Wrong email or password", body = Problem),
-        (status = 429, description = "Too many failed attempts", body = Problem,
+        (status = 429, description = "Too many attempts for this email, from this address or from all", body = Problem,
             headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        (status = 503, description = "Too many logins at once, or the database is unreachable", body = Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again")),
+            example = json!({"type": "/problems/busy", "title": "Server busy", "status": 503,
+                "detail": "the server is busy; try again shortly"})),
     )
 )]
 #[post("/auth/token")]

@@ -7,6 +7,18 @@
 //! key is generated once and kept in the database, so tokens survive restarts
 //! and every process on one PostgreSQL agrees; `anthology keys rotate` adds
 //! a new one, which every process picks up within a minute.
+//!
+//! A retired key (one a newer key replaced) verifies only tokens it signed
+//! before its retirement: its `iat` must be no later than the retirement
+//! (plus the leeway), so a leaked old key cannot mint fresh tokens. Database
+//! keys record their retirement (`server_keys.retired_at`); a configured
+//! previous secret has none recorded, so it counts as retired when this
+//! process read its configuration — the latest moment it can have been
+//! replaced. Every token must also have an `iat` that is not in the future
+//! and a lifetime (`exp - iat`) no longer than `JWT_TTL_SECONDS`. What is
+//! left to a leaked retired key is a token backdated to before its
+//! retirement, which expires at most one token lifetime after it;
+//! `anthology keys revoke` ends even those (within a minute everywhere).
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -14,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::Utc;
+use chrono::{NaiveDateTime, Utc};
 use diesel::QueryResult;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -53,19 +65,29 @@ pub struct IssuedToken {
     pub expires_in: u64,
 }
 
+/// A key that verifies, and when it stopped signing (Unix seconds), if it has.
+struct VerifyingKey {
+    key: DecodingKey,
+    retired_at: Option<i64>,
+}
+
 /// The keys in use: one signs, all verify.
 struct KeySet {
     signing_kid: String,
     encoding: EncodingKey,
-    decoding: HashMap<String, DecodingKey>,
+    decoding: HashMap<String, VerifyingKey>,
     loaded_at: Instant,
 }
 
 impl KeySet {
-    fn new<'a>(signing: &'a [u8], previous: impl IntoIterator<Item = &'a [u8]>) -> Self {
+    /// `previous` are retired keys, each with its retirement time.
+    fn new<'a>(signing: &'a [u8], previous: impl IntoIterator<Item = (&'a [u8], i64)>) -> Self {
         let mut decoding = HashMap::new();
-        for secret in previous.into_iter().chain(std::iter::once(signing)) {
-            decoding.insert(key_id(secret), DecodingKey::from_secret(secret));
+        let signing_key = (signing, None);
+        for (secret, retired_at) in
+            previous.into_iter().map(|(s, at)| (s, Some(at))).chain(std::iter::once(signing_key))
+        {
+            decoding.insert(key_id(secret), VerifyingKey { key: DecodingKey::from_secret(secret), retired_at });
         }
         Self {
             signing_kid: key_id(signing),
@@ -104,9 +126,11 @@ impl JwtKeys {
         }
     }
 
-    /// Configured keys: `signing` signs, all verify; never re-read.
+    /// Configured keys: `signing` signs, all verify; never re-read. The
+    /// previous ones count as retired now, when the configuration is read.
     pub fn from_secrets(signing: &[u8], previous: &[Vec<u8>], ttl: Duration) -> Self {
-        Self::with(KeySet::new(signing, previous.iter().map(Vec::as_slice)), false, ttl)
+        let read_at = Utc::now().timestamp();
+        Self::with(KeySet::new(signing, previous.iter().map(|secret| (secret.as_slice(), read_at))), false, ttl)
     }
 
     fn with(keys: KeySet, from_database: bool, ttl: Duration) -> Self {
@@ -131,7 +155,20 @@ impl JwtKeys {
             let unknown = wanted_kid.is_some_and(|kid| !keys.decoding.contains_key(kid));
             age > KEYS_FRESH_FOR || (unknown && age > UNKNOWN_KID_RECHECK)
         };
-        if stale && let Some(fresh) = key_set(&server_keys::load(conn, KeyPurpose::Jwt)?) {
+        if stale {
+            self.reload(conn)?;
+        }
+        Ok(())
+    }
+
+    /// Re-reads database keys now, whatever their age: logins call it before
+    /// signing, so no token is signed with a key after its retirement (but
+    /// for one that a rotation retires during the password check, well
+    /// inside the leeway). Call on the blocking pool.
+    pub fn reload(&self, conn: &mut DbConnection) -> QueryResult<()> {
+        if self.from_database
+            && let Some(fresh) = key_set(&server_keys::load(conn, KeyPurpose::Jwt)?)
+        {
             *self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh;
         }
         Ok(())
@@ -158,14 +195,24 @@ impl JwtKeys {
         Ok(IssuedToken { token, expires_in: ttl })
     }
 
-    /// Checks signature, algorithm, key id, issuer, audience and times.
+    /// Checks signature, algorithm, key id, issuer, audience and times:
+    /// `nbf` and `exp`, and that `iat` is not in the future, not after the
+    /// signing key's retirement, and no longer before `exp` than a token lives.
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid_token())?;
         let keys = self.keys.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         let key = header.kid.as_deref().and_then(|kid| keys.decoding.get(kid)).ok_or_else(invalid_token)?;
-        jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &key.key, &self.validation)
             .map(|data| data.claims)
-            .map_err(|_| invalid_token())
+            .map_err(|_| invalid_token())?;
+        let leeway = LEEWAY_SECS as i64;
+        let issued_in_time = claims.iat <= Utc::now().timestamp() + leeway
+            && key.retired_at.is_none_or(|retired_at| claims.iat <= retired_at + leeway)
+            && claims.exp.saturating_sub(claims.iat) <= self.ttl.as_secs() as i64;
+        if !issued_in_time {
+            return Err(invalid_token());
+        }
+        Ok(claims)
     }
 }
 
@@ -174,10 +221,16 @@ pub fn kid_of(token: &str) -> Option<String> {
     jsonwebtoken::decode_header(token).ok().and_then(|header| header.kid)
 }
 
-/// The database's keys: the newest signs, all verify; `None` if there are none.
+/// The database's keys: the newest signs, all verify; `None` if there are
+/// none. An older key without a recorded retirement retired when the key
+/// after it was made.
 fn key_set(stored: &[StoredKey]) -> Option<KeySet> {
-    let (newest, older) = stored.split_last()?;
-    Some(KeySet::new(&newest.secret.0, older.iter().map(|key| key.secret.0.as_slice())))
+    let (newest, _) = stored.split_last()?;
+    let retired = stored.windows(2).map(|pair| {
+        let retired_at = pair[0].retired_at.unwrap_or(pair[1].created_at);
+        (pair[0].secret.0.as_slice(), retired_at.and_utc().timestamp())
+    });
+    Some(KeySet::new(&newest.secret.0, retired))
 }
 
 /// What a rotation did.
@@ -186,22 +239,86 @@ pub struct Rotation {
     pub retired: usize,
 }
 
-/// Adds a new database signing key, which every process signs with within a
-/// minute, and deletes keys that were replaced long enough ago that no token
-/// they signed can still be valid (`token_ttl` plus the minute processes
-/// may take to switch). Keys from `JWT_SECRET` are rotated by configuration.
+/// Adds a new database signing key, which logins sign with at once (and
+/// every process within a minute), and records when the old one retired:
+/// tokens it signs after that are refused. Deletes keys that retired long
+/// enough ago that no token they signed can still be valid (`token_ttl`
+/// plus the minute processes may take to notice). Keys from `JWT_SECRET`
+/// are rotated by configuration.
 pub fn rotate(tx: &mut Tx<'_, Internal>, token_ttl: Duration) -> QueryResult<Rotation> {
     server_keys::ensure(tx, KeyPurpose::Jwt)?;
+    let now = crate::db::now();
+    server_keys::retire(tx, KeyPurpose::Jwt, now)?;
     server_keys::add(tx, KeyPurpose::Jwt)?;
     let keys = server_keys::load(tx, KeyPurpose::Jwt)?;
-    let now = crate::db::now();
     let grace = chrono::Duration::from_std(token_ttl + KEYS_FRESH_FOR).unwrap_or(chrono::Duration::MAX);
-    // A key is retired when the key after it has been signing for longer than the grace.
-    let retired: Vec<String> =
-        keys.windows(2).filter(|pair| now - pair[1].created_at > grace).map(|pair| pair[0].kid.clone()).collect();
-    server_keys::delete(tx, &retired)?;
-    let newest = keys.last().ok_or(diesel::result::Error::NotFound)?;
-    Ok(Rotation { new_kid: key_id(&newest.secret.0), retired: retired.len() })
+    let (newest, older) = keys.split_last().ok_or(diesel::result::Error::NotFound)?;
+    let expired: Vec<String> = keys
+        .windows(2)
+        .filter(|pair| now - pair[0].retired_at.unwrap_or(pair[1].created_at) > grace)
+        .map(|pair| pair[0].kid.clone())
+        .collect();
+    debug_assert!(expired.len() <= older.len());
+    server_keys::delete(tx, &expired)?;
+    Ok(Rotation { new_kid: key_id(&newest.secret.0), retired: expired.len() })
+}
+
+/// A database signing key as `anthology keys list` shows it.
+pub struct KeyInfo {
+    /// The id tokens name in their `kid` header.
+    pub kid: String,
+    pub created_at: NaiveDateTime,
+    /// `None` for the key that signs now.
+    pub retired_at: Option<NaiveDateTime>,
+}
+
+/// The database's signing keys, oldest first; the last signs.
+pub fn list(conn: &mut DbConnection) -> QueryResult<Vec<KeyInfo>> {
+    let keys = server_keys::load(conn, KeyPurpose::Jwt)?;
+    let last = keys.len().saturating_sub(1);
+    Ok(keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| KeyInfo {
+            kid: key_id(&key.secret.0),
+            created_at: key.created_at,
+            retired_at: if i == last { None } else { Some(key.retired_at.unwrap_or(keys[i + 1].created_at)) },
+        })
+        .collect())
+}
+
+/// Which keys `anthology keys revoke` drops.
+pub enum Revoke<'a> {
+    /// The key with this id (as a token's `kid` names it).
+    Key(&'a str),
+    /// Every key but the one that signs now.
+    AllButCurrent,
+}
+
+/// Deletes retired signing keys at once, so the tokens they signed stop
+/// working (in every process within its key refresh, a minute), unlike
+/// [`rotate`], which waits until those tokens have expired. The key that
+/// signs now cannot be revoked: rotate first. Returns the ids deleted.
+pub fn revoke(tx: &mut Tx<'_, Internal>, which: Revoke<'_>) -> Result<Vec<String>, ApiError> {
+    let keys = server_keys::load(tx, KeyPurpose::Jwt)?;
+    let Some((current, older)) = keys.split_last() else {
+        return Err(ApiError::BadRequest("there are no signing keys in the database".into()));
+    };
+    let doomed: Vec<&StoredKey> = match which {
+        Revoke::AllButCurrent => older.iter().collect(),
+        Revoke::Key(kid) if key_id(&current.secret.0) == kid => {
+            return Err(ApiError::Conflict(format!(
+                "{kid} is the key that signs now: run `anthology keys rotate` first, then revoke it"
+            )));
+        }
+        Revoke::Key(kid) => {
+            let key = older.iter().find(|key| key_id(&key.secret.0) == kid);
+            vec![key.ok_or_else(|| ApiError::BadRequest(format!("no signing key has the id {kid}")))?]
+        }
+    };
+    let rows: Vec<String> = doomed.iter().map(|key| key.kid.clone()).collect();
+    server_keys::delete(tx, &rows)?;
+    Ok(doomed.iter().map(|key| key_id(&key.secret.0)).collect())
 }
 
 fn invalid_token() -> ApiError {
@@ -219,6 +336,75 @@ mod tests {
     use super::*;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn token(secret: &[u8], iat: i64, lifetime: i64) -> String {
+        let claims = Claims {
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            sub: "7".into(),
+            role: Role::Editor,
+            iat,
+            nbf: iat,
+            exp: iat + lifetime,
+            jti: "j".into(),
+            ver: 0,
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(key_id(secret));
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret)).unwrap()
+    }
+
+    #[test]
+    fn a_retired_key_verifies_only_tokens_issued_before_its_retirement() {
+        let now = Utc::now().timestamp();
+        let new_secret = b"fedcba9876543210fedcba9876543210";
+        let ttl = Duration::from_secs(600);
+        // The old key retired 100 s ago.
+        let keys = JwtKeys::with(KeySet::new(new_secret, [(SECRET, now - 100)]), false, ttl);
+        assert!(keys.verify(&token(SECRET, now - 200, 600)).is_ok());
+        // Minted with the old key after the new one took over: forged.
+        assert!(keys.verify(&token(SECRET, now - 50, 600)).is_err());
+        // The signing key has no retirement.
+        assert!(keys.verify(&token(new_secret, now, 600)).is_ok());
+        // Configured previous secrets retire when the configuration is read.
+        let configured = JwtKeys::from_secrets(new_secret, &[SECRET.to_vec()], ttl);
+        assert!(configured.verify(&token(SECRET, now - 60, 600)).is_ok());
+        assert_eq!(
+            configured.keys.read().unwrap().decoding[&key_id(SECRET)].retired_at.map(|at| at >= now),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn future_iat_and_overlong_lifetimes_are_refused() {
+        let now = Utc::now().timestamp();
+        let keys = JwtKeys::from_secrets(SECRET, &[], Duration::from_secs(600));
+        assert!(keys.verify(&token(SECRET, now, 600)).is_ok());
+        assert!(keys.verify(&token(SECRET, now + 60, 600)).is_err(), "iat in the future");
+        assert!(keys.verify(&token(SECRET, now, 601)).is_err(), "lives longer than JWT_TTL_SECONDS");
+    }
+
+    #[test]
+    fn database_keys_retire_when_recorded_or_when_their_successor_came() {
+        let at = |secs: i64| chrono::DateTime::from_timestamp(secs, 0).unwrap().naive_utc();
+        let key = |secret: &[u8], created: i64, retired: Option<i64>| StoredKey {
+            kid: String::from_utf8_lossy(secret).into_owned(),
+            secret: server_keys::Secret(secret.to_vec()),
+            created_at: at(created),
+            retired_at: retired.map(at),
+        };
+        let set = key_set(&[
+            key(b"one-one-one-one-one-one-one-one-", 100, Some(250)),
+            key(b"two-two-two-two-two-two-two-two-", 200, None),
+            key(b"three-three-three-three-three-th", 300, None),
+        ])
+        .unwrap();
+        let retired = |secret: &[u8]| set.decoding[&key_id(secret)].retired_at;
+        assert_eq!(retired(b"one-one-one-one-one-one-one-one-"), Some(250));
+        assert_eq!(retired(b"two-two-two-two-two-two-two-two-"), Some(300));
+        assert_eq!(retired(b"three-three-three-three-three-th"), None);
+        assert_eq!(set.signing_kid, key_id(b"three-three-three-three-three-th"));
+    }
 
     #[test]
     fn a_rotated_key_still_verifies_its_tokens() {

@@ -78,31 +78,45 @@ impl FromRequest for CurrentAdmin {
 }
 
 /// Exchanges an editor's email and password for a token. A wrong email and
-/// a wrong password fail alike (and take as long); failures are throttled
-/// per email and per client address.
+/// a wrong password fail alike (and take as long).
+///
+/// The attempt is counted before the password is checked and given back
+/// when it was right ([`throttle`]), so parallel attempts cannot slip past
+/// the limit; and the check waits for a turn ([`password::CheckSlots`]), so
+/// a burst of logins cannot run unboundedly many at once.
 pub async fn log_in(state: &State, email: &str, password: String, address: IpAddr) -> Result<IssuedToken, ApiError> {
     let email = editors::normalize_email(email);
-    let address = address.to_string();
-    let (lookup_email, lookup_address) = (email.clone(), address.clone());
+    let client = crate::http::client_key(address);
+    let mut turn = state.password_checks.turn().await?;
     let shared = state.clone();
+    let lookup_email = email.clone();
     let editor = state
         .db
-        .read(move |conn| {
-            shared.login_throttle.check(conn, &lookup_email, &lookup_address)?;
-            shared.jwt.refresh(conn, None)?;
-            Ok(editors::find_by_email(conn, &lookup_email)?)
+        .write(move |tx| {
+            shared.login_throttle.admit(tx, &lookup_email, client)?;
+            // Sign with the newest key from the first moment it exists: a
+            // token signed with a key after its retirement is refused.
+            shared.jwt.reload(tx)?;
+            Ok(editors::find_by_email(tx, &lookup_email)?)
         })
         .await?;
     // Verify even for unknown or disabled editors, so timing tells nothing.
+    // The turn goes with the check: if the request is dropped, the check
+    // still holds it until it ends.
     let stored_hash = editor.as_ref().map(|e| e.password_hash.clone());
-    let password_ok =
-        web::block(move || password::verify(&password, stored_hash.as_deref())).await.map_err(ApiError::internal)?;
-    let shared = state.clone();
+    let password_ok = web::block(move || {
+        let ok = password::verify(&mut turn, &password, stored_hash.as_deref());
+        drop(turn);
+        ok
+    })
+    .await
+    .map_err(ApiError::internal)?;
     let Some(editor) = editor.filter(|e| password_ok && !e.disabled) else {
-        state.db.write(move |tx| Ok(shared.login_throttle.record_failure(tx, &email, &address)?)).await?;
+        // Already counted.
         return Err(ApiError::Unauthorized("wrong email or password"));
     };
-    state.db.write(move |tx| Ok(shared.login_throttle.record_success(tx, &email)?)).await?;
+    let shared = state.clone();
+    state.db.write(move |tx| Ok(shared.login_throttle.refund(tx, &email, client)?)).await?;
     state.jwt.issue(editor.id, editor.role, editor.token_version)
 }
 

@@ -54,7 +54,7 @@ impl VoterHasher {
     /// The hash of a client address as vote limits count it (IPv6 by /64):
     /// what the database keeps instead of the address.
     pub fn hash_client(&self, client: IpAddr) -> String {
-        self.hash_text(&format!("address:{}", address_key(client)))
+        self.hash_text(&format!("address:{}", crate::http::client_key(client)))
     }
 
     fn hash_text(&self, text: &str) -> String {
@@ -170,15 +170,6 @@ pub fn remove(tx: &mut Tx<'_, Content>, rating_id: i64) -> Result<(), ApiError> 
     queries::delete(tx, rating_id)?.ok_or(ApiError::NotFound).map(drop)
 }
 
-/// How vote limits name a client: its address, or for IPv6 its /64, which
-/// one household or phone typically owns whole.
-fn address_key(client: IpAddr) -> IpAddr {
-    match client {
-        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-        v4 => v4,
-    }
-}
-
 /// Votes per client address per minute, in this process: a cheap first line
 /// before the shared count in the database ([`VoteLimits`]).
 pub struct VoteThrottle {
@@ -192,7 +183,7 @@ impl VoteThrottle {
     }
 
     pub fn check(&self, client: IpAddr) -> Result<(), ApiError> {
-        let key = address_key(client);
+        let key = crate::http::client_key(client);
         // Forget idle addresses now and then, so memory stays bounded.
         if self.limiter.len() > 100_000 {
             self.limiter.retain_recent();

@@ -1,6 +1,6 @@
 //! Every exported table's rows, as stored: one struct per table, read and
-//! written whole. A column added to `schema.rs` must be added here too, or
-//! the build fails (`Selectable` checks every field against the table).
+//! written whole. A column added to `schema.rs` must be added here too: the
+//! test below fails until each struct selects exactly its table's columns.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -31,6 +31,7 @@ pub struct ServerKey {
     pub purpose: String,
     pub secret: String,
     pub created_at: NaiveDateTime,
+    pub retired_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
@@ -126,4 +127,33 @@ pub struct RelatedLink {
     pub url: Option<String>,
     pub title: Option<String>,
     pub created_at: NaiveDateTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::debug_query;
+    use diesel::prelude::*;
+    use diesel::sqlite::Sqlite;
+
+    use super::*;
+
+    /// Each struct selects every column of its table, in the table's order:
+    /// an export that left a column behind would lose it silently.
+    #[test]
+    fn every_row_struct_carries_every_column() {
+        macro_rules! same_columns {
+            ($($table:ident => $row:ty),+ $(,)?) => {$(
+                assert_eq!(
+                    debug_query::<Sqlite, _>(&$table::table.select($table::all_columns)).to_string(),
+                    debug_query::<Sqlite, _>(&$table::table.select(<$row>::as_select())).to_string(),
+                    "{}", stringify!($table)
+                );
+            )+};
+        }
+        same_columns!(
+            editors => Editor, server_keys => ServerKey, tags => Tag, stories => Story, story_tags => StoryTag,
+            story_revisions => Revision, ratings => Rating, rating_totals => RatingTotals,
+            related_links => RelatedLink,
+        );
+    }
 }

@@ -222,6 +222,56 @@ fn keys_rotate_adds_a_key_or_explains_configured_secrets() {
     assert!(!ok && stderr.contains("JWT_PREVIOUS_SECRETS"), "{stderr}");
 }
 
+/// `keys revoke` drops a retired key at once: tokens it signed stop working
+/// (here in a process that reads the keys afresh; running ones re-read them
+/// within a minute), while `keys rotate` alone would keep them valid until
+/// they expire. The key that signs now cannot be revoked.
+async fn keys_revoke_shuts_out_the_old_keys_tokens(backend: Backend) {
+    use anthology::editors::Role;
+    let app = crate::common::TestApp::start(backend).await;
+    app.create_editor("ada@example.com", Role::Editor);
+    let old_token = app.login("ada@example.com").await;
+    let old_kid = anthology::auth::keys::kid_of(&old_token).unwrap();
+    let db = &app.test_db;
+
+    let (ok, stdout, stderr) = anthology(db, &["keys", "rotate"], &[], "");
+    assert!(ok, "{stderr}");
+    let new_kid = stdout.split_whitespace().nth(3).unwrap().trim_end_matches(';').to_owned();
+    let (ok, stdout, stderr) = anthology(db, &["keys", "list"], &[], "");
+    assert!(ok, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].starts_with(&format!("{old_kid}\tcreated ")) && lines[0].contains("\tretired "), "{stdout}");
+    assert!(lines[1].starts_with(&format!("{new_kid}\tcreated ")) && lines[1].ends_with("\tsigning"), "{stdout}");
+    // After a rotation alone the old key's tokens still work.
+    app.another_process(&[]).await.with_token(&old_token).get("/v1/auth/me").await.ok(200);
+
+    let (ok, _, stderr) = anthology(db, &["keys", "revoke", &new_kid], &[], "");
+    assert!(!ok && stderr.contains("rotate"), "{stderr}");
+    let (ok, _, stderr) = anthology(db, &["keys", "revoke", "no-such-key"], &[], "");
+    assert!(!ok && stderr.contains("no signing key"), "{stderr}");
+    let (ok, stdout, stderr) = anthology(db, &["keys", "revoke", &old_kid], &[], "");
+    assert!(ok && stdout.contains(&format!("revoked {old_kid}")), "{stdout}{stderr}");
+
+    let later = app.another_process(&[]).await;
+    later.with_token(&old_token).get("/v1/auth/me").await.problem(401);
+    later.login("ada@example.com").await;
+    let (ok, stdout, stderr) = anthology(db, &["keys", "revoke", "--all-but-current"], &[], "");
+    assert!(ok && stdout.contains("no retired keys"), "{stdout}{stderr}");
+    let (ok, _, stderr) = anthology(db, &["keys", "revoke"], &[], "");
+    assert!(!ok, "{stderr}");
+}
+
+#[actix_web::test]
+async fn keys_revoke_shuts_out_the_old_keys_tokens_on_sqlite() {
+    keys_revoke_shuts_out_the_old_keys_tokens(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn keys_revoke_shuts_out_the_old_keys_tokens_on_postgres() {
+    keys_revoke_shuts_out_the_old_keys_tokens(Backend::Postgres).await;
+}
+
 #[test]
 fn editors_commands_work_on_sqlite() {
     editors_commands_work(Backend::Sqlite);

@@ -109,6 +109,12 @@ impl TestApp {
 
     /// Starts the app on an existing test database (to restart a service).
     pub async fn start_on(test_db: TestDb, env: &[(&str, &str)]) -> Self {
+        Self::start_listening(test_db, env, "127.0.0.1:0").await
+    }
+
+    /// Starts the app listening on `bind` (`[::]:0` for a dual-stack
+    /// listener); requests still go to 127.0.0.1 on its port.
+    pub async fn start_listening(test_db: TestDb, env: &[(&str, &str)], bind: &str) -> Self {
         // Server errors show in a failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
@@ -117,8 +123,8 @@ impl TestApp {
         let config = test_config(&test_db.url, env);
         let state = AppState::init(config).expect("app state");
         let db = state.db.clone();
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let listener = TcpListener::bind(bind).expect("bind");
+        let base_url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let server = anthology::server::serve(state, listener).expect("server");
         let handle = server.handle();
         actix_web::rt::spawn(server);
@@ -130,6 +136,47 @@ impl TestApp {
     /// load balancer.
     pub async fn another_process(&self, env: &[(&str, &str)]) -> TestApp {
         TestApp::start_on(self.test_db.shared(), env).await
+    }
+
+    /// The port the app listens on.
+    pub fn port(&self) -> u16 {
+        self.base_url.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// A `POST` of a JSON body sent from the local address `from` (any of
+    /// 127.0.0.0/8 is this machine): the app sees a different client
+    /// address, as it would for another computer. Raw HTTP/1.1, since awc
+    /// cannot choose its local address.
+    pub async fn post_from(&self, from: std::net::IpAddr, path: &str, body: Value) -> TestResponse {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind((from, 0).into()).expect("bind the client's address");
+        let mut stream = socket.connect(([127, 0, 0, 1], self.port()).into()).await.expect("connect");
+        let body = serde_json::to_vec(&body).unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(&body).await.unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.unwrap();
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
+        let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+        let mut headers = HeaderMap::new();
+        for line in lines {
+            let (name, value) = line.split_once(':').unwrap();
+            headers.append(
+                actix_web::http::header::HeaderName::from_bytes(name.trim().as_bytes()).unwrap(),
+                actix_web::http::header::HeaderValue::from_str(value.trim()).unwrap(),
+            );
+        }
+        // Problems and tokens are small, sent with a Content-Length, not chunked.
+        let body = Bytes::copy_from_slice(&raw[split + 4..]);
+        TestResponse { status: StatusCode::from_u16(status).unwrap(), headers, body }
     }
 
     pub fn anon(&self) -> Session<'_> {
