@@ -33,6 +33,7 @@ mod http;
 mod json;
 pub mod openapi;
 mod pagination;
+mod preview;
 mod ratings;
 mod related;
 mod routes;

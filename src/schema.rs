@@ -73,6 +73,7 @@ diesel::table! {
         rating_3 -> BigInt,
         rating_4 -> BigInt,
         rating_5 -> BigInt,
+        preview_generation -> BigInt,
     }
 }
 

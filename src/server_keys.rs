@@ -16,9 +16,10 @@ use crate::schema::server_keys;
 pub enum KeyPurpose {
     Jwt,
     VoterHash,
+    Preview,
 }
 
-stored_as_text!(KeyPurpose { Jwt => "jwt", VoterHash => "voter-hash" });
+stored_as_text!(KeyPurpose { Jwt => "jwt", VoterHash => "voter-hash", Preview => "preview" });
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = server_keys)]

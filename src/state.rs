@@ -8,6 +8,7 @@ use crate::auth::throttle::LoginThrottle;
 use crate::cache::ResponseCache;
 use crate::config::Config;
 use crate::db::{Db, DbSetupError, Internal};
+use crate::preview::PreviewKey;
 use crate::ratings::{VoteLimits, VoteThrottle, VoterHasher};
 use crate::scores::RatingPrior;
 
@@ -21,6 +22,7 @@ pub struct AppState {
     pub(crate) login_throttle: LoginThrottle,
     pub(crate) password_checks: CheckSlots,
     pub(crate) voter_hasher: VoterHasher,
+    pub(crate) preview_key: PreviewKey,
     pub(crate) vote_throttle: VoteThrottle,
     pub(crate) vote_limits: VoteLimits,
     pub(crate) rating_prior: RatingPrior,
@@ -35,8 +37,10 @@ impl AppState {
         let db = Db::connect(&config.database_url, config.database_pool_size)?
             .on_public_write(response_cache.invalidation_hook());
         db.migrate()?;
-        let (jwt, voter_hasher) = db
-            .write_now::<Internal, _, _>(|tx| Ok((JwtKeys::load(&config, tx)?, VoterHasher::load(tx)?)))
+        let (jwt, voter_hasher, preview_key) = db
+            .write_now::<Internal, _, _>(|tx| {
+                Ok((JwtKeys::load(&config, tx)?, VoterHasher::load(tx)?, PreviewKey::load(tx)?))
+            })
             .map_err(|e| DbSetupError::Connect(format!("{:#}", anyhow::Error::from(e))))?;
         Ok(Self {
             vote_throttle: VoteThrottle::new(config.votes_per_minute),
@@ -54,6 +58,7 @@ impl AppState {
             ),
             response_cache,
             voter_hasher,
+            preview_key,
             config: Arc::new(config),
             db,
             jwt,

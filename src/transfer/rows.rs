@@ -74,6 +74,7 @@ pub struct Story {
     pub rating_3: i64,
     pub rating_4: i64,
     pub rating_5: i64,
+    pub preview_generation: i64,
 }
 
 #[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]

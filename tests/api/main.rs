@@ -8,6 +8,7 @@ mod editors;
 mod errors;
 mod feeds;
 mod openapi;
+mod preview;
 mod ratings;
 mod related;
 mod schema;
