@@ -42,7 +42,8 @@ const TITLE_MAX: usize = 300;
 const EMAIL_MAX: usize = 320;
 const PASSWORD_MAX: usize = 1024;
 const URL_MAX: usize = 2048;
-const SLUG_MAX: usize = 100;
+/// The longest slug, explicit or derived from a title (Ghost's limit too).
+pub const SLUG_MAX: usize = 190;
 const LOCALE_MAX: usize = 35;
 const TAG_MAX: usize = 50;
 const TAGS_MAX: usize = 20;
@@ -558,6 +559,6 @@ mod tests {
     #[test]
     fn nullable_allows_null_and_keeps_the_limits() {
         let schema = serde_json::to_value(nullable::<Slug>().build()).unwrap();
-        assert_eq!(schema, serde_json::json!({"type": ["string", "null"], "maxLength": 100, "pattern": SLUG_PATTERN}));
+        assert_eq!(schema, serde_json::json!({"type": ["string", "null"], "maxLength": 190, "pattern": SLUG_PATTERN}));
     }
 }
