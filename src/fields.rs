@@ -321,6 +321,22 @@ impl StringField for TagSlug {
     }
 }
 
+string_field! {
+    /// A string query or path parameter (a filter, a slug to look up): any
+    /// length, but [`plain_text`].
+    ParamText
+}
+
+impl StringField for ParamText {
+    fn rule(value: &str) -> Result<(), ValidationError> {
+        plain_text(value)
+    }
+
+    fn string_schema() -> ObjectBuilder {
+        ObjectBuilder::new().schema_type(Type::String).pattern(Some(PLAIN_TEXT_PATTERN))
+    }
+}
+
 /// A story's tags as sent: a few [`TagSlug`]s (kept as strings).
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -9,7 +9,9 @@ use utoipa::{IntoParams, IntoResponses, ToSchema};
 use validator::Validate;
 
 use super::Status;
-use crate::fields::{self, Description, Excerpt, HttpUrl, Locale, Markdown, Name, ShortText, Slug, Tags, Title};
+use crate::fields::{
+    self, Description, Excerpt, HttpUrl, Locale, Markdown, Name, ParamText, ShortText, Slug, Tags, Title,
+};
 use crate::schemas::{json_response, problem_response};
 
 /// How a list is ordered.
@@ -33,13 +35,17 @@ pub enum SortParam {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Only stories with this tag slug.
-    pub tag: Option<String>,
+    #[param(inline)]
+    pub tag: Option<ParamText>,
     /// Only stories in this locale (BCP 47, e.g. `en-GB`).
-    pub locale: Option<String>,
+    #[param(inline)]
+    pub locale: Option<ParamText>,
     /// Only stories with this byline, exactly.
-    pub author: Option<String>,
+    #[param(inline)]
+    pub author: Option<ParamText>,
     /// Full-text search over title, excerpt and body; best match first unless `sort` is given.
-    pub q: Option<String>,
+    #[param(inline)]
+    pub q: Option<ParamText>,
     /// Only stories published after this time (RFC 3339).
     pub published_after: Option<DateTime<Utc>>,
     /// Only stories published before this time (RFC 3339).
@@ -53,6 +59,15 @@ pub struct ListParams {
     pub fields: Option<Vec<StoryField>>,
     /// Editors only: only stories in this status (by default, editors see every status).
     pub status: Option<Status>,
+}
+
+/// `/v1/stories/slug/{slug}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SlugPath {
+    /// The story's slug
+    #[param(inline)]
+    pub slug: ParamText,
 }
 
 /// Declares [`StoryField`] with each variant's JSON name written once.

@@ -7,7 +7,7 @@ use actix_web::http::header::{self, HeaderValue, HttpDate};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 
 use super::dto::{
-    ListParams, PublishRequest, Revision, RevisionList, Story, StoryChangeFailures, StoryInput, StoryList,
+    ListParams, PublishRequest, Revision, RevisionList, SlugPath, Story, StoryChangeFailures, StoryInput, StoryList,
     StoryNotFound, StoryPatch, StoryRead, TagList,
 };
 use super::{StoryKey, Transition};
@@ -136,17 +136,17 @@ pub async fn get_story(req: HttpRequest, editor: MaybeEditor, state: State, id: 
 /// without an editor token.
 #[utoipa::path(
     tag = "stories", operation_id = "getStoryBySlug", security((), ("bearer" = [])),
-    params(("slug" = String, Path, description = "The story's slug"), IfNoneMatch), responses(StoryRead)
+    params(SlugPath, IfNoneMatch), responses(StoryRead)
 )]
 #[get("/stories/slug/{slug}")]
 pub async fn get_story_by_slug(
     req: HttpRequest,
     editor: MaybeEditor,
     state: State,
-    slug: web::Path<String>,
+    path: web::Path<SlugPath>,
     _: IfNoneMatch,
 ) -> Reply {
-    read_story(&req, &editor.0, &state, StoryKey::Slug(slug.into_inner())).await
+    read_story(&req, &editor.0, &state, StoryKey::Slug(path.into_inner().slug)).await
 }
 
 /// Change a story (JSON Merge Patch, RFC 7396).

@@ -23,6 +23,7 @@ use validator::Validate;
 use crate::db::{Content, DbConnection, Tx, now, stored_as_text};
 use crate::editors::EditorRow;
 use crate::error::ApiError;
+use crate::fields::{Field, ParamText};
 use crate::http::Audience;
 use crate::pagination::PageRequest;
 use crate::scores::{RatingPrior, average, bayesian_score};
@@ -355,14 +356,28 @@ pub fn delete(tx: &mut Tx<'_, Content>, id: i64, expected_version: Option<i64>) 
 /// How a single story is named in a request.
 pub enum StoryKey {
     Id(i64),
-    Slug(String),
+    Slug(ParamText),
+}
+
+/// A string from a query or a path must keep its field type's rule — no NUL
+/// or other control characters ([`crate::fields::plain_text`]): PostgreSQL
+/// cannot compare text holding NUL (a 500), and SQLite would quietly find
+/// nothing. Neither is an answer: 400, naming the parameter.
+fn check_parameter<T: Field>(name: &str, value: Option<&T>) -> Result<(), ApiError> {
+    match value.map(crate::fields::check) {
+        Some(Err(error)) => Err(ApiError::BadRequest(format!("{name} {error}"))),
+        _ => Ok(()),
+    }
 }
 
 /// One story, as `audience` may see it.
 pub fn read(conn: &mut DbConnection, key: &StoryKey, audience: Audience) -> Result<Story, ApiError> {
     let row = match key {
         StoryKey::Id(id) => queries::find(conn, *id)?,
-        StoryKey::Slug(slug) => queries::find_by_slug(conn, slug)?,
+        StoryKey::Slug(slug) => {
+            check_parameter("slug", Some(slug))?;
+            queries::find_by_slug(conn, slug)?
+        }
     }
     .ok_or(ApiError::NotFound)?;
     visible_to(audience, row.status, row.published_at)?;
@@ -379,6 +394,11 @@ pub fn list_page(
     audience: Audience,
     prior: &RatingPrior,
 ) -> Result<StoryList, ApiError> {
+    for (name, value) in
+        [("tag", &params.tag), ("locale", &params.locale), ("author", &params.author), ("q", &params.q)]
+    {
+        check_parameter(name, value.as_ref())?;
+    }
     let q = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
     let order = match (params.sort, &q) {
         (Some(SortParam::PublishedDesc), _) | (None, None) => Order::Published(Direction::Desc),

@@ -17,6 +17,7 @@ crate::on_both_backends!(
     derived_fields_of_a_thousand_word_story,
     hostile_markdown_is_sanitized,
     bad_list_parameters_are_400,
+    nul_in_query_and_path_strings_is_400,
 );
 
 async fn published(editor: &Session<'_>, story: Value, at: &str) -> Value {
@@ -322,6 +323,31 @@ async fn bad_list_parameters_are_400(backend: Backend) {
         ["tags", "title"]
     );
     editor.post("/v1/stories", json!({"title": "ok", "colour": "red"})).await.problem(422);
+}
+
+/// `%00` in a string parameter was a 500 on PostgreSQL ("invalid byte
+/// sequence") and an empty answer on SQLite; any control character is 400.
+async fn nul_in_query_and_path_strings_is_400(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    published(&editor, json!({"title": "Plain", "tags": ["plain"]}), "2026-01-01T00:00:00Z").await;
+    for parameter in ["tag", "locale", "author", "q"] {
+        for value in ["%00", "a%00b", "x%01", "%7F"] {
+            let res = app.anon().get(&format!("/v1/stories?{parameter}={value}")).await;
+            let problem = res.problem(400);
+            assert!(problem["detail"].as_str().unwrap().starts_with(parameter), "{parameter}={value}: {problem}");
+            // Editors' lists too.
+            editor.get(&format!("/v1/stories?{parameter}={value}")).await.problem(400);
+        }
+    }
+    for slug in ["%00", "plain%00", "pl%0Bain"] {
+        app.anon().get(&format!("/v1/stories/slug/{slug}")).await.problem(400);
+        editor.get(&format!("/v1/stories/slug/{slug}")).await.problem(400);
+    }
+    // Tabs and newlines are text, not control characters, in a search.
+    assert_eq!(ids(&app.anon().get("/v1/stories?q=plain%09%0A").await.ok(200)).len(), 1);
+    assert_eq!(ids(&app.anon().get("/v1/stories?tag=plain").await.ok(200)).len(), 1);
+    app.anon().get("/v1/stories/slug/plain").await.ok(200);
 }
 
 mod response_cache {
