@@ -9,10 +9,10 @@ use anyhow::{Context, anyhow, bail};
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::db::Db;
+use crate::db::{Db, Internal};
 use crate::editors::{self, EditorRow, EditorUpdate, Role};
 use crate::error::ApiError;
-use crate::pagination::{MAX_LIMIT, PageRequest};
+use crate::pagination::{CursorKey, MAX_LIMIT, PageRequest};
 
 #[derive(Debug, Parser)]
 #[command(name = "anthology", version, about = "A headless content API for story publishing")]
@@ -121,8 +121,11 @@ pub fn run_editors(config: &Config, command: EditorsCommand) -> anyhow::Result<(
         }
         EditorsCommand::List => {
             let mut after = None;
+            // Pages follow the last id directly; the key only seals the
+            // cursors the list function makes.
+            let key = db.write_now::<Internal, _, _>(|tx| Ok(CursorKey::load(tx)?)).map_err(explain)?;
             loop {
-                let page = PageRequest { limit: MAX_LIMIT, after };
+                let page = PageRequest { limit: MAX_LIMIT, after, key: key.clone() };
                 let list = db
                     .conn()
                     .map_err(anyhow::Error::from)

@@ -16,9 +16,11 @@ use crate::schema::server_keys;
 pub enum KeyPurpose {
     Jwt,
     VoterHash,
+    /// Encrypts list cursors ([`crate::pagination::CursorKey`]).
+    Cursor,
 }
 
-stored_as_text!(KeyPurpose { Jwt => "jwt", VoterHash => "voter-hash" });
+stored_as_text!(KeyPurpose { Jwt => "jwt", VoterHash => "voter-hash", Cursor => "cursor" });
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = server_keys)]

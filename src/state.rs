@@ -8,6 +8,7 @@ use crate::auth::throttle::LoginThrottle;
 use crate::cache::ResponseCache;
 use crate::config::Config;
 use crate::db::{Db, DbSetupError, Internal};
+use crate::pagination::CursorKey;
 use crate::ratings::{VoteThrottle, VoterHasher};
 use crate::scores::RatingPrior;
 
@@ -20,6 +21,8 @@ pub struct AppState {
     pub(crate) jwt: JwtKeys,
     pub(crate) login_throttle: LoginThrottle,
     pub(crate) voter_hasher: VoterHasher,
+    /// Seals list cursors; the same in every process on the database.
+    pub(crate) cursor_key: CursorKey,
     pub(crate) vote_throttle: VoteThrottle,
     pub(crate) rating_prior: RatingPrior,
     pub(crate) response_cache: ResponseCache,
@@ -33,14 +36,17 @@ impl AppState {
         let db = Db::connect(&config.database_url, config.database_pool_size)?
             .on_public_write(response_cache.invalidation_hook());
         db.migrate()?;
-        let (jwt, voter_hasher) = db
-            .write_now::<Internal, _, _>(|tx| Ok((JwtKeys::load(&config, tx)?, VoterHasher::load(tx)?)))
+        let (jwt, voter_hasher, cursor_key) = db
+            .write_now::<Internal, _, _>(|tx| {
+                Ok((JwtKeys::load(&config, tx)?, VoterHasher::load(tx)?, CursorKey::load(tx)?))
+            })
             .map_err(|e| DbSetupError::Connect(format!("{:#}", anyhow::Error::from(e))))?;
         Ok(Self {
             vote_throttle: VoteThrottle::new(config.votes_per_minute),
             rating_prior: RatingPrior::new(config.rating_prior_weight, config.rating_prior_mean),
             response_cache,
             voter_hasher,
+            cursor_key,
             config: Arc::new(config),
             db,
             jwt,

@@ -88,7 +88,7 @@ pub async fn list_stories(
     params: web::Query<ListParams>,
     _: IfNoneMatch,
 ) -> Reply {
-    let (page, params, audience) = (page.request()?, params.into_inner(), Audience::of(&editor));
+    let (page, params, audience) = (page.request(&state.cursor_key)?, params.into_inner(), Audience::of(&editor));
     let shared = state.clone();
     let body: StoryList =
         state.db.read(move |conn| super::list_page(conn, params, page, audience, &shared.rating_prior)).await?;
@@ -268,7 +268,7 @@ pub async fn list_revisions(
     StoryId(id): StoryId,
     page: web::Query<PageParams>,
 ) -> Reply {
-    let page = page.request()?;
+    let page = page.request(&state.cursor_key)?;
     let body: RevisionList = state.db.read(move |conn| super::revisions_page(conn, id, page)).await?;
     page_json(&req, Audience::Editors, &body, &body.page)
 }
@@ -332,7 +332,7 @@ pub async fn restore_revision(
 )]
 #[get("/tags")]
 pub async fn list_tags(req: HttpRequest, state: State, page: web::Query<PageParams>, _: IfNoneMatch) -> Reply {
-    let page = page.request()?;
+    let page = page.request(&state.cursor_key)?;
     let body: TagList = state.db.read(move |conn| super::tags_page(conn, page)).await?;
     page_json(&req, Audience::Readers, &body, &body.page)
 }

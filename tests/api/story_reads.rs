@@ -18,6 +18,7 @@ crate::on_both_backends!(
     hostile_markdown_is_sanitized,
     bad_list_parameters_are_400,
     nul_in_query_and_path_strings_is_400,
+    cursors_are_sealed_and_every_process_opens_them,
 );
 
 async fn published(editor: &Session<'_>, story: Value, at: &str) -> Value {
@@ -348,6 +349,50 @@ async fn nul_in_query_and_path_strings_is_400(backend: Backend) {
     assert_eq!(ids(&app.anon().get("/v1/stories?q=plain%09%0A").await.ok(200)).len(), 1);
     assert_eq!(ids(&app.anon().get("/v1/stories?tag=plain").await.ok(200)).len(), 1);
     app.anon().get("/v1/stories/slug/plain").await.ok(200);
+}
+
+/// Cursors used to be base64 JSON: a client could read them (a search's
+/// relevance scores) and forge them (a rating cursor with a prior of
+/// `[0, 0]` divided by zero: 500 on PostgreSQL). They are now sealed under a
+/// key kept in the database.
+async fn cursors_are_sealed_and_every_process_opens_them(backend: Backend) {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let mut expected = Vec::new();
+    for title in ["Apple", "Banana", "Cherry"] {
+        let story = published(&editor, json!({"title": title}), "2026-01-01T00:00:00Z").await;
+        expected.push(story["id"].as_i64().unwrap());
+    }
+    let first = app.anon().get("/v1/stories?sort=title&limit=1").await.ok(200);
+    assert_eq!(ids(&first), expected[..1]);
+    let cursor = first["page"]["next_cursor"].as_str().unwrap().to_owned();
+    let sealed = URL_SAFE_NO_PAD.decode(&cursor).unwrap();
+    assert!(!String::from_utf8_lossy(&sealed).contains("Apple"), "the cursor shows its key");
+
+    // The cursor pages, here and in another process on the same database.
+    let page = |cursor: &str| format!("/v1/stories?sort=title&limit=1&cursor={cursor}");
+    assert_eq!(ids(&app.anon().get(&page(&cursor)).await.ok(200)), expected[1..2]);
+    let other = app.another_process(&[("ANTHOLOGY_CACHE_TTL_MS", "0")]).await;
+    let second = other.anon().get(&page(&cursor)).await.ok(200);
+    assert_eq!(ids(&second), expected[1..2]);
+    let third = second["page"]["next_cursor"].as_str().unwrap();
+    assert_eq!(ids(&app.anon().get(&page(third)).await.ok(200)), expected[2..]);
+
+    // A flipped byte, a truncation: 400.
+    for i in [0, sealed.len() / 2, sealed.len() - 1] {
+        let mut tampered = sealed.clone();
+        tampered[i] ^= 0x01;
+        app.anon().get(&page(&URL_SAFE_NO_PAD.encode(&tampered))).await.problem(400);
+    }
+    app.anon().get(&page(&URL_SAFE_NO_PAD.encode(&sealed[..sealed.len() - 1]))).await.problem(400);
+    // Forged as plain base64 JSON, as cursors used to be: 400, not a page.
+    let forged = |json: &str| URL_SAFE_NO_PAD.encode(json.as_bytes());
+    let after_apple = forged(&format!(r#"{{"by":"title","title":"Apple","id":{}}}"#, expected[0]));
+    app.anon().get(&page(&after_apple)).await.problem(400);
+    let zero_prior = forged(r#"{"by":"rating","score":1.0,"prior":[0.0,0.0],"id":1}"#);
+    app.anon().get(&format!("/v1/stories?sort=-rating&cursor={zero_prior}")).await.problem(400);
 }
 
 mod response_cache {
