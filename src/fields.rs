@@ -47,6 +47,8 @@ pub const SLUG_MAX: usize = 190;
 const LOCALE_MAX: usize = 35;
 const TAG_MAX: usize = 50;
 const TAGS_MAX: usize = 20;
+/// A search longer than a long sentence is not a reader looking for a story.
+const SEARCH_MAX: usize = 200;
 
 /// A story's or an external link's title.
 pub type Title = PlainText<1, TITLE_MAX>;
@@ -60,6 +62,8 @@ pub type Excerpt = PlainText<0, 1000>;
 pub type Markdown = PlainText<0, 500_000>;
 /// A person's name as shown: a byline, an editor's display name.
 pub type Name = PlainText<1, 200>;
+/// A reader's search (`q`). Its words are bounded too, by the search itself.
+pub type SearchText = PlainText<0, SEARCH_MAX>;
 /// A new password.
 pub type Password = Text<10, PASSWORD_MAX>;
 /// An email address as typed at login: only its length is checked here,
@@ -457,6 +461,7 @@ mod tests {
         limits_agree::<Excerpt>(text);
         limits_agree::<Markdown>(text);
         limits_agree::<Name>(text);
+        limits_agree::<SearchText>(text);
         limits_agree::<Password>(text);
         limits_agree::<LoginEmail>(text);
         limits_agree::<LoginPassword>(text);

@@ -10,7 +10,7 @@ use validator::Validate;
 
 use super::Status;
 use crate::fields::{
-    self, Description, Excerpt, HttpUrl, Locale, Markdown, Name, ParamText, ShortText, Slug, Tags, Title,
+    self, Description, Excerpt, HttpUrl, Locale, Markdown, Name, ParamText, SearchText, ShortText, Slug, Tags, Title,
 };
 use crate::schemas::{json_response, problem_response};
 
@@ -43,9 +43,10 @@ pub struct ListParams {
     /// Only stories with this byline, exactly.
     #[param(inline)]
     pub author: Option<ParamText>,
-    /// Full-text search over title, excerpt and body; best match first unless `sort` is given.
+    /// Full-text search over title, excerpt and body, at most 200 characters
+    /// and 8 distinct words; best match first unless `sort` is given.
     #[param(inline)]
-    pub q: Option<ParamText>,
+    pub q: Option<SearchText>,
     /// Only stories published after this time (RFC 3339).
     pub published_after: Option<DateTime<Utc>>,
     /// Only stories published before this time (RFC 3339).
