@@ -155,7 +155,7 @@ pub fn run_editors(config: &Config, command: EditorsCommand) -> anyhow::Result<(
 }
 
 fn open(config: &Config) -> anyhow::Result<Db> {
-    let db = Db::connect(&config.database_url, 1)?;
+    let db = Db::connect(&config.database_url, 1, config.database_statement_timeout)?;
     db.migrate()?;
     Ok(db)
 }

@@ -99,6 +99,10 @@ pub enum ApiError {
     /// logged with the response.
     #[error("the service is temporarily unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// The database is reachable but this request may not have more of it
+    /// now: a query ran past the statement timeout and was cancelled.
+    #[error("{0}")]
+    Overloaded(&'static str),
     /// Anything unexpected; the cause is logged with the response, never sent.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -135,6 +139,7 @@ impl ApiError {
             Self::Validation(_) => ("validation-failed", "Validation failed"),
             Self::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             Self::Unavailable(_) => ("unavailable", "Service unavailable"),
+            Self::Overloaded(_) => ("overloaded", "Service overloaded"),
             Self::Internal(_) => ("internal", "Internal server error"),
         }
     }
@@ -170,7 +175,7 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -199,6 +204,10 @@ impl ResponseError for ApiError {
             }
             Self::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            // Soon: the load that made it so passes quickly.
+            Self::Overloaded(_) => {
+                response.insert_header((header::RETRY_AFTER, "2"));
             }
             _ => {}
         }

@@ -33,7 +33,7 @@ impl AppState {
     /// before the first request.
     pub fn init(config: Config) -> Result<Self, DbSetupError> {
         let response_cache = ResponseCache::new(config.cache_ttl);
-        let db = Db::connect(&config.database_url, config.database_pool_size)?
+        let db = Db::connect(&config.database_url, config.database_pool_size, config.database_statement_timeout)?
             .on_public_write(response_cache.invalidation_hook());
         db.migrate()?;
         let (jwt, voter_hasher, cursor_key) = db

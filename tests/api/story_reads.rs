@@ -504,3 +504,47 @@ mod response_cache {
         assert_eq!(app.anon().get(&path).await.ok(200)["title"], "Changed elsewhere");
     }
 }
+
+/// What one request may take of the database, whoever sends it.
+mod under_load {
+    use actix_web::ResponseError;
+    use anthology::error::ApiError;
+    use diesel::RunQueryDsl;
+
+    use super::*;
+
+    crate::on_both_backends!(a_statement_past_the_timeout_is_cancelled_with_503);
+
+    /// Counts to a hundred million: seconds of work on either backend.
+    const SLOW: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000000) \
+                        SELECT count(*) FROM c";
+
+    /// PostgreSQL's `statement_timeout` on every pooled connection, SQLite's
+    /// progress handler: a statement that runs too long is cancelled, and the
+    /// request is a 503 problem that says so, not a 500.
+    async fn a_statement_past_the_timeout_is_cancelled_with_503(backend: Backend) {
+        let app = TestApp::start_with(backend, &[("DATABASE_STATEMENT_TIMEOUT_MS", "300")]).await;
+        let err = app
+            .db
+            .read(|conn| {
+                diesel::sql_query(SLOW).execute(conn)?;
+                Ok(())
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ApiError::Overloaded(_)), "{err:?}");
+        let response = err.error_response();
+        assert_eq!(response.status().as_u16(), 503);
+        assert_eq!(response.headers().get("retry-after").unwrap(), "2");
+        let problem = err.to_problem();
+        assert_eq!((problem.problem_type.as_str(), problem.status), ("/problems/overloaded", 503));
+        assert!(problem.detail.contains("ran too long"), "{}", problem.detail);
+
+        // The connection goes back to the pool in good order, and the next
+        // request's budget starts afresh.
+        for _ in 0..5 {
+            app.db.read(|conn| Ok(diesel::sql_query("SELECT 1").execute(conn)?)).await.unwrap();
+        }
+        app.anon().get("/v1/stories").await.ok(200);
+    }
+}
