@@ -176,11 +176,30 @@ mod sqlite_deadline {
     }
 }
 
+/// How long a costly read waits for its turn before it is turned away…
+const COSTLY_READ_WAIT: Duration = Duration::from_millis(250);
+/// …and what it is told then.
+pub(crate) const NO_TURN: &str = "too many searches and rankings are running; try again shortly";
+
+/// What a read may cost: [`Db::read_costing`] lets only so many costly ones
+/// run at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cost {
+    /// One story, a page of the newest: a few index lookups.
+    Plain,
+    /// A search, a ranking or count over every story, suggestions: up to
+    /// the statement timeout, and anyone may ask for one.
+    High,
+}
+
 /// The shared handle to the database.
 #[derive(Clone)]
 pub struct Db {
     manager: ConnectionManager,
     pool: DbPool,
+    /// Turns for [`Cost::High`] reads: half the pool (at least one), so that
+    /// however many arrive, the other half is left for plain reads.
+    costly_reads: Arc<tokio::sync::Semaphore>,
     /// SQLite: how long a request's reads may run ([`sqlite_deadline`]).
     sqlite_budget: Option<Duration>,
     /// SQLite takes one writer at a time; writers of this process queue
@@ -266,6 +285,7 @@ impl Db {
         Ok(Self {
             manager,
             pool,
+            costly_reads: Arc::new(tokio::sync::Semaphore::new((pool_size as usize / 2).max(1))),
             sqlite_budget: sqlite.then_some(statement_timeout),
             sqlite_writer,
             on_public_write: None,
@@ -311,6 +331,30 @@ impl Db {
         })
         .await
         .map_err(ApiError::internal)?
+    }
+
+    /// [`Db::read`], but a [`Cost::High`] read first waits its turn: when
+    /// every turn is taken for longer than a moment, it is 503 with
+    /// `Retry-After` rather than a connection taken from plain reads.
+    pub async fn read_costing<T, F>(&self, cost: Cost, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        if cost == Cost::Plain {
+            return self.read(f).await;
+        }
+        let turn = actix_web::rt::time::timeout(COSTLY_READ_WAIT, self.costly_reads.clone().acquire_owned()).await;
+        let Ok(Ok(turn)) = turn else {
+            return Err(ApiError::Overloaded(NO_TURN));
+        };
+        // The turn goes with the work, and ends with it even if the client
+        // has gone meanwhile: leaving cannot make room for more.
+        self.read(move |conn| {
+            let _turn = turn;
+            f(conn)
+        })
+        .await
     }
 
     /// Runs `f` in a write transaction on the blocking pool: the only way

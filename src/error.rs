@@ -100,7 +100,8 @@ pub enum ApiError {
     #[error("the service is temporarily unavailable")]
     Unavailable(#[source] anyhow::Error),
     /// The database is reachable but this request may not have more of it
-    /// now: a query ran past the statement timeout and was cancelled.
+    /// now: a query ran past the statement timeout and was cancelled, or too
+    /// many costly reads are running.
     #[error("{0}")]
     Overloaded(&'static str),
     /// Anything unexpected; the cause is logged with the response, never sent.

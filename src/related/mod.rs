@@ -11,7 +11,7 @@ mod queries;
 
 use std::collections::{HashMap, HashSet};
 
-use crate::db::{Content, DbConnection, Tx, now};
+use crate::db::{Content, Cost, DbConnection, Tx, now};
 use crate::error::{ApiError, FieldError};
 use crate::http::Audience;
 use crate::stories::{Combine, Status, best_public_matches, is_public, visible_to};
@@ -103,6 +103,15 @@ fn story_ref(target: TargetRow, at: chrono::NaiveDateTime) -> StoryRef {
         slug: target.slug,
         title: target.title,
         excerpt: target.excerpt,
+    }
+}
+
+/// What a list costs the database: suggestions search the full-text and tag
+/// indexes, costly when readers ask; editors' requests are not rationed.
+pub fn list_cost(suggest: u8, audience: Audience) -> Cost {
+    match audience {
+        Audience::Readers if suggest > 0 => Cost::High,
+        _ => Cost::Plain,
     }
 }
 

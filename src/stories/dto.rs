@@ -9,10 +9,11 @@ use utoipa::{IntoParams, IntoResponses, ToSchema};
 use validator::Validate;
 
 use super::Status;
+use crate::error::ApiError;
 use crate::fields::{
     self, Description, Excerpt, HttpUrl, Locale, Markdown, Name, ParamText, SearchText, ShortText, Slug, Tags, Title,
 };
-use crate::schemas::{json_response, problem_response};
+use crate::schemas::{header, json_response, problem_response};
 
 /// How a list is ordered.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
@@ -405,6 +406,24 @@ impl IntoResponses for PublicReadFailures {
             ("304".to_owned(), Response::new("Not modified since the ETag in If-None-Match").into()),
             ("404".to_owned(), problem_response("No such story, or not public").into()),
         ])
+    }
+}
+
+/// The 503 of a read that may be costly ([`crate::db::Cost::High`]): said
+/// here so that its description names the rationing.
+pub struct CostlyReadFailures;
+
+impl IntoResponses for CostlyReadFailures {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let mut response = problem_response(
+            "Readers' searches, rankings by rating, tag counts or suggestions are running at capacity (try \
+             again after Retry-After), a query ran too long, or the database is unreachable",
+        );
+        response.headers.insert("Retry-After".to_owned(), header("Seconds to wait before trying again").into());
+        if let Some(RefOr::T(content)) = response.content.get_mut(crate::error::PROBLEM_CONTENT_TYPE) {
+            content.example = serde_json::to_value(ApiError::Overloaded(crate::db::NO_TURN).to_problem()).ok();
+        }
+        BTreeMap::from([("503".to_owned(), response.into())])
     }
 }
 

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use crate::db::{Content, DbConnection, Tx, now, stored_as_text};
+use crate::db::{Content, Cost, DbConnection, Tx, now, stored_as_text};
 use crate::editors::EditorRow;
 use crate::error::ApiError;
 use crate::fields::{Field, ParamText};
@@ -406,6 +406,18 @@ fn bounded_search(q: &str) -> Result<String, ApiError> {
     Ok(q.to_owned())
 }
 
+/// What a list costs the database. A search and a ranking by rating score
+/// every story that matches; the other orders walk an index. Editors'
+/// requests, authenticated and few, are not rationed.
+pub fn list_cost(params: &ListParams, audience: Audience) -> Cost {
+    let searching = params.q.as_deref().is_some_and(|q| !q.trim().is_empty());
+    let by_rating = matches!(params.sort, Some(SortParam::RatingDesc));
+    match audience {
+        Audience::Readers if searching || by_rating => Cost::High,
+        _ => Cost::Plain,
+    }
+}
+
 /// One page of a story list as `audience` may see it: items cut to the
 /// chosen fields, and a cursor naming the last one.
 pub fn list_page(
@@ -476,6 +488,9 @@ fn chosen_fields(fields: Option<&[StoryField]>) -> BTreeSet<&'static str> {
             .collect(),
     }
 }
+
+/// What the tags list costs: it counts the tags of every public story.
+pub const TAGS_COST: Cost = Cost::High;
 
 /// Tags in use by public stories, with how many carry each, in slug order.
 pub fn tags_page(conn: &mut DbConnection, page: PageRequest<String>) -> Result<TagList, ApiError> {

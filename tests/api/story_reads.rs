@@ -507,13 +507,20 @@ mod response_cache {
 
 /// What one request may take of the database, whoever sends it.
 mod under_load {
+    use std::time::Duration;
+
     use actix_web::ResponseError;
+    use anthology::db::Cost;
     use anthology::error::ApiError;
     use diesel::RunQueryDsl;
 
     use super::*;
 
-    crate::on_both_backends!(a_statement_past_the_timeout_is_cancelled_with_503);
+    crate::on_both_backends!(
+        a_statement_past_the_timeout_is_cancelled_with_503,
+        costly_reads_beyond_their_turns_are_503_while_plain_reads_go_on,
+        a_flood_of_searches_leaves_plain_reads_answering,
+    );
 
     /// Counts to a hundred million: seconds of work on either backend.
     const SLOW: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000000) \
@@ -546,5 +553,91 @@ mod under_load {
             app.db.read(|conn| Ok(diesel::sql_query("SELECT 1").execute(conn)?)).await.unwrap();
         }
         app.anon().get("/v1/stories").await.ok(200);
+    }
+
+    /// Costly reads (readers' searches, rankings by rating, tag counts, suggestions) take
+    /// turns, half the pool; with every turn taken they are 503 with
+    /// `Retry-After`, while plain reads still find a connection.
+    async fn costly_reads_beyond_their_turns_are_503_while_plain_reads_go_on(backend: Backend) {
+        // Two connections: one turn for costly reads, one left for plain ones.
+        let app = TestApp::start_with(backend, &[("DATABASE_POOL_SIZE", "2"), ("ANTHOLOGY_CACHE_TTL_MS", "0")]).await;
+        let editor = app.editor().await;
+        let story = published(&editor, json!({"title": "Plain reading", "tags": ["t"]}), "2026-01-01T00:00:00Z").await;
+
+        // Something costly holds the only turn until it is let go.
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let db = app.db.clone();
+        let holder = actix_web::rt::spawn(async move {
+            db.read_costing(Cost::High, move |_conn| {
+                let _ = started_tx.send(());
+                let _ = released.recv();
+                Ok(())
+            })
+            .await
+        });
+        started.await.unwrap();
+
+        let related = format!("/v1/stories/{}/related?suggest=2", story["id"]);
+        for path in ["/v1/stories?q=plain", "/v1/stories?sort=-rating", "/v1/tags", &related] {
+            let res = app.anon().get(path).await;
+            assert_eq!(res.problem(503)["type"], "/problems/overloaded", "{path}");
+            assert_eq!(res.header("retry-after"), Some("2"), "{path}");
+        }
+        // Plain reads go on, and so do editors' searches.
+        app.anon().get(&format!("/v1/stories/{}", story["id"])).await.ok(200);
+        app.anon().get("/v1/stories/slug/plain-reading").await.ok(200);
+        assert_eq!(ids(&app.anon().get("/v1/stories?tag=t&sort=title").await.ok(200)).len(), 1);
+        app.anon().get(&format!("/v1/stories/{}/related", story["id"])).await.ok(200);
+        assert_eq!(ids(&editor.get("/v1/stories?q=plain").await.ok(200)).len(), 1);
+
+        release.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+        assert_eq!(ids(&app.anon().get("/v1/stories?q=plain").await.ok(200)).len(), 1);
+    }
+
+    /// Many long (but valid) searches at once: each is answered, or turned
+    /// away with 503 when the turns are taken; every plain read meanwhile is 200.
+    async fn a_flood_of_searches_leaves_plain_reads_answering(backend: Backend) {
+        let app = TestApp::start_with(backend, &[("ANTHOLOGY_CACHE_TTL_MS", "0")]).await;
+        let editor = app.editor().await;
+        let words = ["mother", "kitchen", "kettle", "radio", "suitcase", "lisbon", "boxes", "evening"];
+        let mut stories = Vec::new();
+        for i in 0..12 {
+            let body: Vec<&str> = words.iter().cycle().skip(i).take(40 + i).copied().collect();
+            let story = json!({"title": format!("{} {i}", words[i % 8]), "body": body.join(" ")});
+            stories.push(published(&editor, story, "2026-01-01T00:00:00Z").await["id"].as_i64().unwrap());
+        }
+        // Eight distinct words, 167 characters.
+        let long_search = vec![words.join("%20"); 3].join("%20");
+
+        let mut requests = Vec::new();
+        for i in 0..48 {
+            let path = match i % 3 {
+                0 => format!("/v1/stories/{}", stories[i % stories.len()]),
+                1 => "/v1/stories?limit=5".to_owned(),
+                _ => format!("/v1/stories?q={long_search}&limit={}", 1 + i % 10),
+            };
+            let url = format!("{}{path}", app.base_url);
+            requests.push((
+                path,
+                actix_web::rt::spawn(async move {
+                    let client = awc::Client::builder().timeout(Duration::from_secs(60)).finish();
+                    let mut res = client.get(url).send().await.expect("request sent");
+                    let body = res.body().await.expect("body read");
+                    (res.status().as_u16(), String::from_utf8_lossy(&body).into_owned())
+                }),
+            ));
+        }
+        let mut searches_answered = 0;
+        for (path, request) in requests {
+            let (status, body) = request.await.unwrap();
+            match (path.contains("q="), status) {
+                (true, 200) => searches_answered += 1,
+                (true, 503) => assert!(body.contains("/problems/overloaded"), "{path}: {body}"),
+                (_, status) => assert_eq!(status, 200, "{path}: {body}"),
+            }
+        }
+        assert!(searches_answered > 0);
     }
 }
