@@ -10,10 +10,10 @@ use clap::{Parser, Subcommand};
 
 use crate::auth::keys;
 use crate::config::Config;
-use crate::db::Db;
+use crate::db::{Db, Internal};
 use crate::editors::{self, EditorRow, EditorUpdate, Role};
 use crate::error::ApiError;
-use crate::pagination::{MAX_LIMIT, PageRequest};
+use crate::pagination::{CursorKey, MAX_LIMIT, PageRequest};
 
 #[derive(Debug, Parser)]
 #[command(name = "anthology", version, about = "A headless content API for story publishing")]
@@ -234,8 +234,11 @@ pub fn run_editors(config: &Config, command: EditorsCommand) -> anyhow::Result<(
         }
         EditorsCommand::List => {
             let mut after = None;
+            // Pages follow the last id directly; the key only seals the
+            // cursors the list function makes.
+            let key = db.write_now::<Internal, _, _>(|tx| Ok(CursorKey::load(tx)?)).map_err(explain)?;
             loop {
-                let page = PageRequest { limit: MAX_LIMIT, after };
+                let page = PageRequest { limit: MAX_LIMIT, after, key: key.clone() };
                 let list = db
                     .conn()
                     .map_err(anyhow::Error::from)
@@ -265,7 +268,7 @@ pub fn run_editors(config: &Config, command: EditorsCommand) -> anyhow::Result<(
 }
 
 fn open(config: &Config) -> anyhow::Result<Db> {
-    let db = Db::connect(&config.database_url, 1)?;
+    let db = Db::connect(&config.database_url, 1, config.database_statement_timeout)?;
     db.migrate()?;
     Ok(db)
 }

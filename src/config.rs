@@ -82,6 +82,13 @@ pub struct Config {
     #[arg(long, env = "DATABASE_POOL_SIZE", value_name = "DATABASE_POOL_SIZE", global = true,
           default_value_t = 10, value_parser = number_in(1..=200_u32, "a whole number"))]
     pub database_pool_size: u32,
+    /// Longest a database statement may run before the database cancels it
+    /// and the request answers 503, in milliseconds (10-600000). On SQLite,
+    /// the longest all of one request's reads may run (writes are not cut).
+    #[arg(long = "database-statement-timeout-ms", env = "DATABASE_STATEMENT_TIMEOUT_MS",
+          value_name = "DATABASE_STATEMENT_TIMEOUT_MS", global = true, default_value = "5000",
+          value_parser = number_in(10..=600_000_u64, "a whole number of milliseconds").map(Duration::from_millis))]
+    pub database_statement_timeout: Duration,
     /// Address to listen on (IP:PORT).
     #[arg(long, env = "ANTHOLOGY_ADDR", value_name = "ANTHOLOGY_ADDR", global = true,
           default_value = "127.0.0.1:8080", value_parser = parse_addr)]
@@ -396,6 +403,7 @@ mod tests {
         let c = config(&[]).unwrap();
         assert_eq!(c.database_url, DatabaseUrl::Sqlite("anthology.db".into()));
         assert_eq!(c.database_pool_size, 10);
+        assert_eq!(c.database_statement_timeout, Duration::from_secs(5));
         assert_eq!(c.addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.jwt_secret, None);
         assert!(c.jwt_previous_secrets.is_empty());
@@ -447,6 +455,8 @@ mod tests {
             ("ANTHOLOGY_CACHE_TTL_MS", "forever"),
             // Past the ends of each range.
             ("DATABASE_POOL_SIZE", "201"),
+            ("DATABASE_STATEMENT_TIMEOUT_MS", "9"),
+            ("DATABASE_STATEMENT_TIMEOUT_MS", "600001"),
             ("JWT_TTL_SECONDS", "2592001"),
             ("ANTHOLOGY_MAX_BODY_BYTES", "1023"),
             ("ANTHOLOGY_CACHE_TTL_MS", "60001"),
@@ -480,6 +490,7 @@ mod tests {
     fn ranges_include_their_ends_and_values_may_be_padded() {
         let c = config(&[
             ("DATABASE_POOL_SIZE", " 200 "),
+            ("DATABASE_STATEMENT_TIMEOUT_MS", "10"),
             ("JWT_TTL_SECONDS", "60"),
             ("ANTHOLOGY_MAX_BODY_BYTES", "67108864"),
             ("ANTHOLOGY_CACHE_TTL_MS", "0"),
@@ -490,6 +501,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.database_pool_size, 200);
+        assert_eq!(c.database_statement_timeout, Duration::from_millis(10));
         assert_eq!(c.jwt_ttl, Duration::from_secs(60));
         assert_eq!(c.max_body_bytes, 64 * 1024 * 1024);
         assert_eq!(c.cache_ttl, Duration::ZERO);

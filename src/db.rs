@@ -49,6 +49,10 @@ pub enum DbSetupError {
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    /// PostgreSQL's `statement_timeout` for every connection, so that no
+    /// statement holds one for long; `None` for migrations, which may take
+    /// as long as they take. (SQLite's equivalent is [`sqlite_deadline`].)
+    statement_timeout: Option<Duration>,
 }
 
 impl ManageConnection for ConnectionManager {
@@ -57,11 +61,20 @@ impl ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<DbConnection, DbSetupError> {
         let connect_err = |e: ConnectionError| DbSetupError::Connect(e.to_string());
+        let setup_err = |e: diesel::result::Error| DbSetupError::Connect(e.to_string());
         match &self.url {
-            DatabaseUrl::Postgres(url) => Ok(DbConnection::Pg(PgConnection::establish(url).map_err(connect_err)?)),
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = PgConnection::establish(url).map_err(connect_err)?;
+                if let Some(timeout) = self.statement_timeout {
+                    conn.batch_execute(&format!("SET statement_timeout = {}", timeout.as_millis()))
+                        .map_err(setup_err)?;
+                }
+                Ok(DbConnection::Pg(conn))
+            }
             DatabaseUrl::Sqlite(path) => {
                 create_private(path)?;
                 let path = path.to_str().ok_or_else(|| DbSetupError::Connect("the SQLite path is not UTF-8".into()))?;
+                sqlite_deadline::install()?;
                 let mut conn = SqliteConnection::establish(path).map_err(connect_err)?;
                 // busy_timeout must come before journal_mode: switching to WAL
                 // itself needs the lock that other connections may hold.
@@ -71,7 +84,7 @@ impl ManageConnection for ConnectionManager {
                      PRAGMA synchronous = NORMAL;
                      PRAGMA foreign_keys = ON;",
                 )
-                .map_err(|e| DbSetupError::Connect(e.to_string()))?;
+                .map_err(setup_err)?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }
@@ -104,10 +117,104 @@ pub type PooledDbConnection = PooledConnection<ConnectionManager>;
 /// Called after a write that changes what readers see has committed.
 pub type PublicWriteHook = Arc<dyn Fn() + Send + Sync>;
 
+/// SQLite has no statement timeout. It has a progress handler, which it calls
+/// every few thousand steps of a running statement and which may interrupt
+/// it. diesel 2.3 does not hand out a connection's raw handle, so an
+/// auto-extension — which SQLite runs on every connection the process opens —
+/// installs the handler; the handler reads the deadline of the thread running
+/// the statement, which [`Db::read`] sets around a request's reads. Without
+/// one (writes, the CLI, start-up, migrations) it never interrupts.
+mod sqlite_deadline {
+    use std::cell::Cell;
+    use std::ffi::{c_char, c_int, c_void};
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
+
+    use libsqlite3_sys as ffi;
+
+    use super::DbSetupError;
+
+    /// Steps of SQLite's virtual machine between two looks at the clock: a
+    /// few microseconds of work.
+    const STEPS: c_int = 1000;
+
+    thread_local! {
+        static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    }
+
+    /// Registers the auto-extension, once per process.
+    pub fn install() -> Result<(), DbSetupError> {
+        static REGISTERED: OnceLock<c_int> = OnceLock::new();
+        // SAFETY: `on_open` has the signature SQLite calls an auto-extension
+        // with, and as a function it lives as long as the process.
+        let code = *REGISTERED.get_or_init(|| unsafe { ffi::sqlite3_auto_extension(Some(on_open)) });
+        if code == ffi::SQLITE_OK {
+            Ok(())
+        } else {
+            Err(DbSetupError::Connect(format!("cannot register SQLite's progress handler (code {code})")))
+        }
+    }
+
+    unsafe extern "C" fn on_open(
+        db: *mut ffi::sqlite3,
+        _error: *mut *mut c_char,
+        _api: *const ffi::sqlite3_api_routines,
+    ) -> c_int {
+        // SAFETY: SQLite passes the connection it is opening; the handler
+        // uses no data pointer.
+        unsafe { ffi::sqlite3_progress_handler(db, STEPS, Some(past_deadline), std::ptr::null_mut()) };
+        ffi::SQLITE_OK
+    }
+
+    /// Non-zero interrupts the statement: it fails with SQLITE_INTERRUPT
+    /// ("interrupted"). Never panics: it is called from C.
+    extern "C" fn past_deadline(_: *mut c_void) -> c_int {
+        let past = DEADLINE.try_with(|deadline| deadline.get().is_some_and(|at| Instant::now() >= at));
+        c_int::from(past.unwrap_or(false))
+    }
+
+    /// This thread's statements are interrupted once `budget` has passed,
+    /// until the guard drops.
+    pub fn start(budget: Duration) -> Deadline {
+        DEADLINE.set(Some(Instant::now() + budget));
+        Deadline(())
+    }
+
+    pub struct Deadline(());
+
+    impl Drop for Deadline {
+        fn drop(&mut self) {
+            DEADLINE.set(None);
+        }
+    }
+}
+
+/// How long a costly read waits for its turn before it is turned away…
+const COSTLY_READ_WAIT: Duration = Duration::from_millis(250);
+/// …and what it is told then.
+pub(crate) const NO_TURN: &str = "too many searches and rankings are running; try again shortly";
+
+/// What a read may cost: [`Db::read_costing`] lets only so many costly ones
+/// run at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cost {
+    /// One story, a page of the newest: a few index lookups.
+    Plain,
+    /// A search, a ranking or count over every story, suggestions: up to
+    /// the statement timeout, and anyone may ask for one.
+    High,
+}
+
 /// The shared handle to the database.
 #[derive(Clone)]
 pub struct Db {
+    manager: ConnectionManager,
     pool: DbPool,
+    /// Turns for [`Cost::High`] reads: half the pool (at least one), so that
+    /// however many arrive, the other half is left for plain reads.
+    costly_reads: Arc<tokio::sync::Semaphore>,
+    /// SQLite: how long a request's reads may run ([`sqlite_deadline`]).
+    sqlite_budget: Option<Duration>,
     /// SQLite takes one writer at a time; writers of this process queue
     /// here, in order, instead of in SQLite's busy handler, which sleeps in
     /// growing steps and makes the slowest write wait hundreds of ms.
@@ -173,19 +280,29 @@ impl<S: WriteScope> Tx<'_, S> {
 
 impl Db {
     /// Builds the pool and checks one connection, so a wrong URL or a server
-    /// that is down stops start-up with the real cause.
-    pub fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<Self, DbSetupError> {
-        let manager = ConnectionManager { url: url.clone() };
+    /// that is down stops start-up with the real cause. No statement runs
+    /// longer than `statement_timeout` (on SQLite: no request's work, see
+    /// [`Db::read`]).
+    pub fn connect(url: &DatabaseUrl, pool_size: u32, statement_timeout: Duration) -> Result<Self, DbSetupError> {
+        let manager = ConnectionManager { url: url.clone(), statement_timeout: Some(statement_timeout) };
         manager.connect()?;
         let pool = Pool::builder()
             .max_size(pool_size)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(5))
             .test_on_check_out(true)
-            .build(manager)
+            .build(manager.clone())
             .map_err(|e| DbSetupError::Connect(e.to_string()))?;
-        let sqlite_writer = matches!(url, DatabaseUrl::Sqlite(_)).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Self { pool, sqlite_writer, on_public_write: None })
+        let sqlite = matches!(url, DatabaseUrl::Sqlite(_));
+        let sqlite_writer = sqlite.then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Self {
+            manager,
+            pool,
+            costly_reads: Arc::new(tokio::sync::Semaphore::new((pool_size as usize / 2).max(1))),
+            sqlite_budget: sqlite.then_some(statement_timeout),
+            sqlite_writer,
+            on_public_write: None,
+        })
     }
 
     /// Calls `hook` after every committed [`Content`] write.
@@ -202,19 +319,55 @@ impl Db {
 
     /// Runs `f` with a pooled connection on the blocking thread pool. A pool
     /// that cannot hand out a connection means the database is unreachable:
-    /// 503, not 500.
+    /// 503, not 500. On SQLite, `f`'s statements are interrupted once the
+    /// statement timeout has passed since it began (503 too).
     pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
+        self.on_blocking_pool(self.sqlite_budget, f).await
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool, its
+    /// SQLite statements interrupted once `sqlite_budget` has passed.
+    async fn on_blocking_pool<T, F>(&self, sqlite_budget: Option<Duration>, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (pool, budget) = (self.pool.clone(), sqlite_budget);
         web::block(move || {
             let mut conn = pool.get().map_err(ApiError::unavailable)?;
+            let _deadline = budget.map(sqlite_deadline::start);
             f(&mut conn)
         })
         .await
         .map_err(ApiError::internal)?
+    }
+
+    /// [`Db::read`], but a [`Cost::High`] read first waits its turn: when
+    /// every turn is taken for longer than a moment, it is 503 with
+    /// `Retry-After` rather than a connection taken from plain reads.
+    pub async fn read_costing<T, F>(&self, cost: Cost, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        if cost == Cost::Plain {
+            return self.read(f).await;
+        }
+        let turn = actix_web::rt::time::timeout(COSTLY_READ_WAIT, self.costly_reads.clone().acquire_owned()).await;
+        let Ok(Ok(turn)) = turn else {
+            return Err(ApiError::Overloaded(NO_TURN));
+        };
+        // The turn goes with the work, and ends with it even if the client
+        // has gone meanwhile: leaving cannot make room for more.
+        self.read(move |conn| {
+            let _turn = turn;
+            f(conn)
+        })
+        .await
     }
 
     /// Runs `f` in a write transaction on the blocking pool: the only way
@@ -230,7 +383,11 @@ impl Db {
             Some(writer) => Some(writer.lock().await),
             None => None,
         };
-        let written = self.read(|conn| in_transaction(conn, f)).await?;
+        // Not interrupted on SQLite: an interrupted write can end its
+        // transaction under diesel's transaction manager, and writes are
+        // short and already taken one at a time. (PostgreSQL's statement
+        // timeout still applies, and cancels cleanly.)
+        let written = self.on_blocking_pool(None, |conn| in_transaction(conn, f)).await?;
         self.committed::<S>();
         Ok(written)
     }
@@ -254,9 +411,11 @@ impl Db {
         }
     }
 
-    /// Applies pending migrations of the matching tree.
+    /// Applies pending migrations of the matching tree, on a connection of
+    /// their own without the statement timeout: building an index on a large
+    /// table, or waiting for another process's migrations, may take longer.
     pub fn migrate(&self) -> Result<(), DbSetupError> {
-        let mut conn = self.conn()?;
+        let mut conn = ConnectionManager { statement_timeout: None, ..self.manager.clone() }.connect()?;
         run_migrations(&mut conn)
     }
 }
@@ -317,12 +476,26 @@ pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
     matches!(err, Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
 }
 
+/// Whether the database cancelled a statement for running too long:
+/// PostgreSQL's `query_canceled` (SQLSTATE 57014) or SQLite's interrupt from
+/// [`sqlite_deadline`]. diesel keeps the SQLSTATE to itself (it maps a few
+/// codes to kinds, the rest to `Unknown`), so the message tells; PostgreSQL
+/// writes it in English unless the server's `lc_messages` says otherwise.
+fn was_cancelled(kind: &diesel::result::DatabaseErrorKind, message: &str) -> bool {
+    matches!(kind, diesel::result::DatabaseErrorKind::Unknown)
+        && (message.starts_with("canceling statement due to statement timeout") || message == "interrupted")
+}
+
 /// Diesel's failures, as the API reports them. Connection-level failures mean
-/// the database went away under us: 503.
+/// the database went away under us, and a statement cancelled for running too
+/// long means it is busy: 503 either way.
 impl From<diesel::result::Error> for ApiError {
     fn from(err: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
         match err {
+            Error::DatabaseError(kind, info) if was_cancelled(&kind, info.message()) => {
+                ApiError::Overloaded("the query ran too long and was cancelled; try again later, or ask for less")
+            }
             Error::NotFound => ApiError::NotFound,
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
                 ApiError::Conflict("this conflicts with an existing resource".into())

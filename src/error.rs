@@ -103,6 +103,11 @@ pub enum ApiError {
     /// logged with the response.
     #[error("the service is temporarily unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// The database is reachable but this request may not have more of it
+    /// now: a query ran past the statement timeout and was cancelled, or too
+    /// many costly reads are running.
+    #[error("{0}")]
+    Overloaded(&'static str),
     /// Anything unexpected; the cause is logged with the response, never sent.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -140,6 +145,7 @@ impl ApiError {
             Self::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             Self::Busy { .. } => ("busy", "Server busy"),
             Self::Unavailable(_) => ("unavailable", "Service unavailable"),
+            Self::Overloaded(_) => ("overloaded", "Service overloaded"),
             Self::Internal(_) => ("internal", "Internal server error"),
         }
     }
@@ -175,7 +181,7 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Busy { .. } | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Busy { .. } | Self::Unavailable(_) | Self::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -204,6 +210,10 @@ impl ResponseError for ApiError {
             }
             Self::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            // Soon: the load that made it so passes quickly.
+            Self::Overloaded(_) => {
+                response.insert_header((header::RETRY_AFTER, "2"));
             }
             _ => {}
         }

@@ -42,10 +42,13 @@ const TITLE_MAX: usize = 300;
 const EMAIL_MAX: usize = 320;
 const PASSWORD_MAX: usize = 1024;
 const URL_MAX: usize = 2048;
-const SLUG_MAX: usize = 100;
+/// The longest slug, explicit or derived from a title (Ghost's limit too).
+pub const SLUG_MAX: usize = 190;
 const LOCALE_MAX: usize = 35;
 const TAG_MAX: usize = 50;
 const TAGS_MAX: usize = 20;
+/// A search longer than a long sentence is not a reader looking for a story.
+const SEARCH_MAX: usize = 200;
 
 /// A story's or an external link's title.
 pub type Title = PlainText<1, TITLE_MAX>;
@@ -59,6 +62,8 @@ pub type Excerpt = PlainText<0, 1000>;
 pub type Markdown = PlainText<0, 500_000>;
 /// A person's name as shown: a byline, an editor's display name.
 pub type Name = PlainText<1, 200>;
+/// A reader's search (`q`). Its words are bounded too, by the search itself.
+pub type SearchText = PlainText<0, SEARCH_MAX>;
 /// A new password.
 pub type Password = Text<10, PASSWORD_MAX>;
 /// An email address as typed at login: only its length is checked here,
@@ -320,6 +325,22 @@ impl StringField for TagSlug {
     }
 }
 
+string_field! {
+    /// A string query or path parameter (a filter, a slug to look up): any
+    /// length, but [`plain_text`].
+    ParamText
+}
+
+impl StringField for ParamText {
+    fn rule(value: &str) -> Result<(), ValidationError> {
+        plain_text(value)
+    }
+
+    fn string_schema() -> ObjectBuilder {
+        ObjectBuilder::new().schema_type(Type::String).pattern(Some(PLAIN_TEXT_PATTERN))
+    }
+}
+
 /// A story's tags as sent: a few [`TagSlug`]s (kept as strings).
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -440,6 +461,7 @@ mod tests {
         limits_agree::<Excerpt>(text);
         limits_agree::<Markdown>(text);
         limits_agree::<Name>(text);
+        limits_agree::<SearchText>(text);
         limits_agree::<Password>(text);
         limits_agree::<LoginEmail>(text);
         limits_agree::<LoginPassword>(text);
@@ -558,6 +580,6 @@ mod tests {
     #[test]
     fn nullable_allows_null_and_keeps_the_limits() {
         let schema = serde_json::to_value(nullable::<Slug>().build()).unwrap();
-        assert_eq!(schema, serde_json::json!({"type": ["string", "null"], "maxLength": 100, "pattern": SLUG_PATTERN}));
+        assert_eq!(schema, serde_json::json!({"type": ["string", "null"], "maxLength": 190, "pattern": SLUG_PATTERN}));
     }
 }

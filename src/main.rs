@@ -22,7 +22,7 @@ fn main() -> ExitCode {
     init_logging(&config.log_filter);
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
-        Command::Migrate => anthology::db::Db::connect(&config.database_url, 1)
+        Command::Migrate => anthology::db::Db::connect(&config.database_url, 1, config.database_statement_timeout)
             .and_then(|db| db.migrate())
             .map(|()| println!("migrations are up to date"))
             .map_err(anyhow::Error::from),

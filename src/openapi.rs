@@ -139,7 +139,7 @@ fn finish_operations(doc: &mut Document) {
             let mut common = vec![
                 ("400", "Bad path or query parameters"),
                 ("500", "Unexpected error (details are logged, not sent)"),
-                ("503", "The database is unreachable"),
+                ("503", "The database is unreachable, or a query ran too long and was cancelled"),
             ];
             if needs_token {
                 common.push(("401", "Missing, invalid, expired or revoked token"));

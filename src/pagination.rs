@@ -1,15 +1,25 @@
 //! Keyset pagination: `limit` and an opaque `cursor` in, a `page` object and a
 //! `Link: <…>; rel="next"` header out. Never OFFSET: a cursor names the last
 //! row seen (its sort key and id), so pages stay stable while rows are added.
+//!
+//! Cursors are sealed ([`CursorKey`]): encrypted and authenticated, so a
+//! client can neither read the sort keys inside (a search's relevance
+//! scores, a rating list's prior) nor forge or alter one — a cursor this API
+//! did not issue is 400 before any of it reaches a query.
 
 use actix_web::HttpRequest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::db::{Internal, Tx};
 use crate::error::ApiError;
+use crate::server_keys::{self, KeyPurpose};
 
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
@@ -22,15 +32,17 @@ pub struct PageParams {
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page; omit (or leave empty) for the
-    /// first page. Opaque: one this API did not issue is 400.
+    /// first page. Opaque (encrypted and authenticated): one this API did not
+    /// issue, or altered, is 400.
     #[param(pattern = r"^[A-Za-z0-9_-]*$")]
     pub cursor: Option<String>,
 }
 
 impl PageParams {
-    /// The page asked for, with its cursor decoded into the list's key type
-    /// `K`. A limit out of range, or a cursor that we did not make, is a 400.
-    pub fn request<K: DeserializeOwned>(&self) -> Result<PageRequest<K>, ApiError> {
+    /// The page asked for, with its cursor opened with `key` and decoded into
+    /// the list's key type `K`. A limit out of range, or a cursor that we did
+    /// not make, is a 400.
+    pub fn request<K: DeserializeOwned>(&self, key: &CursorKey) -> Result<PageRequest<K>, ApiError> {
         let limit = match self.limit {
             None => DEFAULT_LIMIT,
             Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
@@ -39,22 +51,22 @@ impl PageParams {
         let after = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
             None => None,
             Some(raw) => Some(
-                URL_SAFE_NO_PAD
-                    .decode(raw)
-                    .ok()
+                key.open(raw)
                     .and_then(|bytes| serde_json::from_slice(&bytes).ok())
                     .ok_or_else(|| ApiError::BadRequest("cursor is not one this API issued".into()))?,
             ),
         };
-        Ok(PageRequest { limit, after })
+        Ok(PageRequest { limit, after, key: key.clone() })
     }
 }
 
-/// A page to fetch: its size, and the key of the last row before it.
-#[derive(Debug, Clone)]
+/// A page to fetch: its size, the key of the last row before it, and the
+/// key that seals the cursor of the page after it.
+#[derive(Clone)]
 pub struct PageRequest<K> {
     pub limit: i64,
     pub after: Option<K>,
+    pub key: CursorKey,
 }
 
 impl<K: Serialize> PageRequest<K> {
@@ -64,17 +76,58 @@ impl<K: Serialize> PageRequest<K> {
     }
 
     /// Splits the extra fetched row off `rows` and builds the page, its
-    /// cursor from the last row's key.
+    /// cursor sealed from the last row's key.
     pub fn page_of<T>(&self, mut rows: Vec<T>, key: impl Fn(&T) -> K) -> (Vec<T>, Page) {
         let has_more = rows.len() as i64 > self.limit;
         rows.truncate(self.limit as usize);
-        let next_cursor = if has_more { rows.last().map(|row| encode_cursor(&key(row))) } else { None };
+        let next_cursor = if has_more {
+            rows.last().map(|row| self.key.seal(&serde_json::to_vec(&key(row)).unwrap_or_default()))
+        } else {
+            None
+        };
         (rows, Page { limit: self.limit, next_cursor, has_more })
     }
 }
 
-fn encode_cursor<K: Serialize>(key: &K) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
+/// The key that seals cursors: XChaCha20-Poly1305 (its 24-byte nonces may be
+/// random) under a key generated once and kept in `server_keys`, so every
+/// process on one database opens every other's cursors.
+#[derive(Clone)]
+pub struct CursorKey(XChaCha20Poly1305);
+
+/// A sealed cursor is base64url of the nonce and then the ciphertext with its tag.
+const NONCE_BYTES: usize = 24;
+
+impl CursorKey {
+    /// The key in the database, created on first start.
+    pub fn load(tx: &mut Tx<'_, Internal>) -> diesel::QueryResult<Self> {
+        let mut keys = server_keys::ensure(tx, KeyPurpose::Cursor)?;
+        Ok(Self::from_secret(&keys.swap_remove(0).secret.0))
+    }
+
+    /// The cipher key is a digest of the stored secret under a label of its
+    /// own, so it is 32 bytes whatever the secret's encoding.
+    fn from_secret(secret: &[u8]) -> Self {
+        let key: [u8; 32] =
+            Sha256::new().chain_update(b"anthology list cursor\0").chain_update(secret).finalize().into();
+        Self(XChaCha20Poly1305::new(&key.into()))
+    }
+
+    fn seal(&self, plaintext: &[u8]) -> String {
+        let nonce: [u8; NONCE_BYTES] = rand::random();
+        let sealed = self
+            .0
+            .encrypt(&XNonce::from(nonce), plaintext)
+            .expect("XChaCha20-Poly1305 seals any message shorter than 256 GiB");
+        URL_SAFE_NO_PAD.encode([&nonce[..], &sealed].concat())
+    }
+
+    /// The plaintext of a cursor this key sealed; `None` for anything else.
+    fn open(&self, cursor: &str) -> Option<Vec<u8>> {
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+        let (nonce, sealed) = bytes.split_at_checked(NONCE_BYTES)?;
+        self.0.decrypt(&XNonce::try_from(nonce).ok()?, sealed).ok()
+    }
 }
 
 /// Where a list stands.
@@ -100,4 +153,50 @@ pub fn next_link(req: &HttpRequest, page: &Page) -> Option<String> {
         .collect();
     pairs.push(format!("cursor={cursor}"));
     Some(format!("<{}?{}>; rel=\"next\"", req.path(), pairs.join("&")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request<K: DeserializeOwned>(key: &CursorKey, cursor: &str) -> Result<PageRequest<K>, ApiError> {
+        PageParams { limit: None, cursor: Some(cursor.to_owned()) }.request(key)
+    }
+
+    #[test]
+    fn cursors_open_only_with_the_key_that_sealed_them() {
+        let key = CursorKey::from_secret(b"one");
+        let cursor = key.seal(br#"{"title":"Apple","id":7}"#);
+        assert!(!String::from_utf8_lossy(&URL_SAFE_NO_PAD.decode(&cursor).unwrap()).contains("Apple"));
+        assert_eq!(key.open(&cursor).unwrap(), br#"{"title":"Apple","id":7}"#);
+        // Sealed twice, the same key looks different: nothing to compare or guess.
+        assert_ne!(key.seal(b"7"), key.seal(b"7"));
+        assert_eq!(CursorKey::from_secret(b"other").open(&cursor), None);
+
+        // Every altered byte, a truncation and a forgery are refused.
+        let bytes = URL_SAFE_NO_PAD.decode(&cursor).unwrap();
+        for i in 0..bytes.len() {
+            let mut altered = bytes.clone();
+            altered[i] ^= 1;
+            assert_eq!(key.open(&URL_SAFE_NO_PAD.encode(&altered)), None, "byte {i}");
+        }
+        assert_eq!(key.open(&URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() - 1])), None);
+        assert_eq!(key.open(&URL_SAFE_NO_PAD.encode(&bytes[..10])), None);
+        assert_eq!(key.open(&URL_SAFE_NO_PAD.encode(br#"{"title":"Apple","id":7}"#)), None);
+        assert_eq!(key.open("not base64!"), None);
+    }
+
+    #[test]
+    fn a_page_cursor_comes_back_as_the_key_of_its_last_row() {
+        let key = CursorKey::from_secret(b"secret");
+        let first: PageRequest<i64> = PageParams { limit: Some(2), cursor: None }.request(&key).unwrap();
+        let (rows, page) = first.page_of(vec![10, 20, 30], |row| *row);
+        assert_eq!((rows, page.has_more), (vec![10, 20], true));
+        let next: PageRequest<i64> = request(&key, page.next_cursor.as_deref().unwrap()).unwrap();
+        assert_eq!(next.after, Some(20));
+        // A cursor of another key type is not this list's.
+        assert!(request::<String>(&key, page.next_cursor.as_deref().unwrap()).is_err());
+        let forged = URL_SAFE_NO_PAD.encode(b"20");
+        assert!(matches!(request::<i64>(&key, &forged), Err(ApiError::BadRequest(_))));
+    }
 }

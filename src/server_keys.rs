@@ -17,9 +17,11 @@ pub enum KeyPurpose {
     Jwt,
     VoterHash,
     Preview,
+    /// Encrypts list cursors ([`crate::pagination::CursorKey`]).
+    Cursor,
 }
 
-stored_as_text!(KeyPurpose { Jwt => "jwt", VoterHash => "voter-hash", Preview => "preview" });
+stored_as_text!(KeyPurpose { Jwt => "jwt", VoterHash => "voter-hash", Preview => "preview", Cursor => "cursor" });
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = server_keys)]

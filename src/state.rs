@@ -8,6 +8,7 @@ use crate::auth::throttle::LoginThrottle;
 use crate::cache::ResponseCache;
 use crate::config::Config;
 use crate::db::{Db, DbSetupError, Internal};
+use crate::pagination::CursorKey;
 use crate::preview::PreviewKey;
 use crate::ratings::{VoteLimits, VoteThrottle, VoterHasher};
 use crate::scores::RatingPrior;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub(crate) password_checks: CheckSlots,
     pub(crate) voter_hasher: VoterHasher,
     pub(crate) preview_key: PreviewKey,
+    /// Seals list cursors; the same in every process on the database.
+    pub(crate) cursor_key: CursorKey,
     pub(crate) vote_throttle: VoteThrottle,
     pub(crate) vote_limits: VoteLimits,
     pub(crate) rating_prior: RatingPrior,
@@ -34,12 +37,13 @@ impl AppState {
     /// before the first request.
     pub fn init(config: Config) -> Result<Self, DbSetupError> {
         let response_cache = ResponseCache::new(config.cache_ttl);
-        let db = Db::connect(&config.database_url, config.database_pool_size)?
+        let db = Db::connect(&config.database_url, config.database_pool_size, config.database_statement_timeout)?
             .on_public_write(response_cache.invalidation_hook());
         db.migrate()?;
-        let (jwt, voter_hasher, preview_key) = db
+        let (jwt, voter_hasher, preview_key, cursor_key) = db
             .write_now::<Internal, _, _>(|tx| {
-                Ok((JwtKeys::load(&config, tx)?, VoterHasher::load(tx)?, PreviewKey::load(tx)?))
+                let keys = (JwtKeys::load(&config, tx)?, VoterHasher::load(tx)?);
+                Ok((keys.0, keys.1, PreviewKey::load(tx)?, CursorKey::load(tx)?))
             })
             .map_err(|e| DbSetupError::Connect(format!("{:#}", anyhow::Error::from(e))))?;
         Ok(Self {
@@ -59,6 +63,7 @@ impl AppState {
             response_cache,
             voter_hasher,
             preview_key,
+            cursor_key,
             config: Arc::new(config),
             db,
             jwt,

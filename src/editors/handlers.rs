@@ -25,7 +25,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 )]
 #[get("/editors")]
 pub async fn list_editors(req: HttpRequest, _: CurrentAdmin, state: State, params: web::Query<PageParams>) -> Reply {
-    let page = params.request()?;
+    let page = params.request(&state.cursor_key)?;
     let body: EditorList = state.db.read(move |conn| super::list_page(conn, page)).await?;
     page_json(&req, Audience::Editors, &body, &body.page)
 }

@@ -10,6 +10,7 @@ use utoipa::IntoParams;
 
 use super::{FEED_LENGTH, Site, URLS_PER_SITEMAP};
 use crate::error::{ApiError, Problem};
+use crate::fields::ParamText;
 use crate::http::{IfNoneMatch, PUBLIC_CACHE_CONTROL, Reply, public_bytes};
 use crate::state::State;
 use crate::stories::dto::Story;
@@ -22,7 +23,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[into_params(parameter_in = Query)]
 pub struct FeedParams {
     /// Only stories with this tag slug.
-    pub tag: Option<String>,
+    #[param(inline)]
+    pub tag: Option<ParamText>,
 }
 
 fn site(req: &HttpRequest, state: &State, tag: Option<String>) -> Site {
@@ -39,7 +41,7 @@ fn site(req: &HttpRequest, state: &State, tag: Option<String>) -> Site {
 async fn newest(req: &HttpRequest, state: &State, params: FeedParams) -> Result<(Vec<Story>, Site), ApiError> {
     let tag = params.tag.clone();
     let stories = state.db.read(move |conn| crate::stories::newest_public(conn, tag, FEED_LENGTH)).await?;
-    Ok((stories, site(req, state, params.tag)))
+    Ok((stories, site(req, state, params.tag.map(String::from))))
 }
 
 /// Atom feed.

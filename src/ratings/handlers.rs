@@ -105,7 +105,7 @@ pub async fn list_ratings(
     id: StoryId,
     page: Query<PageParams>,
 ) -> Reply {
-    let (id, page) = (id.0, page.request()?);
+    let (id, page) = (id.0, page.request(&state.cursor_key)?);
     let body: RatingList = state.db.read(move |conn| super::votes_page(conn, id, page)).await?;
     page_json(&req, Audience::Editors, &body, &body.page)
 }

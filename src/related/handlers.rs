@@ -9,7 +9,7 @@ use crate::error::Problem;
 use crate::http::{Audience, IfNoneMatch, Reply, StoryId, created, json_for, no_content, private_json};
 use crate::json::ApiJson;
 use crate::state::State;
-use crate::stories::dto::{PublicReadFailures, StoryNotFound};
+use crate::stories::dto::{CostlyReadFailures, PublicReadFailures, StoryNotFound};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_related).service(replace_related).service(add_related).service(delete_related);
@@ -21,7 +21,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// left out for readers and shown to editors with the target's status.
 /// `?suggest=N` appends up to N published stories most like this one
 /// (shared rare tags, shared words), never the story itself nor one
-/// already linked.
+/// already linked. Readers' suggestions run a few at a time: beyond that,
+/// 503 with `Retry-After`.
 #[utoipa::path(
     tag = "related", operation_id = "listRelatedLinks", security((), ("bearer" = [])),
     params(StoryId, SuggestParams, IfNoneMatch),
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         (status = 200, description = "The list", body = RelatedList,
             headers(("ETag" = String, description = "Strong validator (public reads)"))),
         PublicReadFailures,
+        CostlyReadFailures,
     )
 )]
 #[get("/stories/{id:\\d+}/related")]
@@ -41,7 +43,8 @@ pub async fn list_related(
     _: IfNoneMatch,
 ) -> Reply {
     let (suggest, audience) = (params.count()?, Audience::of(&editor));
-    let data = state.db.read(move |conn| super::list_for(conn, id, audience, suggest)).await?;
+    let cost = super::list_cost(suggest, audience);
+    let data = state.db.read_costing(cost, move |conn| super::list_for(conn, id, audience, suggest)).await?;
     json_for(&req, audience, &RelatedList { data })
 }
 

@@ -11,7 +11,7 @@ mod queries;
 
 use std::collections::{HashMap, HashSet};
 
-use crate::db::{Content, DbConnection, Tx, now};
+use crate::db::{Content, Cost, DbConnection, Tx, now};
 use crate::error::{ApiError, FieldError};
 use crate::http::Audience;
 use crate::stories::{Combine, Status, best_public_matches, is_public, visible_to};
@@ -106,6 +106,15 @@ fn story_ref(target: TargetRow, at: chrono::NaiveDateTime) -> StoryRef {
     }
 }
 
+/// What a list costs the database: suggestions search the full-text and tag
+/// indexes, costly when readers ask; editors' requests are not rationed.
+pub fn list_cost(suggest: u8, audience: Audience) -> Cost {
+    match audience {
+        Audience::Readers if suggest > 0 => Cost::High,
+        _ => Cost::Plain,
+    }
+}
+
 /// Story `story_id`'s list as `audience` may see it, with up to `suggest`
 /// suggestions. Readers see only public stories' lists, and links to
 /// stories that are not public are left out for them.
@@ -158,17 +167,25 @@ pub fn remove(tx: &mut Tx<'_, Content>, story_id: i64, link_id: i64) -> Result<(
     Ok(())
 }
 
+/// The list as `audience` sees it. Editors see the stored positions, which
+/// they order and remove by; readers see the links they may see numbered
+/// 1 to n, so the gaps left by hidden ones do not reveal that those exist.
+/// Suggestions continue after the last visible link.
 fn list(conn: &mut DbConnection, story_id: i64, audience: Audience, suggest: u8) -> Result<Vec<RelatedLink>, ApiError> {
     let at = now();
     let rows = queries::links_of(conn, story_id)?;
     let linked: HashSet<i64> = rows.iter().filter_map(|(link, _)| link.target_story_id).collect();
     let mut data = Vec::with_capacity(rows.len() + usize::from(suggest));
     for (link, target) in rows {
+        let position = match audience {
+            Audience::Editors => link.position,
+            Audience::Readers => data.len() as i32 + 1,
+        };
         let entry = match (target, link.url) {
             (Some(target), _) if audience == Audience::Editors || is_public(target.status, target.published_at, at) => {
                 RelatedLink {
                     id: Some(link.id),
-                    position: link.position,
+                    position,
                     kind: LinkKind::Story,
                     title: target.title.clone(),
                     url: None,
@@ -177,7 +194,7 @@ fn list(conn: &mut DbConnection, story_id: i64, audience: Audience, suggest: u8)
             }
             (None, Some(url)) => RelatedLink {
                 id: Some(link.id),
-                position: link.position,
+                position,
                 kind: LinkKind::External,
                 title: link.title.unwrap_or_default(),
                 url: Some(url),

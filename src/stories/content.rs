@@ -91,14 +91,24 @@ fn excerpt_from(blocks: &[String]) -> String {
     format!("{}…", at_word.trim_end_matches(|c: char| c.is_whitespace() || c.is_ascii_punctuation()))
 }
 
+/// The longest slug derived from a title: the explicit-slug limit
+/// ([`crate::fields::SLUG_MAX`], 190, as in Ghost) less room for the `-2` …
+/// `-9999` that makes a taken slug unique, so that a derived slug still
+/// passes the explicit-slug rule when a later edit checks the whole story.
+const DERIVED_SLUG_MAX: usize = crate::fields::SLUG_MAX - 5;
+
 /// A slug from a title: transliterated to ASCII, lower-case, hyphenated, at
-/// most 80 characters cut on a hyphen; `story` if nothing is left.
+/// most [`DERIVED_SLUG_MAX`] characters cut between words (so a long title
+/// keeps its words); `story` if nothing is left.
 pub fn slug_from_title(title: &str) -> String {
+    let max = DERIVED_SLUG_MAX;
     let slug = slug::slugify(title);
-    let slug = if slug.len() > 80 {
-        slug[..80].rsplit_once('-').map_or(&slug[..80], |(head, _)| head).to_owned()
-    } else {
-        slug
+    // `slugify` yields ASCII, so byte indices are character indices. A cut
+    // that falls just before a hyphen keeps the whole word.
+    let slug = match slug.as_bytes().get(max) {
+        None => slug,
+        Some(b'-') => slug[..max].to_owned(),
+        Some(_) => slug[..max].rsplit_once('-').map_or(&slug[..max], |(head, _)| head).to_owned(),
     };
     if slug.is_empty() { "story".to_owned() } else { slug }
 }
@@ -111,7 +121,19 @@ mod tests {
     fn slugs_are_ascii_and_hyphenated() {
         assert_eq!(slug_from_title("“Mum’s moving in” — a story of Łódź"), "mum-s-moving-in-a-story-of-lodz");
         assert_eq!(slug_from_title("“…” — ?!"), "story");
-        assert!(slug_from_title(&"word ".repeat(50)).len() <= 80);
+        // Long titles keep every word up to 185 characters, and are cut between words.
+        let long =
+            "When my mother turned eighty-four, we said the words we had avoided for years: come and live with us";
+        assert_eq!(
+            slug_from_title(long),
+            "when-my-mother-turned-eighty-four-we-said-the-words-we-had-avoided-for-years-come-and-live-with-us"
+        );
+        let cut = slug_from_title(&"word ".repeat(50));
+        assert_eq!(cut, vec!["word"; 37].join("-"));
+        assert_eq!(cut.len(), 184);
+        // A cut that lands just before a hyphen keeps the last whole word.
+        assert_eq!(slug_from_title(&format!("{} tail", "x".repeat(185))), "x".repeat(185));
+        assert_eq!(slug_from_title(&"y".repeat(200)), "y".repeat(185));
     }
 
     #[test]

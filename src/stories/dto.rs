@@ -9,8 +9,11 @@ use utoipa::{IntoParams, IntoResponses, ToSchema};
 use validator::Validate;
 
 use super::Status;
-use crate::fields::{self, Description, Excerpt, HttpUrl, Locale, Markdown, Name, ShortText, Slug, Tags, Title};
-use crate::schemas::{json_response, problem_response};
+use crate::error::ApiError;
+use crate::fields::{
+    self, Description, Excerpt, HttpUrl, Locale, Markdown, Name, ParamText, SearchText, ShortText, Slug, Tags, Title,
+};
+use crate::schemas::{header, json_response, problem_response};
 
 /// How a list is ordered.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
@@ -33,13 +36,18 @@ pub enum SortParam {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Only stories with this tag slug.
-    pub tag: Option<String>,
+    #[param(inline)]
+    pub tag: Option<ParamText>,
     /// Only stories in this locale (BCP 47, e.g. `en-GB`).
-    pub locale: Option<String>,
+    #[param(inline)]
+    pub locale: Option<ParamText>,
     /// Only stories with this byline, exactly.
-    pub author: Option<String>,
-    /// Full-text search over title, excerpt and body; best match first unless `sort` is given.
-    pub q: Option<String>,
+    #[param(inline)]
+    pub author: Option<ParamText>,
+    /// Full-text search over title, excerpt and body, at most 200 characters
+    /// and 8 distinct words; best match first unless `sort` is given.
+    #[param(inline)]
+    pub q: Option<SearchText>,
     /// Only stories published after this time (RFC 3339).
     pub published_after: Option<DateTime<Utc>>,
     /// Only stories published before this time (RFC 3339).
@@ -53,6 +61,15 @@ pub struct ListParams {
     pub fields: Option<Vec<StoryField>>,
     /// Editors only: only stories in this status (by default, editors see every status).
     pub status: Option<Status>,
+}
+
+/// `/v1/stories/slug/{slug}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SlugPath {
+    /// The story's slug
+    #[param(inline)]
+    pub slug: ParamText,
 }
 
 /// Declares [`StoryField`] with each variant's JSON name written once.
@@ -389,6 +406,24 @@ impl IntoResponses for PublicReadFailures {
             ("304".to_owned(), Response::new("Not modified since the ETag in If-None-Match").into()),
             ("404".to_owned(), problem_response("No such story, or not public").into()),
         ])
+    }
+}
+
+/// The 503 of a read that may be costly ([`crate::db::Cost::High`]): said
+/// here so that its description names the rationing.
+pub struct CostlyReadFailures;
+
+impl IntoResponses for CostlyReadFailures {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let mut response = problem_response(
+            "Readers' searches, rankings by rating, tag counts or suggestions are running at capacity (try \
+             again after Retry-After), a query ran too long, or the database is unreachable",
+        );
+        response.headers.insert("Retry-After".to_owned(), header("Seconds to wait before trying again").into());
+        if let Some(RefOr::T(content)) = response.content.get_mut(crate::error::PROBLEM_CONTENT_TYPE) {
+            content.example = serde_json::to_value(ApiError::Overloaded(crate::db::NO_TURN).to_problem()).ok();
+        }
+        BTreeMap::from([("503".to_owned(), response.into())])
     }
 }
 

@@ -7,8 +7,8 @@ use actix_web::http::header::{self, HeaderValue, HttpDate};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 
 use super::dto::{
-    ListParams, PublishRequest, Revision, RevisionList, Story, StoryChangeFailures, StoryInput, StoryList,
-    StoryNotFound, StoryPatch, StoryRead, TagList,
+    CostlyReadFailures, ListParams, PublishRequest, Revision, RevisionList, SlugPath, Story, StoryChangeFailures,
+    StoryInput, StoryList, StoryNotFound, StoryPatch, StoryRead, TagList,
 };
 use super::{StoryKey, Transition};
 use crate::auth::{CurrentEditor, MaybeEditor};
@@ -70,6 +70,8 @@ fn written(story: &Story, status: StatusCode) -> Reply {
 ///
 /// Readers see published stories whose publication time has passed, newest
 /// first. With an editor token the list shows every status and accepts `status`.
+/// Readers' searches and rankings by rating run a few at a time: beyond
+/// that, 503 with `Retry-After`.
 #[utoipa::path(
     tag = "stories", operation_id = "listStories", security((), ("bearer" = [])),
     params(PageParams, ListParams, IfNoneMatch),
@@ -77,6 +79,7 @@ fn written(story: &Story, status: StatusCode) -> Reply {
         (status = 200, description = "A page of stories", body = StoryList,
             headers(("ETag" = String, description = "Strong validator (public reads)"))),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        CostlyReadFailures,
     )
 )]
 #[get("/stories")]
@@ -88,10 +91,12 @@ pub async fn list_stories(
     params: web::Query<ListParams>,
     _: IfNoneMatch,
 ) -> Reply {
-    let (page, params, audience) = (page.request()?, params.into_inner(), Audience::of(&editor));
-    let shared = state.clone();
-    let body: StoryList =
-        state.db.read(move |conn| super::list_page(conn, params, page, audience, &shared.rating_prior)).await?;
+    let (page, params, audience) = (page.request(&state.cursor_key)?, params.into_inner(), Audience::of(&editor));
+    let (shared, cost) = (state.clone(), super::list_cost(&params, audience));
+    let body: StoryList = state
+        .db
+        .read_costing(cost, move |conn| super::list_page(conn, params, page, audience, &shared.rating_prior))
+        .await?;
     page_json(&req, audience, &body, &body.page)
 }
 
@@ -136,17 +141,17 @@ pub async fn get_story(req: HttpRequest, editor: MaybeEditor, state: State, id: 
 /// without an editor token.
 #[utoipa::path(
     tag = "stories", operation_id = "getStoryBySlug", security((), ("bearer" = [])),
-    params(("slug" = String, Path, description = "The story's slug"), IfNoneMatch), responses(StoryRead)
+    params(SlugPath, IfNoneMatch), responses(StoryRead)
 )]
 #[get("/stories/slug/{slug}")]
 pub async fn get_story_by_slug(
     req: HttpRequest,
     editor: MaybeEditor,
     state: State,
-    slug: web::Path<String>,
+    path: web::Path<SlugPath>,
     _: IfNoneMatch,
 ) -> Reply {
-    read_story(&req, &editor.0, &state, StoryKey::Slug(slug.into_inner())).await
+    read_story(&req, &editor.0, &state, StoryKey::Slug(path.into_inner().slug)).await
 }
 
 /// Change a story (JSON Merge Patch, RFC 7396).
@@ -270,7 +275,7 @@ pub async fn list_revisions(
     StoryId(id): StoryId,
     page: web::Query<PageParams>,
 ) -> Reply {
-    let page = page.request()?;
+    let page = page.request(&state.cursor_key)?;
     let body: RevisionList = state.db.read(move |conn| super::revisions_page(conn, id, page)).await?;
     page_json(&req, Audience::Editors, &body, &body.page)
 }
@@ -323,6 +328,8 @@ pub async fn restore_revision(
 /// List tags.
 ///
 /// Tags in use by published stories, with how many carry each, in slug order.
+/// Counting them goes through every published story's tags, so these reads
+/// run a few at a time: beyond that, 503 with `Retry-After`.
 #[utoipa::path(
     tag = "stories", operation_id = "listTags", security(()),
     params(PageParams, IfNoneMatch),
@@ -330,11 +337,12 @@ pub async fn restore_revision(
         (status = 200, description = "A page of tags", body = TagList,
             headers(("ETag" = String, description = "Strong validator"))),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        CostlyReadFailures,
     )
 )]
 #[get("/tags")]
 pub async fn list_tags(req: HttpRequest, state: State, page: web::Query<PageParams>, _: IfNoneMatch) -> Reply {
-    let page = page.request()?;
-    let body: TagList = state.db.read(move |conn| super::tags_page(conn, page)).await?;
+    let page = page.request(&state.cursor_key)?;
+    let body: TagList = state.db.read_costing(super::TAGS_COST, move |conn| super::tags_page(conn, page)).await?;
     page_json(&req, Audience::Readers, &body, &body.page)
 }

@@ -20,9 +20,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use crate::db::{Content, DbConnection, Tx, is_unique_violation, now, stored_as_text};
+use crate::db::{Content, Cost, DbConnection, Tx, is_unique_violation, now, stored_as_text};
 use crate::editors::EditorRow;
 use crate::error::ApiError;
+use crate::fields::{Field, ParamText};
 use crate::http::Audience;
 use crate::pagination::PageRequest;
 use crate::scores::{RatingPrior, average, bayesian_score};
@@ -355,19 +356,66 @@ pub fn delete(tx: &mut Tx<'_, Content>, id: i64, expected_version: Option<i64>) 
 /// How a single story is named in a request.
 pub enum StoryKey {
     Id(i64),
-    Slug(String),
+    Slug(ParamText),
+}
+
+/// A string from a query or a path must keep its field type's rule — no NUL
+/// or other control characters ([`crate::fields::plain_text`]): PostgreSQL
+/// cannot compare text holding NUL (a 500), and SQLite would quietly find
+/// nothing. Neither is an answer: 400, naming the parameter.
+fn check_parameter<T: Field>(name: &str, value: Option<&T>) -> Result<(), ApiError> {
+    match value.map(crate::fields::check) {
+        Some(Err(error)) => Err(ApiError::BadRequest(format!("{name} {error}"))),
+        _ => Ok(()),
+    }
 }
 
 /// One story, as `audience` may see it.
 pub fn read(conn: &mut DbConnection, key: &StoryKey, audience: Audience) -> Result<Story, ApiError> {
     let row = match key {
         StoryKey::Id(id) => queries::find(conn, *id)?,
-        StoryKey::Slug(slug) => queries::find_by_slug(conn, slug)?,
+        StoryKey::Slug(slug) => {
+            check_parameter("slug", Some(slug))?;
+            queries::find_by_slug(conn, slug)?
+        }
     }
     .ok_or(ApiError::NotFound)?;
     visible_to(audience, row.status, row.published_at)?;
     let tags = queries::tags_of(conn, row.id)?;
     Ok(to_story(row, tags, now()))
+}
+
+/// The most distinct words a search may have. Each is one more condition
+/// the full-text index must meet (an FTS5 phrase, a tsquery term), and a
+/// search's cost grew with the square of their number: 10,000 words took
+/// 8.6 s on SQLite, 32,000 overflowed PostgreSQL's stack. Readers search
+/// with a few words; 8 leaves room for a remembered phrase.
+const SEARCH_MAX_TERMS: usize = 8;
+
+/// A search, if it is within bounds: at most [`SEARCH_MAX_TERMS`] distinct
+/// words (its length is [`crate::fields::SearchText`]'s rule); else 400. So
+/// no search, whoever sends it, costs more than a bounded amount.
+fn bounded_search(q: &str) -> Result<String, ApiError> {
+    let terms: BTreeSet<String> = search::words(q).map(str::to_lowercase).collect();
+    if terms.len() > SEARCH_MAX_TERMS {
+        return Err(ApiError::BadRequest(format!(
+            "q may have at most {SEARCH_MAX_TERMS} distinct words, got {}",
+            terms.len()
+        )));
+    }
+    Ok(q.to_owned())
+}
+
+/// What a list costs the database. A search and a ranking by rating score
+/// every story that matches; the other orders walk an index. Editors'
+/// requests, authenticated and few, are not rationed.
+pub fn list_cost(params: &ListParams, audience: Audience) -> Cost {
+    let searching = params.q.as_deref().is_some_and(|q| !q.trim().is_empty());
+    let by_rating = matches!(params.sort, Some(SortParam::RatingDesc));
+    match audience {
+        Audience::Readers if searching || by_rating => Cost::High,
+        _ => Cost::Plain,
+    }
 }
 
 /// One page of a story list as `audience` may see it: items cut to the
@@ -379,7 +427,11 @@ pub fn list_page(
     audience: Audience,
     prior: &RatingPrior,
 ) -> Result<StoryList, ApiError> {
-    let q = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
+    for (name, value) in [("tag", &params.tag), ("locale", &params.locale), ("author", &params.author)] {
+        check_parameter(name, value.as_ref())?;
+    }
+    check_parameter("q", params.q.as_ref())?;
+    let q = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(bounded_search).transpose()?;
     let order = match (params.sort, &q) {
         (Some(SortParam::PublishedDesc), _) | (None, None) => Order::Published(Direction::Desc),
         (Some(SortParam::PublishedAsc), _) => Order::Published(Direction::Asc),
@@ -427,7 +479,8 @@ pub fn list_page(
 
 /// The `limit` newest public stories, whole, with `tag` when given: what
 /// feeds carry.
-pub fn newest_public(conn: &mut DbConnection, tag: Option<String>, limit: i64) -> Result<Vec<Story>, ApiError> {
+pub fn newest_public(conn: &mut DbConnection, tag: Option<ParamText>, limit: i64) -> Result<Vec<Story>, ApiError> {
+    check_parameter("tag", tag.as_ref())?;
     let filter = ListFilter {
         visibility: Visibility::Public,
         params: ListParams { tag, ..ListParams::default() },
@@ -493,6 +546,9 @@ fn chosen_fields(fields: Option<&[StoryField]>) -> BTreeSet<&'static str> {
             .collect(),
     }
 }
+
+/// What the tags list costs: it counts the tags of every public story.
+pub const TAGS_COST: Cost = Cost::High;
 
 /// Tags in use by public stories, with how many carry each, in slug order.
 pub fn tags_page(conn: &mut DbConnection, page: PageRequest<String>) -> Result<TagList, ApiError> {

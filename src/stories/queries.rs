@@ -340,15 +340,15 @@ macro_rules! with_list_filters {
         if let Some(tag) = &params.tag {
             let tagged = story_tags::table
                 .inner_join(tags::table)
-                .filter(tags::slug.eq(tag.clone()))
+                .filter(tags::slug.eq(tag.to_string()))
                 .select(story_tags::story_id);
             query = query.filter(stories::id.eq_any(tagged));
         }
         if let Some(locale) = &params.locale {
-            query = query.filter(stories::locale.eq(locale.clone()));
+            query = query.filter(stories::locale.eq(locale.to_string()));
         }
         if let Some(author) = &params.author {
-            query = query.filter(stories::author_name.eq(author.clone()));
+            query = query.filter(stories::author_name.eq(author.to_string()));
         }
         if let Some(after) = params.published_after {
             query = query.filter(stories::published_at.gt(after.naive_utc()));

@@ -98,14 +98,18 @@ pub fn no_score() -> WithText<Nullable<Double>> {
     sql::<Nullable<Double>>("CAST(NULLIF(").bind::<Text, _>(String::new()).sql(", '') AS DOUBLE PRECISION)")
 }
 
-fn words(q: &str) -> impl Iterator<Item = &str> {
+/// The words of a query, as both backends' indexes see them: runs of letters
+/// and digits.
+pub fn words(q: &str) -> impl Iterator<Item = &str> {
     q.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty())
 }
 
-/// Words as an FTS5 query: each quoted (so `"`, `*`, `-`, `NEAR` and friends
-/// are plain text, never syntax), joined by AND or OR.
+/// Words as an FTS5 query: each once (a repeated word adds cost, not
+/// meaning) and quoted (so `"`, `*`, `-`, `NEAR` and friends are plain text,
+/// never syntax), joined by AND or OR.
 fn fts5_query(q: &str, combine: Combine) -> String {
-    let quoted: Vec<String> = words(q).map(|w| format!("\"{w}\"")).collect();
+    let mut seen = std::collections::HashSet::new();
+    let quoted: Vec<String> = words(q).filter(|w| seen.insert(w.to_lowercase())).map(|w| format!("\"{w}\"")).collect();
     match (quoted.is_empty(), combine) {
         (true, _) => "\"\"".to_owned(),
         (false, Combine::All) => quoted.join(" "),
@@ -131,6 +135,7 @@ mod tests {
         assert_eq!(fts5_query(r#"mother "NEAR(x" -moving* OR"#, Combine::All), r#""mother" "NEAR" "x" "moving" "OR""#);
         assert_eq!(fts5_query("—", Combine::All), r#""""#);
         assert_eq!(fts5_query("new mother", Combine::Any), r#""new" OR "mother""#);
+        assert_eq!(fts5_query("Mother mother MOTHER day", Combine::All), r#""Mother" "day""#);
         assert_eq!(websearch_query("new, mother!", Combine::Any), "new or mother");
     }
 }

@@ -9,6 +9,7 @@ crate::on_both_backends!(
     editors_replace_append_reorder_and_remove_links,
     every_rule_is_checked_and_a_bad_list_changes_nothing,
     readers_see_only_links_to_public_stories,
+    readers_see_visible_links_numbered_from_one,
     deleting_a_story_removes_links_to_it_everywhere,
     suggestions_prefer_rare_shared_tags_and_exclude_self_and_linked,
     the_new_mother_story_reads_next_to_mum_moving_in,
@@ -196,7 +197,7 @@ async fn readers_see_only_links_to_public_stories(backend: Backend) {
     .ok(200);
     let path = format!("/v1/stories/{}/related", story["id"]);
     let public_list = app.anon().get(&path).await.ok(200);
-    assert_eq!(summary(&public_list), [(2, "story".into(), "Public target".into())]);
+    assert_eq!(summary(&public_list), [(1, "story".into(), "Public target".into())]);
     let editor_list = editor.get(&path).await.ok(200);
     let statuses: Vec<&str> =
         editor_list["data"].as_array().unwrap().iter().map(|l| l["story"]["status"].as_str().unwrap()).collect();
@@ -204,6 +205,47 @@ async fn readers_see_only_links_to_public_stories(backend: Backend) {
     // A story that is not public has no public list.
     app.anon().get(&format!("/v1/stories/{}/related", draft["id"])).await.problem(404);
     app.anon().get("/v1/stories/987654/related").await.problem(404);
+}
+
+/// Readers used to see the stored positions, 2 and 4 when 1 and 3 were a
+/// draft and a scheduled story: the gaps told them unpublished work existed.
+async fn readers_see_visible_links_numbered_from_one(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let story = published(&editor, json!({"title": "Home", "tags": ["shared"]})).await;
+    let draft = editor.create_story(json!({"title": "Draft target"})).await;
+    let public = published(&editor, json!({"title": "Public target"})).await;
+    let scheduled = editor.create_story(json!({"title": "Scheduled target"})).await;
+    editor.publish(&scheduled["id"], Some("2999-01-01T00:00:00Z")).await;
+    published(&editor, json!({"title": "Suggested", "tags": ["shared"]})).await;
+    put_links(
+        &editor,
+        &story,
+        json!([{"story_id": draft["id"]}, {"story_id": public["id"]}, {"story_id": scheduled["id"]},
+               {"url": "https://help.example/", "title": "Help"}]),
+    )
+    .await
+    .ok(200);
+    let path = format!("/v1/stories/{}/related", story["id"]);
+    assert_eq!(
+        summary(&app.anon().get(&path).await.ok(200)),
+        [(1, "story".into(), "Public target".into()), (2, "external".into(), "Help".into())]
+    );
+    // Suggestions continue after the visible links.
+    assert_eq!(
+        summary(&app.anon().get(&format!("{path}?suggest=1")).await.ok(200)),
+        [
+            (1, "story".into(), "Public target".into()),
+            (2, "external".into(), "Help".into()),
+            (3, "suggested".into(), "Suggested".into())
+        ]
+    );
+    // Editors keep the stored positions, which they order and remove by.
+    let positions: Vec<i64> = summary(&editor.get(&format!("{path}?suggest=1")).await.ok(200))
+        .into_iter()
+        .map(|(position, _, _)| position)
+        .collect();
+    assert_eq!(positions, [1, 2, 3, 4, 5]);
 }
 
 async fn deleting_a_story_removes_links_to_it_everywhere(backend: Backend) {

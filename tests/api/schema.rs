@@ -84,7 +84,7 @@ fn indexes(conn: &mut DbConnection) -> Vec<Index> {
 fn migrated(backend: Backend) -> (TestDb, Db) {
     let test_db = TestDb::new(backend);
     let config = test_config(&test_db.url, &[]);
-    let db = Db::connect(&config.database_url, 2).unwrap();
+    let db = Db::connect(&config.database_url, 2, config.database_statement_timeout).unwrap();
     db.migrate().unwrap();
     (test_db, db)
 }

@@ -1,13 +1,15 @@
 //! The story resource, as far as the foundation goes: create and read back.
 
+use actix_web::http::Method;
 use serde_json::json;
 
-use crate::common::{Backend, TestApp};
+use crate::common::{Backend, Body, TestApp};
 
 crate::on_both_backends!(
     an_editor_creates_a_draft_that_only_editors_can_read,
     text_comes_back_byte_for_byte,
     slugs_are_derived_unique_and_explicit_ones_are_checked,
+    long_titles_keep_their_words_in_the_slug,
     story_fields_are_validated,
     lone_surrogates_are_a_validation_error,
 );
@@ -79,6 +81,42 @@ async fn slugs_are_derived_unique_and_explicit_ones_are_checked(backend: Backend
     assert_eq!(ok["slug"], "chosen-by-hand");
     let res = editor.post("/v1/stories", json!({"title": "Other", "slug": "Not A Slug"})).await;
     assert_eq!(res.invalid_fields(), ["slug"]);
+}
+
+/// Slugs used to be cut at 80 characters, so a long title lost its last
+/// words. Derived slugs now keep up to 185 (room for a `-2` suffix within
+/// the 190 an explicit slug may have), cut between words.
+async fn long_titles_keep_their_words_in_the_slug(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let title =
+        "When my mother turned eighty-four, we finally said the words we had avoided for years: come and live with us";
+    let expected =
+        "when-my-mother-turned-eighty-four-we-finally-said-the-words-we-had-avoided-for-years-come-and-live-with-us";
+    assert!(expected.len() > 80);
+    let story = editor.create_story(json!({"title": title})).await;
+    assert_eq!(story["slug"], expected);
+    // The same title again: a suffix, and the story can still be edited (the
+    // whole content, slug included, is checked again on every edit).
+    let again = editor.create_story(json!({"title": title})).await;
+    assert_eq!(again["slug"], format!("{expected}-2"));
+    let path = format!("/v1/stories/{}", again["id"]);
+    let body = Body::Json(json!({"subtitle": "edited"}));
+    editor.send(Method::PATCH, &path, body, &[("If-Match", "\"v1\"")]).await.ok(200);
+
+    // Longer than the limit: cut between words, never inside one.
+    let words: Vec<String> = (0..40).map(|i| format!("word{i:02}")).collect();
+    let long = editor.create_story(json!({"title": words.join(" ")})).await;
+    let slug = long["slug"].as_str().unwrap();
+    assert!(slug.len() <= 185 && slug.len() > 170, "{slug}");
+    assert!(words.join("-").starts_with(&format!("{slug}-")), "{slug}");
+    // An explicit slug may have 190 characters, not more.
+    let explicit = "a".repeat(190);
+    assert_eq!(editor.create_story(json!({"title": "Explicit", "slug": explicit})).await["slug"], explicit);
+    let res = editor.post("/v1/stories", json!({"title": "Too long", "slug": "b".repeat(191)})).await;
+    assert_eq!(res.invalid_fields(), ["slug"]);
+    app.anon().get(&format!("/v1/stories/slug/{expected}")).await.problem(404);
+    assert_eq!(editor.get(&format!("/v1/stories/slug/{expected}")).await.ok(200)["id"], story["id"]);
 }
 
 async fn story_fields_are_validated(backend: Backend) {

@@ -17,6 +17,9 @@ crate::on_both_backends!(
     derived_fields_of_a_thousand_word_story,
     hostile_markdown_is_sanitized,
     bad_list_parameters_are_400,
+    nul_in_query_and_path_strings_is_400,
+    cursors_are_sealed_and_every_process_opens_them,
+    searches_past_the_bounds_are_400,
 );
 
 async fn published(editor: &Session<'_>, story: Value, at: &str) -> Value {
@@ -324,6 +327,106 @@ async fn bad_list_parameters_are_400(backend: Backend) {
     editor.post("/v1/stories", json!({"title": "ok", "colour": "red"})).await.problem(422);
 }
 
+/// `%00` in a string parameter was a 500 on PostgreSQL ("invalid byte
+/// sequence") and an empty answer on SQLite; any control character is 400.
+async fn nul_in_query_and_path_strings_is_400(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    published(&editor, json!({"title": "Plain", "tags": ["plain"]}), "2026-01-01T00:00:00Z").await;
+    for parameter in ["tag", "locale", "author", "q"] {
+        for value in ["%00", "a%00b", "x%01", "%7F"] {
+            let res = app.anon().get(&format!("/v1/stories?{parameter}={value}")).await;
+            let problem = res.problem(400);
+            assert!(problem["detail"].as_str().unwrap().starts_with(parameter), "{parameter}={value}: {problem}");
+            // Editors' lists too.
+            editor.get(&format!("/v1/stories?{parameter}={value}")).await.problem(400);
+        }
+    }
+    for slug in ["%00", "plain%00", "pl%0Bain"] {
+        app.anon().get(&format!("/v1/stories/slug/{slug}")).await.problem(400);
+        editor.get(&format!("/v1/stories/slug/{slug}")).await.problem(400);
+    }
+    // Tabs and newlines are text, not control characters, in a search.
+    assert_eq!(ids(&app.anon().get("/v1/stories?q=plain%09%0A").await.ok(200)).len(), 1);
+    assert_eq!(ids(&app.anon().get("/v1/stories?tag=plain").await.ok(200)).len(), 1);
+    app.anon().get("/v1/stories/slug/plain").await.ok(200);
+}
+
+/// Cursors used to be base64 JSON: a client could read them (a search's
+/// relevance scores) and forge them (a rating cursor with a prior of
+/// `[0, 0]` divided by zero: 500 on PostgreSQL). They are now sealed under a
+/// key kept in the database.
+async fn cursors_are_sealed_and_every_process_opens_them(backend: Backend) {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let mut expected = Vec::new();
+    for title in ["Apple", "Banana", "Cherry"] {
+        let story = published(&editor, json!({"title": title}), "2026-01-01T00:00:00Z").await;
+        expected.push(story["id"].as_i64().unwrap());
+    }
+    let first = app.anon().get("/v1/stories?sort=title&limit=1").await.ok(200);
+    assert_eq!(ids(&first), expected[..1]);
+    let cursor = first["page"]["next_cursor"].as_str().unwrap().to_owned();
+    let sealed = URL_SAFE_NO_PAD.decode(&cursor).unwrap();
+    assert!(!String::from_utf8_lossy(&sealed).contains("Apple"), "the cursor shows its key");
+
+    // The cursor pages, here and in another process on the same database.
+    let page = |cursor: &str| format!("/v1/stories?sort=title&limit=1&cursor={cursor}");
+    assert_eq!(ids(&app.anon().get(&page(&cursor)).await.ok(200)), expected[1..2]);
+    let other = app.another_process(&[("ANTHOLOGY_CACHE_TTL_MS", "0")]).await;
+    let second = other.anon().get(&page(&cursor)).await.ok(200);
+    assert_eq!(ids(&second), expected[1..2]);
+    let third = second["page"]["next_cursor"].as_str().unwrap();
+    assert_eq!(ids(&app.anon().get(&page(third)).await.ok(200)), expected[2..]);
+
+    // A flipped byte, a truncation: 400.
+    for i in [0, sealed.len() / 2, sealed.len() - 1] {
+        let mut tampered = sealed.clone();
+        tampered[i] ^= 0x01;
+        app.anon().get(&page(&URL_SAFE_NO_PAD.encode(&tampered))).await.problem(400);
+    }
+    app.anon().get(&page(&URL_SAFE_NO_PAD.encode(&sealed[..sealed.len() - 1]))).await.problem(400);
+    // Forged as plain base64 JSON, as cursors used to be: 400, not a page.
+    let forged = |json: &str| URL_SAFE_NO_PAD.encode(json.as_bytes());
+    let after_apple = forged(&format!(r#"{{"by":"title","title":"Apple","id":{}}}"#, expected[0]));
+    app.anon().get(&page(&after_apple)).await.problem(400);
+    let zero_prior = forged(r#"{"by":"rating","score":1.0,"prior":[0.0,0.0],"id":1}"#);
+    app.anon().get(&format!("/v1/stories?sort=-rating&cursor={zero_prior}")).await.problem(400);
+}
+
+/// `q` had no bound and each word became one more condition on the index:
+/// 10,000 words took 8.6 s on SQLite, 32,000 were a 500 on PostgreSQL
+/// ("stack depth limit exceeded"). At most 200 characters and 8 distinct words.
+async fn searches_past_the_bounds_are_400(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    published(&editor, json!({"title": "One two three four", "body": "five six seven eight"}), "2026-01-01T00:00:00Z")
+        .await;
+    let search = |q: String| {
+        let app = &app;
+        async move { app.anon().get(&format!("/v1/stories?q={q}")).await }
+    };
+    // Within the bounds: eight distinct words, repeated up to 200 characters.
+    let eight = "one two three four five six seven eight";
+    assert_eq!(ids(&search(eight.replace(' ', "%20")).await.ok(200)).len(), 1);
+    let repeated = [eight; 5].join(" ");
+    assert_eq!(repeated.chars().count(), 199);
+    assert_eq!(ids(&search(repeated.replace(' ', "%20")).await.ok(200)).len(), 1);
+    // Case does not make a word distinct.
+    assert_eq!(ids(&search(format!("{}%20ONE%20One", eight.replace(' ', "%20"))).await.ok(200)).len(), 1);
+
+    let nine = search(format!("{}%20nine", eight.replace(' ', "%20"))).await.problem(400);
+    assert_eq!(nine["detail"], "q may have at most 8 distinct words, got 9");
+    let long = search("a".repeat(201)).await.problem(400);
+    assert_eq!(long["detail"], "q must be at most 200 characters long");
+    // What used to take seconds, or fail, is refused at once; so is it for editors.
+    let flood: Vec<String> = (0..1000).map(|i| format!("w{i}")).collect();
+    search(flood.join("%20")).await.problem(400);
+    editor.get(&format!("/v1/stories?q={}", flood.join("%20"))).await.problem(400);
+}
+
 mod response_cache {
     use super::*;
 
@@ -399,5 +502,142 @@ mod response_cache {
         app.anon().get(&path).await.ok(200);
         rename_behind_the_apps_back(&app, "Changed elsewhere");
         assert_eq!(app.anon().get(&path).await.ok(200)["title"], "Changed elsewhere");
+    }
+}
+
+/// What one request may take of the database, whoever sends it.
+mod under_load {
+    use std::time::Duration;
+
+    use actix_web::ResponseError;
+    use anthology::db::Cost;
+    use anthology::error::ApiError;
+    use diesel::RunQueryDsl;
+
+    use super::*;
+
+    crate::on_both_backends!(
+        a_statement_past_the_timeout_is_cancelled_with_503,
+        costly_reads_beyond_their_turns_are_503_while_plain_reads_go_on,
+        a_flood_of_searches_leaves_plain_reads_answering,
+    );
+
+    /// Counts to a hundred million: seconds of work on either backend.
+    const SLOW: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000000) \
+                        SELECT count(*) FROM c";
+
+    /// PostgreSQL's `statement_timeout` on every pooled connection, SQLite's
+    /// progress handler: a statement that runs too long is cancelled, and the
+    /// request is a 503 problem that says so, not a 500.
+    async fn a_statement_past_the_timeout_is_cancelled_with_503(backend: Backend) {
+        let app = TestApp::start_with(backend, &[("DATABASE_STATEMENT_TIMEOUT_MS", "300")]).await;
+        let err = app
+            .db
+            .read(|conn| {
+                diesel::sql_query(SLOW).execute(conn)?;
+                Ok(())
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ApiError::Overloaded(_)), "{err:?}");
+        let response = err.error_response();
+        assert_eq!(response.status().as_u16(), 503);
+        assert_eq!(response.headers().get("retry-after").unwrap(), "2");
+        let problem = err.to_problem();
+        assert_eq!((problem.problem_type.as_str(), problem.status), ("/problems/overloaded", 503));
+        assert!(problem.detail.contains("ran too long"), "{}", problem.detail);
+
+        // The connection goes back to the pool in good order, and the next
+        // request's budget starts afresh.
+        for _ in 0..5 {
+            app.db.read(|conn| Ok(diesel::sql_query("SELECT 1").execute(conn)?)).await.unwrap();
+        }
+        app.anon().get("/v1/stories").await.ok(200);
+    }
+
+    /// Costly reads (readers' searches, rankings by rating, tag counts, suggestions) take
+    /// turns, half the pool; with every turn taken they are 503 with
+    /// `Retry-After`, while plain reads still find a connection.
+    async fn costly_reads_beyond_their_turns_are_503_while_plain_reads_go_on(backend: Backend) {
+        // Two connections: one turn for costly reads, one left for plain ones.
+        let app = TestApp::start_with(backend, &[("DATABASE_POOL_SIZE", "2"), ("ANTHOLOGY_CACHE_TTL_MS", "0")]).await;
+        let editor = app.editor().await;
+        let story = published(&editor, json!({"title": "Plain reading", "tags": ["t"]}), "2026-01-01T00:00:00Z").await;
+
+        // Something costly holds the only turn until it is let go.
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let db = app.db.clone();
+        let holder = actix_web::rt::spawn(async move {
+            db.read_costing(Cost::High, move |_conn| {
+                let _ = started_tx.send(());
+                let _ = released.recv();
+                Ok(())
+            })
+            .await
+        });
+        started.await.unwrap();
+
+        let related = format!("/v1/stories/{}/related?suggest=2", story["id"]);
+        for path in ["/v1/stories?q=plain", "/v1/stories?sort=-rating", "/v1/tags", &related] {
+            let res = app.anon().get(path).await;
+            assert_eq!(res.problem(503)["type"], "/problems/overloaded", "{path}");
+            assert_eq!(res.header("retry-after"), Some("2"), "{path}");
+        }
+        // Plain reads go on, and so do editors' searches.
+        app.anon().get(&format!("/v1/stories/{}", story["id"])).await.ok(200);
+        app.anon().get("/v1/stories/slug/plain-reading").await.ok(200);
+        assert_eq!(ids(&app.anon().get("/v1/stories?tag=t&sort=title").await.ok(200)).len(), 1);
+        app.anon().get(&format!("/v1/stories/{}/related", story["id"])).await.ok(200);
+        assert_eq!(ids(&editor.get("/v1/stories?q=plain").await.ok(200)).len(), 1);
+
+        release.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+        assert_eq!(ids(&app.anon().get("/v1/stories?q=plain").await.ok(200)).len(), 1);
+    }
+
+    /// Many long (but valid) searches at once: each is answered, or turned
+    /// away with 503 when the turns are taken; every plain read meanwhile is 200.
+    async fn a_flood_of_searches_leaves_plain_reads_answering(backend: Backend) {
+        let app = TestApp::start_with(backend, &[("ANTHOLOGY_CACHE_TTL_MS", "0")]).await;
+        let editor = app.editor().await;
+        let words = ["mother", "kitchen", "kettle", "radio", "suitcase", "lisbon", "boxes", "evening"];
+        let mut stories = Vec::new();
+        for i in 0..12 {
+            let body: Vec<&str> = words.iter().cycle().skip(i).take(40 + i).copied().collect();
+            let story = json!({"title": format!("{} {i}", words[i % 8]), "body": body.join(" ")});
+            stories.push(published(&editor, story, "2026-01-01T00:00:00Z").await["id"].as_i64().unwrap());
+        }
+        // Eight distinct words, 167 characters.
+        let long_search = vec![words.join("%20"); 3].join("%20");
+
+        let mut requests = Vec::new();
+        for i in 0..48 {
+            let path = match i % 3 {
+                0 => format!("/v1/stories/{}", stories[i % stories.len()]),
+                1 => "/v1/stories?limit=5".to_owned(),
+                _ => format!("/v1/stories?q={long_search}&limit={}", 1 + i % 10),
+            };
+            let url = format!("{}{path}", app.base_url);
+            requests.push((
+                path,
+                actix_web::rt::spawn(async move {
+                    let client = awc::Client::builder().timeout(Duration::from_secs(60)).finish();
+                    let mut res = client.get(url).send().await.expect("request sent");
+                    let body = res.body().await.expect("body read");
+                    (res.status().as_u16(), String::from_utf8_lossy(&body).into_owned())
+                }),
+            ));
+        }
+        let mut searches_answered = 0;
+        for (path, request) in requests {
+            let (status, body) = request.await.unwrap();
+            match (path.contains("q="), status) {
+                (true, 200) => searches_answered += 1,
+                (true, 503) => assert!(body.contains("/problems/overloaded"), "{path}: {body}"),
+                (_, status) => assert_eq!(status, 200, "{path}: {body}"),
+            }
+        }
+        assert!(searches_answered > 0);
     }
 }
