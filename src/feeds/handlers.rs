@@ -101,6 +101,11 @@ pub async fn json_feed(req: HttpRequest, state: State, params: web::Query<FeedPa
     public_bytes(&req, "application/feed+json; charset=utf-8", super::json_feed(&stories, &site)?)
 }
 
+/// How many sitemap files cover ids up to `highest`: at least one.
+fn sitemap_files(highest: i64) -> i64 {
+    (highest.max(1) - 1) / URLS_PER_SITEMAP + 1
+}
+
 /// Sitemap index.
 ///
 /// A sitemap index of files of at most 50,000 story URLs each
@@ -116,8 +121,7 @@ pub async fn json_feed(req: HttpRequest, state: State, params: web::Query<FeedPa
 )]
 #[get("/sitemap.xml")]
 pub async fn sitemap_index(req: HttpRequest, state: State, _: IfNoneMatch) -> Reply {
-    let highest = state.db.read(crate::stories::highest_id).await?;
-    let files = ((highest + URLS_PER_SITEMAP - 1) / URLS_PER_SITEMAP).max(1);
+    let files = sitemap_files(state.db.read(crate::stories::highest_id).await?);
     public_bytes(&req, "application/xml; charset=utf-8", super::sitemap_index(files, &site(&req, &state, None))?)
 }
 
@@ -139,7 +143,7 @@ pub async fn sitemap_file(req: HttpRequest, state: State, n: web::Path<i64>) -> 
     const BATCH: i64 = 1000;
     let n = n.into_inner();
     let highest = state.db.read(crate::stories::highest_id).await?;
-    if n < 1 || (n - 1) * URLS_PER_SITEMAP >= highest.max(1) {
+    if !(1..=sitemap_files(highest)).contains(&n) {
         return Err(ApiError::NotFound);
     }
     let ids = (n - 1) * URLS_PER_SITEMAP + 1..=n * URLS_PER_SITEMAP;

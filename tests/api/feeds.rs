@@ -112,4 +112,6 @@ async fn sitemaps_list_public_story_pages(backend: Backend) {
     }
     app.anon().get("/v1/sitemaps/stories-2.xml").await.problem(404);
     app.anon().get("/v1/sitemaps/stories-0.xml").await.problem(404);
+    // Past any id, however large: no overflow, just no such file.
+    app.anon().get("/v1/sitemaps/stories-9223372036854775807.xml").await.problem(404);
 }
