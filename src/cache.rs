@@ -90,7 +90,9 @@ pub async fn serve_cached(
     };
     let key = req.uri().to_string();
     let generation = cache.generation.load(Ordering::Acquire);
-    if let Some(cached) = entries.get(&key).filter(|c| c.generation == generation) {
+    let cached = entries.get(&key).filter(|c| c.generation == generation);
+    crate::metrics::cache_lookup(cached.is_some());
+    if let Some(cached) = cached {
         let response = replay(&req, &cached);
         return Ok(req.into_response(response));
     }

@@ -93,6 +93,11 @@ pub struct Config {
     #[arg(long, env = "ANTHOLOGY_ADDR", value_name = "ANTHOLOGY_ADDR", global = true,
           default_value = "127.0.0.1:8080", value_parser = parse_addr)]
     pub addr: SocketAddr,
+    /// Address for a second listener serving Prometheus metrics at /metrics
+    /// (IP:PORT). Unset: no metrics listener. Keep it off the public network.
+    #[arg(long, env = "ANTHOLOGY_METRICS_ADDR", value_name = "ANTHOLOGY_METRICS_ADDR", global = true,
+          value_parser = parse_addr)]
+    pub metrics_addr: Option<SocketAddr>,
     /// This API's public origin (and path prefix, if any), for the absolute
     /// links of feeds and sitemaps, e.g. https://api.magazine.example.
     /// Unset: http://ANTHOLOGY_ADDR. Never taken from a request's Host, which
@@ -447,6 +452,7 @@ mod tests {
             ("RATING_VOTES_PER_MINUTE", "0"),
             ("RATING_NEW_VOTERS_PER_DAY", "0"),
             ("PUBLIC_URL", "ftp://example.com"),
+            ("ANTHOLOGY_METRICS_ADDR", "metrics"),
             ("STORY_URL_TEMPLATE", "https://magazine.example/stories/"),
             ("LOGIN_FAILURES_PER_EMAIL", "0"),
             ("LOGIN_CONCURRENT_CHECKS", "1025"),

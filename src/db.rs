@@ -338,7 +338,10 @@ impl Db {
     {
         let (pool, budget) = (self.pool.clone(), sqlite_budget);
         web::block(move || {
+            let asked = std::time::Instant::now();
             let mut conn = pool.get().map_err(ApiError::unavailable)?;
+            let state = pool.state();
+            crate::metrics::pool_checkout(asked.elapsed(), state.connections, state.idle_connections);
             let _deadline = budget.map(sqlite_deadline::start);
             f(&mut conn)
         })

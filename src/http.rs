@@ -163,6 +163,25 @@ pub fn client_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// A route's template from its actix pattern: `/v1/stories/{id:\d+}` →
+/// `/v1/stories/{id}`, as the OpenAPI document writes it.
+pub fn route_template(pattern: &str) -> String {
+    let mut template = String::with_capacity(pattern.len());
+    let (mut in_param, mut in_regex) = (false, false);
+    for c in pattern.chars() {
+        match c {
+            '{' => in_param = true,
+            '}' => (in_param, in_regex) = (false, false),
+            ':' if in_param => in_regex = true,
+            _ => {}
+        }
+        if !in_regex {
+            template.push(c);
+        }
+    }
+    template
+}
+
 /// The ETag of a versioned resource, for `If-Match`.
 pub fn version_etag(version: i64) -> String {
     format!("\"v{version}\"")

@@ -31,6 +31,7 @@ mod feeds;
 mod fields;
 mod http;
 mod json;
+mod metrics;
 pub mod openapi;
 mod pagination;
 mod preview;

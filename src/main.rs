@@ -68,10 +68,24 @@ fn init_logging(filter: &str) {
 
 fn serve(config: Config) -> anyhow::Result<()> {
     use anyhow::Context;
-    let addr = config.addr;
+    let (addr, metrics_addr) = (config.addr, config.metrics_addr);
     let state = AppState::init(config)?;
     let listener = TcpListener::bind(addr).with_context(|| format!("ANTHOLOGY_ADDR: cannot listen on {addr}"))?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    actix_web::rt::System::new().block_on(async move { anthology::server::serve(state, listener)?.await })?;
+    let metrics = match metrics_addr {
+        Some(addr) => {
+            let listener =
+                TcpListener::bind(addr).with_context(|| format!("ANTHOLOGY_METRICS_ADDR: cannot listen on {addr}"))?;
+            tracing::info!(addr = %listener.local_addr()?, "serving metrics");
+            Some(listener)
+        }
+        None => None,
+    };
+    actix_web::rt::System::new().block_on(async move {
+        if let Some(listener) = metrics {
+            actix_web::rt::spawn(anthology::server::serve_metrics(listener)?);
+        }
+        anthology::server::serve(state, listener)?.await
+    })?;
     Ok(())
 }

@@ -237,18 +237,5 @@ static ALLOWED_METHODS: LazyLock<HashMap<String, Vec<Method>>> = LazyLock::new(|
 /// The methods the route with actix pattern `pattern` (e.g.
 /// `/v1/stories/{id:\d+}`) answers, or `None` when it is not an API route.
 pub fn allowed_methods(pattern: &str) -> Option<&'static [Method]> {
-    let mut template = String::with_capacity(pattern.len());
-    let (mut in_param, mut in_regex) = (false, false);
-    for c in pattern.chars() {
-        match c {
-            '{' => in_param = true,
-            '}' => (in_param, in_regex) = (false, false),
-            ':' if in_param => in_regex = true,
-            _ => {}
-        }
-        if !in_regex {
-            template.push(c);
-        }
-    }
-    ALLOWED_METHODS.get(&template).map(Vec::as_slice)
+    ALLOWED_METHODS.get(&crate::http::route_template(pattern)).map(Vec::as_slice)
 }

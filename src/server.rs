@@ -25,6 +25,12 @@ pub fn serve(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
     Ok(actix_web::HttpServer::new(move || app(state.clone())).listen(listener)?.shutdown_timeout(30).run())
 }
 
+/// Serves Prometheus metrics on `listener` (`ANTHOLOGY_METRICS_ADDR`), apart
+/// from the API, with one worker.
+pub fn serve_metrics(listener: TcpListener) -> std::io::Result<Server> {
+    Ok(actix_web::HttpServer::new(crate::metrics::app).workers(1).listen(listener)?.shutdown_timeout(5).run())
+}
+
 /// The whole application, as every worker (and every test) runs it.
 pub fn app(
     state: web::Data<AppState>,
@@ -56,6 +62,7 @@ pub fn app(
         .wrap(ErrorHandlers::new().default_handler(error::problem_safety_net))
         .wrap(Compress::default())
         .wrap(TracingLogger::default())
+        .wrap(from_fn(crate::metrics::record_requests))
 }
 
 /// Any origin may read; only `writers` may vote or write, so no other site

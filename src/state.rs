@@ -36,6 +36,7 @@ impl AppState {
     /// Connects, migrates and loads the keys: everything start-up must do
     /// before the first request.
     pub fn init(config: Config) -> Result<Self, DbSetupError> {
+        crate::metrics::install();
         let response_cache = ResponseCache::new(config.cache_ttl);
         let db = Db::connect(&config.database_url, config.database_pool_size, config.database_statement_timeout)?
             .on_public_write(response_cache.invalidation_hook());

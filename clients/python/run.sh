@@ -42,7 +42,7 @@ export PATH="$here/.venv/bin:$PATH"
 echo "== generate the client from $base_url/openapi.json"
 rm -rf .work
 mkdir -p .work
-openapi-python-client generate --url "$base_url/openapi.json" --output-path generated --overwrite 2>&1 | tee .work/generate.log
+openapi-python-client generate --url "$base_url/openapi.json" --config "$here/config.yml" --output-path generated --overwrite 2>&1 | tee .work/generate.log
 # The generator skips what it cannot model and only warns: treat that as failure.
 if grep -qiE 'warning|error' .work/generate.log; then
   echo "openapi-python-client reported problems with the document (above)" >&2

@@ -72,7 +72,7 @@ pub async fn put_vote(
 ) -> Reply {
     let vote = vote.get()?;
     let client = client_ip(&req, &state.config.trusted_proxies);
-    state.vote_throttle.check(client)?;
+    state.vote_throttle.check(client).inspect_err(|_| crate::metrics::vote("throttled"))?;
     let (story_id, voter) = path.into_inner();
     let voter = uuid::Uuid::parse_str(&voter)
         .map_err(|_| ApiError::invalid("voter", "format", "must be a UUID, made once per reader"))?;
@@ -83,9 +83,17 @@ pub async fn put_vote(
         score: i32::try_from(vote.score).map_err(ApiError::internal)?,
     };
     let shared = state.clone();
-    let (outcome, body) =
-        state.db.write(move |tx| super::vote(tx, &ballot, &shared.vote_limits, &shared.rating_prior)).await?;
-    let status = if outcome == VoteOutcome::Created { StatusCode::CREATED } else { StatusCode::OK };
+    let voted = state.db.write(move |tx| super::vote(tx, &ballot, &shared.vote_limits, &shared.rating_prior)).await;
+    let (outcome, body) = voted.inspect_err(|err| {
+        if matches!(err, ApiError::TooManyRequests { .. }) {
+            crate::metrics::vote("throttled");
+        }
+    })?;
+    let (status, counted) = match outcome {
+        VoteOutcome::Created => (StatusCode::CREATED, "created"),
+        VoteOutcome::Replaced => (StatusCode::OK, "replaced"),
+    };
+    crate::metrics::vote(counted);
     private_json(status, &body)
 }
 

@@ -7,6 +7,7 @@ mod common;
 mod editors;
 mod errors;
 mod feeds;
+mod metrics;
 mod openapi;
 mod preview;
 mod ratings;

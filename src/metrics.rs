@@ -1,0 +1,129 @@
+//! Prometheus metrics, served on a second listener (`ANTHOLOGY_METRICS_ADDR`,
+//! off by default) so they never share the public port: requests by route,
+//! method and status; latency by route; response-cache hits and misses;
+//! database pool use and waits; votes; and the process's own figures.
+//!
+//! Recorded with the `metrics` facade, rendered by its Prometheus exporter.
+//! Route labels are the routes' templates (`/v1/stories/{id}`), never raw
+//! paths, so however many paths clients invent the label set stays small.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpResponse, get};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Latency buckets, in seconds: a cached read takes well under a
+/// millisecond, a search tens of them, a login about fifty.
+const LATENCY_BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+
+/// The recorder is process-wide (the `metrics` facade allows one): every app
+/// in the process records into it.
+fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&LATENCY_BUCKETS)
+            .expect("the latency buckets are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Another recorder installed first (a test harness's) only means ours sees nothing.
+        let _ = metrics::set_global_recorder(recorder);
+        metrics::describe_counter!("http_requests_total", "Requests answered, by route template, method and status");
+        metrics::describe_histogram!("http_request_duration_seconds", "Time to answer, by route template");
+        metrics::describe_counter!("response_cache_hits_total", "Public reads answered from the response cache");
+        metrics::describe_counter!("response_cache_misses_total", "Public reads the response cache did not have");
+        metrics::describe_gauge!("db_pool_connections", "Pooled database connections, by state");
+        metrics::describe_histogram!("db_pool_wait_seconds", "Time spent waiting for a pooled connection");
+        metrics::describe_counter!("votes_total", "Readers' votes, by outcome");
+        metrics_process::Collector::default().describe();
+        handle
+    })
+}
+
+/// Starts recording; call once at start-up, before requests arrive.
+pub fn install() {
+    handle();
+}
+
+/// A route's label: its template, or `unmatched` for paths no route has.
+fn route_label(pattern: Option<String>) -> String {
+    pattern.map_or_else(|| "unmatched".to_owned(), |pattern| crate::http::route_template(&pattern))
+}
+
+/// The middleware (`actix_web::middleware::from_fn`): counts and times every request.
+pub async fn record_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let response = next.call(req).await?;
+    let route = route_label(response.request().match_pattern());
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
+        .increment(1);
+    metrics::histogram!("http_request_duration_seconds", "route" => route).record(started.elapsed());
+    Ok(response)
+}
+
+/// A hit or a miss of the response cache.
+pub fn cache_lookup(hit: bool) {
+    if hit {
+        metrics::counter!("response_cache_hits_total").increment(1);
+    } else {
+        metrics::counter!("response_cache_misses_total").increment(1);
+    }
+}
+
+/// A connection taken from the pool: how long it took, and how many
+/// connections the pool then holds and how many of them are idle.
+pub fn pool_checkout(waited: Duration, connections: u32, idle: u32) {
+    metrics::histogram!("db_pool_wait_seconds").record(waited);
+    metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(idle));
+    metrics::gauge!("db_pool_connections", "state" => "in_use").set(f64::from(connections - idle));
+}
+
+/// A vote's outcome: `created`, `replaced` or `throttled`.
+pub fn vote(outcome: &'static str) {
+    metrics::counter!("votes_total", "outcome" => outcome).increment(1);
+}
+
+/// `GET /metrics`: the Prometheus text format.
+#[get("/metrics")]
+async fn scrape() -> HttpResponse {
+    metrics_process::Collector::default().collect();
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(handle().render())
+}
+
+/// The metrics listener's app.
+pub fn app() -> actix_web::App<
+    impl actix_web::dev::ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    actix_web::App::new().service(scrape)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_label;
+
+    #[test]
+    fn route_labels_are_templates_not_paths() {
+        assert_eq!(route_label(Some(r"/v1/stories/{id:\d+}/rating".into())), "/v1/stories/{id}/rating");
+        assert_eq!(route_label(Some("/v1/stories/slug/{slug}".into())), "/v1/stories/slug/{slug}");
+        assert_eq!(route_label(None), "unmatched");
+    }
+}
