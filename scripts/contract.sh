@@ -2,9 +2,11 @@
 # The OpenAPI document as a product, checked for real: both linters, the
 # TypeScript and Python clients generated from it running a scenario
 # against the live server, schemathesis fuzzing every operation with an
-# editor token, and the /docs page in headless Chromium — on SQLite and on
-# PostgreSQL. Installs what it needs (npm ci, a virtualenv, Debian's
-# chromium). Any failure fails the script.
+# editor token, the /docs page in headless Chromium, and the reader
+# front-end (examples/reader, on a client generated the same way) read and
+# rated in Chromium from a second origin — on SQLite and on PostgreSQL.
+# Installs what it needs (npm ci, a virtualenv, Debian's chromium). Any
+# failure fails the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -34,6 +36,9 @@ cleanup() {
 trap cleanup EXIT
 
 PASSWORD="contract check passphrase"
+# Where examples/reader/run.sh serves the reader front-end: a second origin,
+# which the server must list for the browser to send votes.
+READER_PORT=18303
 
 # check BACKEND DATABASE_URL PORT
 check() {
@@ -45,6 +50,7 @@ check() {
       "$BIN" editors create --email "$who@example.com" --role admin >/dev/null
   done
   DATABASE_URL="$url" ANTHOLOGY_ADDR="127.0.0.1:$port" RUST_LOG=warn RATING_VOTES_PER_MINUTE=1000000 \
+    CORS_ALLOWED_ORIGINS="http://127.0.0.1:$READER_PORT" \
     "$BIN" >"$WORK/$backend.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do curl -fs "$base/health" >/dev/null && break; sleep 0.1; done
@@ -54,6 +60,8 @@ check() {
   clients/typescript/run.sh "$base" client@example.com "$PASSWORD"
   echo "== $backend: Python client"
   clients/python/run.sh "$base" client@example.com "$PASSWORD"
+  echo "== $backend: reader front-end in Chromium (from http://127.0.0.1:$READER_PORT)"
+  READER_PORT=$READER_PORT examples/reader/run.sh "$base" client@example.com "$PASSWORD" "$ROOT/target/reader-screenshot.png"
 
   local token
   token() {

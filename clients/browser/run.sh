@@ -24,29 +24,7 @@ esac
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 clients=$(dirname -- "$here")
 
-chromium_bin=${CHROMIUM_PATH:-/usr/bin/chromium}
-if [ ! -x "$chromium_bin" ]; then
-  if [ "$chromium_bin" != /usr/bin/chromium ]; then
-    echo "run.sh: CHROMIUM_PATH=$chromium_bin is not an executable" >&2
-    exit 1
-  fi
-  echo "run.sh: /usr/bin/chromium missing; installing Debian's chromium" >&2
-  sudo=
-  if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then
-      sudo=sudo
-    else
-      echo "run.sh: need root (or sudo) to apt-get install chromium" >&2
-      exit 1
-    fi
-  fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
-  if [ ! -x /usr/bin/chromium ]; then
-    echo "run.sh: apt-get install chromium did not provide /usr/bin/chromium" >&2
-    exit 1
-  fi
-fi
+"$here/ensure-chromium.sh"
 
 if [ ! -f "$clients/node_modules/playwright-core/package.json" ]; then
   echo "run.sh: playwright-core is not installed; run 'npm ci' in $clients" >&2
