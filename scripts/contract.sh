@@ -49,8 +49,8 @@ check() {
     DATABASE_URL="$url" ANTHOLOGY_PASSWORD="$PASSWORD" RUST_LOG=warn \
       "$BIN" editors create --email "$who@example.com" --role admin >/dev/null
   done
-  DATABASE_URL="$url" ANTHOLOGY_ADDR="127.0.0.1:$port" RUST_LOG=warn RATING_VOTES_PER_MINUTE=1000000 \
-    CORS_ALLOWED_ORIGINS="http://127.0.0.1:$READER_PORT" \
+  DATABASE_URL="$url" ANTHOLOGY_ADDR="127.0.0.1:$port" RUST_LOG=warn RATING_VOTES_PER_MINUTE=1000000 RATING_NEW_VOTERS_PER_DAY=1000000 \
+    CORS_ALLOWED_ORIGINS="http://127.0.0.1:$READER_PORT" ANTHOLOGY_METRICS_ADDR="127.0.0.1:$((port + 100))" \
     "$BIN" >"$WORK/$backend.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do curl -fs "$base/health" >/dev/null && break; sleep 0.1; done
@@ -68,6 +68,8 @@ check() {
     curl -fs "$base/v1/auth/token" -H 'Content-Type: application/json' \
       -d "{\"email\": \"$1\", \"password\": \"$PASSWORD\"}" | sed -E 's/.*"access_token":"([^"]+)".*/\1/'
   }
+  echo "== $backend: metrics, read by prometheus_client's parser"
+  "$ROOT/$ST_VENV/bin/python" clients/metrics/check.py "$base" "http://127.0.0.1:$((port + 100))"
   echo "== $backend: feeds and sitemaps, read by feedparser and the sitemaps.org rules"
   "$ROOT/$ST_VENV/bin/python" clients/feeds/check.py "$base" "$(token client@example.com)"
 
