@@ -31,9 +31,9 @@ use dto::{
     Author, CoverImage, ListParams, RatingSummary, Revision, RevisionEditor, RevisionList, Seo, SortParam, Story,
     StoryField, StoryInput, StoryList, TagCount, TagList,
 };
-use queries::{ContentColumns, Lifecycle, ListFilter, Order, StoryRow, Visibility};
+use queries::{Lifecycle, ListFilter, Order, StoryRow, Visibility};
 
-pub(crate) use queries::{find, lock, public_at};
+pub(crate) use queries::{ContentColumns, find, lock, public_at};
 pub(crate) use search::{Combine, best_public_matches};
 
 /// A story's state as stored: [`Status`] without `scheduled`, which is

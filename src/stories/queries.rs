@@ -35,7 +35,7 @@ pub struct StoryRow {
 
 /// The columns an editor's content sets (directly or derived). On update a
 /// `None` writes NULL: a removed subtitle is removed.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = stories, treat_none_as_null = true)]
 pub struct ContentColumns {
     pub slug: String,
