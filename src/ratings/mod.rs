@@ -30,7 +30,7 @@ use crate::scores::{RatingPrior, average, bayesian_score};
 use crate::server_keys::{self, KeyPurpose};
 use crate::stories::{is_public, visible_to};
 use dto::{RatingAggregate, RatingEntry, RatingList};
-pub(crate) use queries::VoteOutcome;
+pub(crate) use queries::{RatingCounts, VoteOutcome};
 
 /// Turns voter ids into keyed hashes: the server never stores the id itself,
 /// and without the key the hashes cannot be linked back to ids.
@@ -84,10 +84,10 @@ fn aggregate(
     let prior_mean = prior.mean(conn)?;
     Ok(RatingAggregate {
         story_id: counters.id,
-        count: counters.rating_count,
-        average: average(counters.rating_sum, counters.rating_count),
-        distribution: counters.histogram().iter().enumerate().map(|(i, n)| ((i + 1).to_string(), *n)).collect(),
-        score: bayesian_score(counters.rating_sum, counters.rating_count, prior.weight, prior_mean),
+        count: counters.counts.rating_count,
+        average: average(counters.counts.rating_sum, counters.counts.rating_count),
+        distribution: counters.counts.histogram().iter().enumerate().map(|(i, n)| ((i + 1).to_string(), *n)).collect(),
+        score: bayesian_score(counters.counts.rating_sum, counters.counts.rating_count, prior.weight, prior_mean),
     })
 }
 

@@ -15,6 +15,15 @@ pub struct StoryCounters {
     #[diesel(deserialize_as = String)]
     pub status: StoredStatus,
     pub published_at: Option<NaiveDateTime>,
+    #[diesel(embed)]
+    pub counts: RatingCounts,
+}
+
+/// A story's rating counters as stored in its row: kept exact by every vote,
+/// so reading them never scans votes.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
+#[diesel(table_name = stories)]
+pub struct RatingCounts {
     pub rating_count: i64,
     pub rating_sum: i64,
     pub rating_1: i64,
@@ -24,7 +33,7 @@ pub struct StoryCounters {
     pub rating_5: i64,
 }
 
-impl StoryCounters {
+impl RatingCounts {
     pub fn histogram(&self) -> [i64; 5] {
         [self.rating_1, self.rating_2, self.rating_3, self.rating_4, self.rating_5]
     }

@@ -6,6 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::ratings::RatingCounts;
 use crate::schema::{
     editors, rating_totals, ratings, related_links, server_keys, stories, story_revisions, story_tags, tags,
 };
@@ -56,13 +57,9 @@ pub struct Story {
     pub created_by: Option<i64>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
-    pub rating_count: i64,
-    pub rating_sum: i64,
-    pub rating_1: i64,
-    pub rating_2: i64,
-    pub rating_3: i64,
-    pub rating_4: i64,
-    pub rating_5: i64,
+    #[diesel(embed)]
+    #[serde(flatten)]
+    pub ratings: RatingCounts,
     pub preview_generation: i64,
 }
 
