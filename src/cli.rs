@@ -75,7 +75,12 @@ pub enum KeysCommand {
     /// first. For a leaked key.
     Revoke {
         /// The key's id, as `keys list` and a token's `kid` header show it.
-        #[arg(required_unless_present = "all_but_current", conflicts_with = "all_but_current")]
+        /// (Ids are base64url, so one may begin with `-`: it is still an id.)
+        #[arg(
+            required_unless_present = "all_but_current",
+            conflicts_with = "all_but_current",
+            allow_hyphen_values = true
+        )]
         kid: Option<String>,
         /// Every key but the one that signs now.
         #[arg(long)]

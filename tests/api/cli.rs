@@ -250,6 +250,9 @@ async fn keys_revoke_shuts_out_the_old_keys_tokens(backend: Backend) {
     assert!(!ok && stderr.contains("rotate"), "{stderr}");
     let (ok, _, stderr) = anthology(db, &["keys", "revoke", "no-such-key"], &[], "");
     assert!(!ok && stderr.contains("no signing key"), "{stderr}");
+    // Key ids are base64url: one beginning with `-` is an id, not an option.
+    let (ok, _, stderr) = anthology(db, &["keys", "revoke", "-Yno-such-key"], &[], "");
+    assert!(!ok && stderr.contains("no signing key"), "{stderr}");
     let (ok, stdout, stderr) = anthology(db, &["keys", "revoke", &old_kid], &[], "");
     assert!(ok && stdout.contains(&format!("revoked {old_kid}")), "{stdout}{stderr}");
 
