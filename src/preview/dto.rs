@@ -11,6 +11,8 @@ use validator::Validate;
 #[schema(example = json!({"expires_in": 86400}))]
 pub struct PreviewRequest {
     /// Seconds the link works, 1 to 604800 (a week); a day when absent.
+    /// As in JSON Schema, `3600.0` is the integer 3600.
+    #[serde(default, deserialize_with = "crate::json::optional_whole_number")]
     #[validate(range(min = 1, max = 604800))]
     #[schema(minimum = 1, maximum = 604800)]
     pub expires_in: Option<i64>,

@@ -47,6 +47,9 @@ async fn previews_end(backend: Backend) {
     actix_web::rt::time::sleep(std::time::Duration::from_millis(2100)).await;
     app.anon().get(&format!("/v1/preview/{short}")).await.problem(404);
     assert_eq!(editor.post(&preview, json!({"expires_in": 604801})).await.invalid_fields(), ["expires_in"]);
+    // Regression (schemathesis): a whole number written `188.0` is the integer 188.
+    editor.post(&preview, json!({"expires_in": 188.0})).await.ok(201);
+    assert_eq!(editor.post(&preview, json!({"expires_in": 1.5})).await.invalid_fields(), ["expires_in"]);
 
     // A tampered token, or garbage.
     let good = token(editor.post(&preview, json!({})).await.ok(201));
