@@ -135,6 +135,11 @@ fn finish_operations(doc: &mut Document) {
             // A page of a list links the next; a conditional write answers with the new version.
             answers_with(operation, "cursor", "Link", "`<…>; rel=\"next\"` when another page follows");
             answers_with(operation, "If-Match", "ETag", "The new version, for the next If-Match");
+            // A read that takes If-None-Match may answer 304.
+            if takes(operation, "If-None-Match") {
+                let not_modified = Response::new("Not modified since the ETag in If-None-Match");
+                operation.responses.responses.entry("304".into()).or_insert(not_modified.into());
+            }
 
             let mut common = vec![
                 ("400", "Bad path or query parameters"),
@@ -180,13 +185,17 @@ fn send_problems_as_problems(operation: &mut Operation) {
     }
 }
 
-/// Adds header `name` to the 200 of an operation that takes parameter `param`.
-fn answers_with(operation: &mut Operation, param: &str, name: &str, description: &str) {
-    let takes = operation
+/// Whether an operation takes parameter `param`.
+fn takes(operation: &Operation, param: &str) -> bool {
+    operation
         .parameters
         .as_ref()
-        .is_some_and(|parameters| parameters.iter().any(|p| matches!(p, RefOr::T(p) if p.name == param)));
-    if let (true, Some(RefOr::T(ok))) = (takes, operation.responses.responses.get_mut("200")) {
+        .is_some_and(|parameters| parameters.iter().any(|p| matches!(p, RefOr::T(p) if p.name == param)))
+}
+
+/// Adds header `name` to the 200 of an operation that takes parameter `param`.
+fn answers_with(operation: &mut Operation, param: &str, name: &str, description: &str) {
+    if let (true, Some(RefOr::T(ok))) = (takes(operation, param), operation.responses.responses.get_mut("200")) {
         ok.headers.insert(name.into(), schemas::header(description).into());
     }
 }

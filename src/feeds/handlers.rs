@@ -54,7 +54,6 @@ async fn newest(req: &HttpRequest, state: &State, params: FeedParams) -> Result<
     responses(
         (status = 200, description = "An Atom 1.0 feed", content_type = "application/atom+xml", body = String,
             headers(("ETag" = String, description = "Strong validator"))),
-        (status = 304, description = "Not modified since the ETag in If-None-Match"),
     )
 )]
 #[get("/feed.atom")]
@@ -73,7 +72,6 @@ pub async fn atom_feed(req: HttpRequest, state: State, params: web::Query<FeedPa
     responses(
         (status = 200, description = "An RSS 2.0 feed", content_type = "application/rss+xml", body = String,
             headers(("ETag" = String, description = "Strong validator"))),
-        (status = 304, description = "Not modified since the ETag in If-None-Match"),
     )
 )]
 #[get("/feed.rss")]
@@ -92,7 +90,6 @@ pub async fn rss_feed(req: HttpRequest, state: State, params: web::Query<FeedPar
     responses(
         (status = 200, description = "A JSON Feed 1.1 document", content_type = "application/feed+json",
             body = serde_json::Value, headers(("ETag" = String, description = "Strong validator"))),
-        (status = 304, description = "Not modified since the ETag in If-None-Match"),
     )
 )]
 #[get("/feed.json")]
@@ -116,7 +113,6 @@ fn sitemap_files(highest: i64) -> i64 {
     responses(
         (status = 200, description = "A sitemap index", content_type = "application/xml", body = String,
             headers(("ETag" = String, description = "Strong validator"))),
-        (status = 304, description = "Not modified since the ETag in If-None-Match"),
     )
 )]
 #[get("/sitemap.xml")]

@@ -396,16 +396,14 @@ impl IntoResponses for StoryChangeFailures {
     }
 }
 
-/// The failures of reading something of a story that readers may see only
-/// while it is public, beside its 200.
+/// The failure of reading something of a story that readers may see only
+/// while it is public, beside its 200 (and the 304 of every `If-None-Match`
+/// read, which the document's post-processing adds).
 pub struct PublicReadFailures;
 
 impl IntoResponses for PublicReadFailures {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        BTreeMap::from([
-            ("304".to_owned(), Response::new("Not modified since the ETag in If-None-Match").into()),
-            ("404".to_owned(), problem_response("No such story, or not public").into()),
-        ])
+        BTreeMap::from([("404".to_owned(), problem_response("No such story, or not public").into())])
     }
 }
 

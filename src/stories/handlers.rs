@@ -78,7 +78,6 @@ fn written(story: &Story, status: StatusCode) -> Reply {
     responses(
         (status = 200, description = "A page of stories", body = StoryList,
             headers(("ETag" = String, description = "Strong validator (public reads)"))),
-        (status = 304, description = "Not modified since the ETag in If-None-Match"),
         CostlyReadFailures,
     )
 )]
@@ -336,7 +335,6 @@ pub async fn restore_revision(
     responses(
         (status = 200, description = "A page of tags", body = TagList,
             headers(("ETag" = String, description = "Strong validator"))),
-        (status = 304, description = "Not modified since the ETag in If-None-Match"),
         CostlyReadFailures,
     )
 )]
