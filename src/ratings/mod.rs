@@ -30,7 +30,7 @@ use crate::scores::{RatingPrior, average, bayesian_score};
 use crate::server_keys::{self, KeyPurpose};
 use crate::stories::{is_public, visible_to};
 use dto::{RatingAggregate, RatingEntry, RatingList};
-pub(crate) use queries::{RatingCounts, VoteOutcome};
+pub(crate) use queries::{RatingCounts, RatingRow, VoteOutcome};
 
 /// Turns voter ids into keyed hashes: the server never stores the id itself,
 /// and without the key the hashes cannot be linked back to ids.

@@ -39,7 +39,8 @@ impl RatingCounts {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// A vote as stored (the export carries it whole).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = ratings)]
 pub struct RatingRow {
     pub id: i64,

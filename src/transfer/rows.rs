@@ -7,9 +7,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::ratings::RatingCounts;
-use crate::schema::{
-    editors, rating_totals, ratings, related_links, server_keys, stories, story_revisions, story_tags, tags,
-};
+use crate::schema::{editors, rating_totals, related_links, server_keys, stories, story_revisions, story_tags, tags};
 use crate::stories::ContentColumns;
 
 #[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
@@ -85,16 +83,8 @@ pub struct Revision {
     pub created_at: NaiveDateTime,
 }
 
-#[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
-#[diesel(table_name = ratings)]
-pub struct Rating {
-    pub id: i64,
-    pub story_id: i64,
-    pub voter_hash: String,
-    pub score: i32,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-}
+/// A vote: the ratings module's row, whole.
+pub type Rating = crate::ratings::RatingRow;
 
 #[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
 #[diesel(table_name = rating_totals)]
@@ -123,6 +113,7 @@ mod tests {
     use diesel::sqlite::Sqlite;
 
     use super::*;
+    use crate::schema::ratings;
 
     /// The columns a query selects, sorted.
     fn columns(sql: String) -> Vec<String> {
