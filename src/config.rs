@@ -172,9 +172,10 @@ pub struct Config {
           default_value_t = 25, value_parser = number_in(1..=1_000_000_u32, "a whole number"))]
     pub new_voters_per_day: u32,
     /// The Bayesian rating score: a story's votes plus this many imaginary
-    /// votes of the prior mean (0-1000000).
+    /// votes of the prior mean (0.01-1000000; above 0, or a story nobody
+    /// rated would have no score at all).
     #[arg(long, env = "RATING_PRIOR_WEIGHT", value_name = "RATING_PRIOR_WEIGHT", global = true,
-          default_value_t = 10.0, value_parser = number_in(0.0..=1_000_000.0_f64, "a number of votes"))]
+          default_value_t = 10.0, value_parser = number_in(0.01..=1_000_000.0_f64, "a number of votes"))]
     pub rating_prior_weight: f64,
     /// The prior mean, a score from 1 to 5. Unset: the mean over all votes.
     #[arg(long, env = "RATING_PRIOR_MEAN", value_name = "RATING_PRIOR_MEAN", global = true,
@@ -457,6 +458,7 @@ mod tests {
             ("LOGIN_FAILURES_PER_EMAIL", "0"),
             ("LOGIN_CONCURRENT_CHECKS", "1025"),
             ("RATING_PRIOR_WEIGHT", "-1"),
+            ("RATING_PRIOR_WEIGHT", "0"),
             ("RATING_PRIOR_MEAN", "6"),
             ("ANTHOLOGY_CACHE_TTL_MS", "forever"),
             // Past the ends of each range.
@@ -501,7 +503,7 @@ mod tests {
             ("ANTHOLOGY_MAX_BODY_BYTES", "67108864"),
             ("ANTHOLOGY_CACHE_TTL_MS", "0"),
             ("RATING_VOTES_PER_MINUTE", "1"),
-            ("RATING_PRIOR_WEIGHT", "0"),
+            ("RATING_PRIOR_WEIGHT", "0.01"),
             ("RATING_PRIOR_MEAN", "5"),
             ("ANTHOLOGY_ADDR", " [::1]:80 "),
         ])
