@@ -514,7 +514,7 @@ mod tests {
         assert_eq!(c.max_body_bytes, 64 * 1024 * 1024);
         assert_eq!(c.cache_ttl, Duration::ZERO);
         assert_eq!(c.votes_per_minute, 1);
-        assert_eq!(c.rating_prior_weight, 0.0);
+        assert_eq!(c.rating_prior_weight, 0.01);
         assert_eq!(c.rating_prior_mean, Some(5.0));
         assert_eq!(c.addr.to_string(), "[::1]:80");
     }
