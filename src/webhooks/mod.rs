@@ -9,6 +9,7 @@
 //! addresses may be sent to: `address.rs`.
 
 pub(crate) mod address;
+mod dispatch;
 pub(crate) mod dto;
 pub(crate) mod handlers;
 mod queries;
@@ -23,6 +24,7 @@ use crate::db::{Content, DbConnection, Internal, Tx, now, stored_as_text};
 use crate::error::{ApiError, FieldError};
 use crate::pagination::PageRequest;
 use crate::stories::Status;
+pub use dispatch::Dispatcher;
 use dto::{CreatedWebhook, Delivery, DeliveryList, NewWebhook, Webhook, WebhookList, WebhookPatch};
 pub(crate) use queries::EndpointRow;
 
@@ -65,7 +67,6 @@ fn new_secret() -> String {
 }
 
 /// The HMAC key of a secret: the bytes after `whsec_`, base64-decoded.
-#[allow(dead_code, reason = "the dispatcher, next, signs with it")]
 pub(crate) fn secret_key(secret: &str) -> Option<Vec<u8>> {
     STANDARD.decode(secret.strip_prefix(SECRET_PREFIX)?).ok()
 }

@@ -33,8 +33,6 @@ pub struct EndpointRow {
     pub events: StoredEvents,
     pub description: String,
     pub disabled: bool,
-    #[allow(dead_code, reason = "the dispatcher, next, signs with it")]
-    pub secret: String,
     pub created_at: NaiveDateTime,
 }
 
@@ -205,4 +203,112 @@ pub fn deliveries(
             Ok((row, kind))
         })
         .collect()
+}
+
+diesel::alias!(webhook_deliveries as earlier: EarlierDeliveries);
+
+/// Up to `limit` deliveries due at `now` and not leased to anyone, oldest
+/// first, each the oldest pending one of its story for its endpoint: a
+/// story's later event waits until the earlier one is delivered or failed.
+pub fn due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<i64>> {
+    use diesel::dsl::{exists, not};
+    let pending = DeliveryStatus::Pending.as_str();
+    let earlier_pending = earlier
+        .filter(earlier.field(webhook_deliveries::endpoint_id).eq(webhook_deliveries::endpoint_id))
+        .filter(earlier.field(webhook_deliveries::story_id).eq(webhook_deliveries::story_id))
+        .filter(earlier.field(webhook_deliveries::status).eq(pending))
+        .filter(earlier.field(webhook_deliveries::id).lt(webhook_deliveries::id));
+    webhook_deliveries::table
+        .filter(webhook_deliveries::status.eq(pending))
+        .filter(webhook_deliveries::next_attempt_at.le(now))
+        .filter(webhook_deliveries::locked_until.is_null().or(webhook_deliveries::locked_until.lt(now)))
+        .filter(not(exists(earlier_pending)))
+        .select(webhook_deliveries::id)
+        .order(webhook_deliveries::id)
+        .limit(limit)
+        .load(conn)
+}
+
+/// Leases delivery `id` to `worker` until `until`, if it is still due and
+/// free: `false` when another process took it first. On PostgreSQL a
+/// concurrent lease of the same row waits for the first to commit, then
+/// finds the row leased and changes nothing; on SQLite the write lock
+/// serialises them.
+pub fn lease(
+    tx: &mut Tx<'_, Internal>,
+    id: i64,
+    worker: &str,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+) -> QueryResult<bool> {
+    let conn: &mut DbConnection = tx;
+    let changed = diesel::update(
+        webhook_deliveries::table
+            .find(id)
+            .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+            .filter(webhook_deliveries::next_attempt_at.le(now))
+            .filter(webhook_deliveries::locked_until.is_null().or(webhook_deliveries::locked_until.lt(now))),
+    )
+    .set((webhook_deliveries::locked_until.eq(until), webhook_deliveries::claimed_by.eq(worker)))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// What a leased delivery needs to be sent.
+#[derive(Debug, Clone, Queryable)]
+pub struct Outgoing {
+    pub id: i64,
+    pub event_id: i64,
+    pub attempts: i32,
+    pub payload: String,
+    pub url: String,
+    pub secret: String,
+}
+
+pub fn outgoing(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Outgoing>> {
+    webhook_deliveries::table
+        .inner_join(webhook_events::table)
+        .inner_join(webhook_endpoints::table)
+        .filter(webhook_deliveries::id.eq(id))
+        .select((
+            webhook_deliveries::id,
+            webhook_deliveries::event_id,
+            webhook_deliveries::attempts,
+            webhook_events::payload,
+            webhook_endpoints::url,
+            webhook_endpoints::secret,
+        ))
+        .first(conn)
+        .optional()
+}
+
+/// The outcome of one request.
+pub struct Attempt {
+    pub at: NaiveDateTime,
+    pub status_code: Option<i32>,
+    pub duration_ms: i64,
+    pub error: Option<String>,
+    /// `Delivered`, `Failed` (no more tries) or `Pending` with `next`.
+    pub status: DeliveryStatus,
+    pub next: NaiveDateTime,
+}
+
+/// Records an attempt and ends the lease, if `worker` still holds it.
+pub fn record_attempt(tx: &mut Tx<'_, Internal>, id: i64, worker: &str, attempt: &Attempt) -> QueryResult<()> {
+    let conn: &mut DbConnection = tx;
+    diesel::update(webhook_deliveries::table.find(id).filter(webhook_deliveries::claimed_by.eq(worker)))
+        .set((
+            webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
+            webhook_deliveries::status.eq(attempt.status.as_str()),
+            webhook_deliveries::next_attempt_at.eq(attempt.next),
+            webhook_deliveries::last_attempt_at.eq(attempt.at),
+            webhook_deliveries::last_status_code.eq(attempt.status_code),
+            webhook_deliveries::last_duration_ms.eq(attempt.duration_ms),
+            webhook_deliveries::last_error.eq(attempt.error.as_deref()),
+            webhook_deliveries::locked_until.eq(None::<NaiveDateTime>),
+            webhook_deliveries::claimed_by.eq(None::<String>),
+            webhook_deliveries::delivered_at.eq((attempt.status == DeliveryStatus::Delivered).then_some(attempt.at)),
+        ))
+        .execute(conn)?;
+    Ok(())
 }

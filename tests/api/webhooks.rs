@@ -1,15 +1,262 @@
 //! Webhooks: admins register endpoints; each story change writes its event
-//! to an outbox in the change's own transaction.
+//! to an outbox in the change's own transaction, and every process's
+//! dispatcher sends it, signed, to a receiver running inside the test.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use actix_web::http::Method;
 use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
+use sha2::Sha256;
 
 use crate::common::{Backend, Body, Session, TestApp};
 
-crate::on_both_backends!(admins_manage_webhook_endpoints, private_urls_are_refused, story_changes_fill_the_outbox);
+crate::on_both_backends!(
+    admins_manage_webhook_endpoints,
+    private_urls_are_refused,
+    story_changes_fill_the_outbox,
+    a_publication_is_delivered_signed,
+    failed_deliveries_are_retried,
+    two_processes_send_each_event_once,
+    a_storys_events_arrive_in_order,
+);
+
+/// Private URLs allowed (the receiver is on 127.0.0.1), and quick retries.
+const TEST_ENV: &[(&str, &str)] = &[("WEBHOOKS_ALLOW_PRIVATE_URLS", "true"), ("WEBHOOKS_RETRY_BASE_MS", "100")];
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    headers: HashMap<String, String>,
+    body: String,
+    answered: u16,
+}
+
+impl Received {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap()
+    }
+
+    fn id(&self) -> &str {
+        &self.headers["webhook-id"]
+    }
+}
+
+/// A webhook receiver on 127.0.0.1 that records every request and answers
+/// 500 to the first `failures` of them.
+struct Receiver {
+    url: String,
+    requests: Arc<Mutex<Vec<Received>>>,
+    _server: actix_web::dev::ServerHandle,
+}
+
+impl Receiver {
+    fn start(failures: usize) -> Self {
+        use actix_web::{App, HttpRequest, HttpResponse, web};
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let failures = Arc::new(AtomicUsize::new(failures));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://127.0.0.1:{}/hooks/anthology", listener.local_addr().unwrap().port());
+        let recorded = requests.clone();
+        let server = actix_web::HttpServer::new(move || {
+            let (recorded, failures) = (recorded.clone(), failures.clone());
+            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+                let (recorded, failures) = (recorded.clone(), failures.clone());
+                async move {
+                    let failing =
+                        failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+                    let answered = if failing { 500 } else { 200 };
+                    let headers = req
+                        .headers()
+                        .iter()
+                        .map(|(name, value)| (name.as_str().to_owned(), value.to_str().unwrap().to_owned()))
+                        .collect();
+                    let body = String::from_utf8(body.to_vec()).unwrap();
+                    recorded.lock().unwrap().push(Received { headers, body, answered });
+                    HttpResponse::build(actix_web::http::StatusCode::from_u16(answered).unwrap()).body("thanks")
+                }
+            }))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Receiver { url, requests, _server: handle }
+    }
+
+    fn requests(&self) -> Vec<Received> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// The requests answered 200, once `count` of them have come (15 s at most).
+    async fn wait_for(&self, count: usize) -> Vec<Received> {
+        let started = Instant::now();
+        loop {
+            let ok: Vec<Received> = self.requests().into_iter().filter(|r| r.answered == 200).collect();
+            if ok.len() >= count {
+                return ok;
+            }
+            assert!(started.elapsed() < Duration::from_secs(15), "waited for {count} deliveries, got {:?}", ok);
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Registers the receiver for `events`; returns the endpoint with its secret.
+async fn subscribe(admin: &Session<'_>, receiver: &Receiver, events: &[&str]) -> Value {
+    admin.post("/v1/webhooks", json!({"url": receiver.url, "events": events})).await.ok(201)
+}
+
+/// Standard Webhooks' verification, written from the specification: the
+/// HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}` under the
+/// secret's base64-decoded bytes after `whsec_`, base64-encoded after `v1,`,
+/// among the space-separated signatures of `webhook-signature`.
+fn verify(secret: &str, request: &Received) -> bool {
+    let key = STANDARD.decode(secret.strip_prefix("whsec_").unwrap()).unwrap();
+    let headers = &request.headers;
+    let signed = format!("{}.{}.{}", headers["webhook-id"], headers["webhook-timestamp"], request.body);
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+    mac.update(signed.as_bytes());
+    let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+    headers["webhook-signature"].split(' ').any(|candidate| candidate == expected)
+}
 
 const ALLOW_PRIVATE: &[(&str, &str)] = &[("WEBHOOKS_ALLOW_PRIVATE_URLS", "true")];
+
+async fn a_publication_is_delivered_signed(backend: Backend) {
+    let app = TestApp::start_with(backend, TEST_ENV).await;
+    let (admin, editor) = (app.admin().await, app.editor().await);
+    let receiver = Receiver::start(0);
+    let endpoint = subscribe(&admin, &receiver, &["story.published"]).await;
+    let story = editor.create_story(json!({"title": "Hello, hooks"})).await;
+    let published = editor.publish(&story["id"], None).await;
+
+    let received = receiver.wait_for(1).await;
+    let request = &received[0];
+    assert!(verify(endpoint["secret"].as_str().unwrap(), request), "bad signature: {request:?}");
+    assert!(!verify("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", request));
+    assert!(request.id().starts_with("evt_"));
+    let timestamp: i64 = request.headers["webhook-timestamp"].parse().unwrap();
+    assert!((chrono::Utc::now().timestamp() - timestamp).abs() < 60);
+    assert_eq!(request.headers["content-type"], "application/json");
+    let body = request.json();
+    assert_eq!(body["type"], "story.published");
+    assert!(body["timestamp"].is_string());
+    let summary = &body["data"]["story"];
+    for field in ["id", "slug", "title", "status", "published_at", "updated_at"] {
+        assert_eq!(summary[field], published[field], "{field}");
+    }
+
+    // The attempt shows in the endpoint's deliveries.
+    let path = format!("/v1/webhooks/{}/deliveries", endpoint["id"]);
+    let started = Instant::now();
+    let delivery = loop {
+        let page = admin.get(&path).await.ok(200);
+        if page["data"][0]["status"] == "delivered" || started.elapsed() > Duration::from_secs(10) {
+            break page["data"][0].clone();
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(delivery["status"], "delivered", "{delivery}");
+    assert_eq!((delivery["attempts"].clone(), delivery["last_status_code"].clone()), (json!(1), json!(200)));
+    assert_eq!(delivery["event_id"], request.id());
+    assert!(delivery["last_duration_ms"].is_i64() && delivery["delivered_at"].is_string());
+    assert!(delivery["next_attempt_at"].is_null() && delivery["last_error"].is_null());
+    // Nothing else was sent.
+    actix_web::rt::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(receiver.requests().len(), 1);
+}
+
+async fn failed_deliveries_are_retried(backend: Backend) {
+    let app = TestApp::start_with(backend, TEST_ENV).await;
+    let (admin, editor) = (app.admin().await, app.editor().await);
+    // The receiver answers 500 twice, then 200.
+    let receiver = Receiver::start(2);
+    let endpoint = subscribe(&admin, &receiver, &["story.published"]).await;
+    // Nothing listens on this one.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://127.0.0.1:{}/hook", closed.local_addr().unwrap().port());
+    drop(closed);
+    let down = admin.post("/v1/webhooks", json!({"url": nowhere, "events": ["story.published"]})).await.ok(201);
+
+    let story = editor.create_story(json!({"title": "Try again"})).await;
+    editor.publish(&story["id"], None).await;
+    receiver.wait_for(1).await;
+    let requests = receiver.requests();
+    assert_eq!(requests.iter().map(|r| r.answered).collect::<Vec<_>>(), [500, 500, 200]);
+    // The same message each time, each validly signed.
+    assert!(requests.iter().all(|r| r.id() == requests[0].id() && r.body == requests[0].body));
+    assert!(requests.iter().all(|r| verify(endpoint["secret"].as_str().unwrap(), r)));
+
+    let page = admin.get(&format!("/v1/webhooks/{}/deliveries", endpoint["id"])).await.ok(200);
+    let started = Instant::now();
+    let mut delivery = page["data"][0].clone();
+    while delivery["status"] != "delivered" && started.elapsed() < Duration::from_secs(5) {
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        delivery = admin.get(&format!("/v1/webhooks/{}/deliveries", endpoint["id"])).await.ok(200)["data"][0].clone();
+    }
+    assert_eq!((delivery["status"].clone(), delivery["attempts"].clone()), (json!("delivered"), json!(3)));
+
+    // The endpoint that is down: attempts recorded, with the error and the next try.
+    let failing = admin.get(&format!("/v1/webhooks/{}/deliveries", down["id"])).await.ok(200)["data"][0].clone();
+    assert_eq!(failing["status"], "pending", "{failing}");
+    assert!(failing["attempts"].as_i64().unwrap() >= 1, "{failing}");
+    assert!(failing["last_status_code"].is_null() && failing["last_error"].is_string(), "{failing}");
+    assert!(failing["next_attempt_at"].is_string(), "{failing}");
+}
+
+async fn two_processes_send_each_event_once(backend: Backend) {
+    let app = TestApp::start_with(backend, TEST_ENV).await;
+    let _second = app.another_process(TEST_ENV).await;
+    let (admin, editor) = (app.admin().await, app.editor().await);
+    let receiver = Receiver::start(0);
+    subscribe(&admin, &receiver, &["story.published"]).await;
+    for n in 0..12 {
+        let story = editor.create_story(json!({"title": format!("Story {n}")})).await;
+        editor.publish(&story["id"], None).await;
+    }
+    receiver.wait_for(12).await;
+    // Time for a second copy to arrive, if one were coming.
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    let requests = receiver.requests();
+    let mut ids: Vec<&str> = requests.iter().map(Received::id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!((requests.len(), ids.len()), (12, 12), "{requests:?}");
+}
+
+async fn a_storys_events_arrive_in_order(backend: Backend) {
+    let app = TestApp::start_with(backend, TEST_ENV).await;
+    let (admin, editor) = (app.admin().await, app.editor().await);
+    // The first request fails: the story's later events must wait for it.
+    let receiver = Receiver::start(1);
+    subscribe(&admin, &receiver, &["story.published", "story.updated", "story.unpublished"]).await;
+    let story = editor.create_story(json!({"title": "In order"})).await;
+    let id = &story["id"];
+    let published = editor.publish(id, None).await;
+    let if_match = format!("\"v{}\"", published["version"]);
+    let path = format!("/v1/stories/{id}");
+    editor
+        .with_headers(Method::PATCH, &path, Some(json!({"title": "Still in order"})), &[("If-Match", &if_match)])
+        .await
+        .ok(200);
+    editor.post(&format!("{path}/unpublish"), json!({})).await.ok(200);
+
+    receiver.wait_for(3).await;
+    let seen: Vec<(String, u16)> =
+        receiver.requests().iter().map(|r| (r.json()["type"].as_str().unwrap().to_owned(), r.answered)).collect();
+    let expected =
+        [("story.published", 500), ("story.published", 200), ("story.updated", 200), ("story.unpublished", 200)];
+    assert_eq!(seen, expected.map(|(t, code)| (t.to_owned(), code)));
+}
 
 /// The event types of an endpoint's deliveries, oldest first.
 async fn delivered_types(admin: &Session<'_>, endpoint: &Value) -> Vec<String> {
