@@ -205,6 +205,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_publications (story_id, published_at) {
+        story_id -> BigInt,
+        published_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(stories -> editors (created_by));
 diesel::joinable!(story_revisions -> stories (story_id));
 diesel::joinable!(ratings -> stories (story_id));
@@ -227,5 +234,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     story_tags,
     webhook_deliveries,
     webhook_endpoints,
-    webhook_events
+    webhook_events,
+    webhook_publications
 );

@@ -352,6 +352,24 @@ fn announce(tx: &mut Tx<'_, Content>, kind: EventType, story: &Story) -> Result<
     crate::webhooks::record(tx, Event { kind, story: StorySummary::of(story) })
 }
 
+/// `story.published` for story `id`, a scheduled story whose time has come
+/// (the webhooks dispatcher looks for them), once per publication time:
+/// `false` when it is not public or was announced already.
+pub(crate) fn announce_came_due(tx: &mut Tx<'_, Content>, id: i64) -> Result<bool, ApiError> {
+    let Some(row) = queries::find(tx, id)? else { return Ok(false) };
+    let at = now();
+    match row.published_at {
+        Some(published_at)
+            if is_public(row.status, row.published_at, at)
+                && crate::webhooks::mark_published(tx, id, published_at)? =>
+        {
+            announce(tx, EventType::StoryPublished, &to_story(row, Vec::new(), at))?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// Tells webhook endpoints of a change to what public story `id` shows (its
 /// related links, say); nothing when it is not public.
 pub(crate) fn announce_if_public(tx: &mut Tx<'_, Content>, kind: EventType, id: i64) -> Result<(), ApiError> {
@@ -647,7 +665,12 @@ pub fn transition(
     // Scheduled stories' `story.published` comes when their time does (the
     // webhooks dispatcher looks for them).
     match (was_public, story.status == Status::Published) {
-        (false, true) => announce(tx, EventType::StoryPublished, &story)?,
+        (false, true) => {
+            if let Some(at) = lifecycle.published_at {
+                crate::webhooks::mark_published(tx, id, at)?;
+            }
+            announce(tx, EventType::StoryPublished, &story)?
+        }
         (true, true) => announce(tx, EventType::StoryUpdated, &story)?,
         (true, false) => announce(tx, EventType::StoryUnpublished, &story)?,
         (false, false) => {}

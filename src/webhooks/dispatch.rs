@@ -8,6 +8,11 @@
 //! A process that dies mid-send leaves its lease to expire, and another (or
 //! itself, restarted) sends again: delivery is at least once.
 //!
+//! Scheduled stories turn public with no write to report it, so each tick
+//! also looks for published stories whose publication time has passed, that
+//! were scheduled when last changed, and whose `story.published` is not yet
+//! recorded (`webhook_publications`), and records it.
+//!
 //! Only the oldest pending delivery of a story to an endpoint is ever due
 //! ([`queries::due`]), so a story's events arrive in order.
 
@@ -23,7 +28,7 @@ use sha2::Sha256;
 use super::address::{self, Refused};
 use super::dto::DeliveryStatus;
 use super::queries::{self, Attempt, Outgoing};
-use crate::db::{Db, Internal, now};
+use crate::db::{Content, Db, Internal, now};
 use crate::error::ApiError;
 
 /// How often the outbox is looked at.
@@ -31,6 +36,9 @@ const TICK: Duration = Duration::from_millis(500);
 /// How long a leased delivery is left to its process: more than a request
 /// may take ([`REQUEST_TIMEOUT`]), DNS included.
 const LEASE: Duration = Duration::from_secs(30);
+/// How far back the dispatcher looks for scheduled stories that came due:
+/// one whose time came while no process ran for longer is not announced.
+const CAME_DUE_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How long a receiver may take to answer.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Deliveries leased per tick, and so sent at once by one process.
@@ -85,8 +93,10 @@ impl Dispatcher {
         });
     }
 
-    /// Leases what is due and sends it.
+    /// Records the events of scheduled stories that came due, then leases
+    /// what is due and sends it.
     async fn tick(&self, client: &awc::Client) -> Result<(), ApiError> {
+        self.announce_came_due().await?;
         let at = now();
         let due = self.db.read(move |conn| Ok(queries::due(conn, at, BATCH)?)).await?;
         if due.is_empty() {
@@ -112,6 +122,27 @@ impl Dispatcher {
             outcome?;
         }
         Ok(())
+    }
+
+    /// `story.published` for scheduled stories whose time came in the last
+    /// [`CAME_DUE_WINDOW`]: a cheap read most of the time, and a write only
+    /// when there are some. Each is recorded once, whichever process sees it
+    /// first ([`super::mark_published`]).
+    async fn announce_came_due(&self) -> Result<(), ApiError> {
+        let at = now();
+        let since = at - chrono::Duration::from_std(CAME_DUE_WINDOW).map_err(ApiError::internal)?;
+        let due = self.db.read(move |conn| Ok(queries::came_due(conn, since, at)?)).await?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        self.db
+            .write::<Content, _, _>(move |tx| {
+                for id in due {
+                    crate::stories::announce_came_due(tx, id)?;
+                }
+                Ok(())
+            })
+            .await
     }
 
     /// Sends one delivery and records the outcome.

@@ -260,6 +260,13 @@ pub fn record(tx: &mut Tx<'_, Content>, event: Event) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Marks a story's publication at `published_at` as announced, so that the
+/// dispatcher's look for scheduled stories that came due records it once:
+/// `false` when it already was.
+pub fn mark_published(tx: &mut Tx<'_, Content>, story_id: i64, published_at: NaiveDateTime) -> Result<bool, ApiError> {
+    Ok(queries::mark_published(tx, story_id, published_at)?)
+}
+
 /// Queues a `ping` to endpoint `id`, whether or not it is disabled.
 pub fn ping(tx: &mut Tx<'_, Internal>, id: i64) -> Result<String, ApiError> {
     queries::find(tx, id)?.ok_or(ApiError::NotFound)?;

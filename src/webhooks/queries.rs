@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use super::EventType;
 use super::dto::DeliveryStatus;
 use crate::db::{DbConnection, Internal, Tx, WriteScope, now};
-use crate::schema::{webhook_deliveries, webhook_endpoints, webhook_events};
+use crate::schema::{stories, webhook_deliveries, webhook_endpoints, webhook_events, webhook_publications};
 
 /// Event types as stored: a JSON array of their names.
 #[derive(Debug, Clone)]
@@ -311,4 +311,44 @@ pub fn record_attempt(tx: &mut Tx<'_, Internal>, id: i64, worker: &str, attempt:
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Published stories whose publication time passed in `(since, now]`, that
+/// were scheduled when last changed (their publication time is after their
+/// last change) and whose `story.published` is not recorded yet.
+pub fn came_due(conn: &mut DbConnection, since: NaiveDateTime, now: NaiveDateTime) -> QueryResult<Vec<i64>> {
+    use diesel::dsl::{exists, not};
+    let announced = webhook_publications::table
+        .filter(webhook_publications::story_id.eq(stories::id))
+        .filter(webhook_publications::published_at.nullable().eq(stories::published_at));
+    stories::table
+        .filter(stories::status.eq("published"))
+        .filter(stories::published_at.le(now))
+        .filter(stories::published_at.gt(since))
+        .filter(stories::published_at.gt(stories::updated_at.nullable()))
+        .filter(not(exists(announced)))
+        .select(stories::id)
+        .order(stories::published_at)
+        .limit(100)
+        .load(conn)
+}
+
+/// Marks story `story_id`'s publication at `published_at` as announced:
+/// `false` when it already was.
+pub fn mark_published(
+    tx: &mut Tx<'_, crate::db::Content>,
+    story_id: i64,
+    published_at: NaiveDateTime,
+) -> QueryResult<bool> {
+    let inserted = tx.savepoint(|tx| {
+        let conn: &mut DbConnection = tx;
+        diesel::insert_into(webhook_publications::table)
+            .values((webhook_publications::story_id.eq(story_id), webhook_publications::published_at.eq(published_at)))
+            .execute(conn)
+    });
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(err) if crate::db::is_unique_violation(&err) => Ok(false),
+        Err(err) => Err(err),
+    }
 }

@@ -25,6 +25,7 @@ crate::on_both_backends!(
     failed_deliveries_are_retried,
     two_processes_send_each_event_once,
     a_storys_events_arrive_in_order,
+    a_scheduled_story_is_announced_when_its_time_comes,
 );
 
 /// Private URLs allowed (the receiver is on 127.0.0.1), and quick retries.
@@ -399,4 +400,33 @@ async fn story_changes_fill_the_outbox(backend: Backend) {
     let page = admin.get(&format!("/v1/webhooks/{}/deliveries", disabled["id"])).await.ok(200);
     assert_eq!(page["data"][0]["event_id"], ping["event_id"]);
     assert_eq!(delivered_types(&admin, &deletions).await, ["story.deleted"]);
+}
+
+async fn a_scheduled_story_is_announced_when_its_time_comes(backend: Backend) {
+    let app = TestApp::start_with(backend, TEST_ENV).await;
+    // Two processes look for it; one event is recorded.
+    let _second = app.another_process(TEST_ENV).await;
+    let (admin, editor) = (app.admin().await, app.editor().await);
+    let receiver = Receiver::start(0);
+    subscribe(&admin, &receiver, &["story.published"]).await;
+    let story = editor.create_story(json!({"title": "Soon"})).await;
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let scheduled = editor.publish(&story["id"], Some(&at)).await;
+    assert_eq!(scheduled["status"], "scheduled");
+    // A story published now is announced at once, and only once.
+    let now = editor.create_story(json!({"title": "Now"})).await;
+    editor.publish(&now["id"], None).await;
+    let first = receiver.wait_for(1).await;
+    assert_eq!(first[0].json()["data"]["story"]["id"], now["id"]);
+
+    let received = receiver.wait_for(2).await;
+    let body = received[1].json();
+    assert_eq!(
+        (body["type"].clone(), body["data"]["story"]["id"].clone()),
+        (json!("story.published"), story["id"].clone())
+    );
+    assert_eq!(body["data"]["story"]["status"], "published");
+    assert_eq!(body["data"]["story"]["published_at"], scheduled["published_at"]);
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.requests().len(), 2, "{:?}", receiver.requests());
 }

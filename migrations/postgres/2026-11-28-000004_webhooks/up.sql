@@ -47,3 +47,14 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
 CREATE INDEX webhook_deliveries_in_order ON webhook_deliveries (endpoint_id, story_id, status, id);
 CREATE INDEX webhook_deliveries_of_event ON webhook_deliveries (event_id);
+
+-- Scheduled stories turn public by themselves, with no write to report it:
+-- the dispatcher looks for them, and records each (story, publication time)
+-- here in the transaction that records its story.published, so that one
+-- event is recorded however many processes look. Publishing at once marks
+-- its story here too.
+CREATE TABLE webhook_publications (
+    story_id BIGINT NOT NULL REFERENCES stories (id) ON DELETE CASCADE,
+    published_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (story_id, published_at)
+);

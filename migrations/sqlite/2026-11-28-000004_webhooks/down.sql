@@ -1,3 +1,4 @@
+DROP TABLE webhook_publications;
 DROP TABLE webhook_deliveries;
 DROP TABLE webhook_events;
 DROP TABLE webhook_endpoints;
