@@ -26,6 +26,7 @@ crate::on_both_backends!(
     two_processes_send_each_event_once,
     a_storys_events_arrive_in_order,
     a_scheduled_story_is_announced_when_its_time_comes,
+    an_event_outlives_kill_9,
 );
 
 /// Private URLs allowed (the receiver is on 127.0.0.1), and quick retries.
@@ -54,6 +55,7 @@ impl Received {
 struct Receiver {
     url: String,
     requests: Arc<Mutex<Vec<Received>>>,
+    failures: Arc<AtomicUsize>,
     _server: actix_web::dev::ServerHandle,
 }
 
@@ -64,9 +66,9 @@ impl Receiver {
         let failures = Arc::new(AtomicUsize::new(failures));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://127.0.0.1:{}/hooks/anthology", listener.local_addr().unwrap().port());
-        let recorded = requests.clone();
+        let (recorded, failing) = (requests.clone(), failures.clone());
         let server = actix_web::HttpServer::new(move || {
-            let (recorded, failures) = (recorded.clone(), failures.clone());
+            let (recorded, failures) = (recorded.clone(), failing.clone());
             App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
                 let (recorded, failures) = (recorded.clone(), failures.clone());
                 async move {
@@ -90,7 +92,12 @@ impl Receiver {
         .run();
         let handle = server.handle();
         actix_web::rt::spawn(server);
-        Receiver { url, requests, _server: handle }
+        Receiver { url, requests, failures, _server: handle }
+    }
+
+    /// From now on, answers 200.
+    fn heal(&self) {
+        self.failures.store(0, Ordering::SeqCst);
     }
 
     fn requests(&self) -> Vec<Received> {
@@ -99,13 +106,17 @@ impl Receiver {
 
     /// The requests answered 200, once `count` of them have come (15 s at most).
     async fn wait_for(&self, count: usize) -> Vec<Received> {
+        self.wait_longer_for(count, Duration::from_secs(15)).await
+    }
+
+    async fn wait_longer_for(&self, count: usize, limit: Duration) -> Vec<Received> {
         let started = Instant::now();
         loop {
             let ok: Vec<Received> = self.requests().into_iter().filter(|r| r.answered == 200).collect();
             if ok.len() >= count {
                 return ok;
             }
-            assert!(started.elapsed() < Duration::from_secs(15), "waited for {count} deliveries, got {:?}", ok);
+            assert!(started.elapsed() < limit, "waited for {count} deliveries, got {:?}", ok);
             actix_web::rt::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -429,4 +440,75 @@ async fn a_scheduled_story_is_announced_when_its_time_comes(backend: Backend) {
     assert_eq!(body["data"]["story"]["published_at"], scheduled["published_at"]);
     actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(receiver.requests().len(), 2, "{:?}", receiver.requests());
+}
+
+/// The real binary commits an event and is killed with SIGKILL before any
+/// delivery succeeds (the receiver answers 500 while it runs); a process
+/// started afterwards on the same database delivers it.
+async fn an_event_outlives_kill_9(backend: Backend) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    const BIN: &str = env!("CARGO_BIN_EXE_anthology");
+    let test_db = crate::common::TestDb::new(backend);
+    let receiver = Receiver::start(usize::MAX);
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env_clear()
+            .env("DATABASE_URL", &test_db.url)
+            .env("ANTHOLOGY_ADDR", "127.0.0.1:0")
+            .env("RUST_LOG", "info")
+            .env("ANTHOLOGY_PASSWORD", crate::common::PASSWORD)
+            .envs(TEST_ENV.iter().copied())
+            .current_dir(std::env::temp_dir())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let created = run(&["editors", "create", "--email", "root@example.com", "--role", "admin"]).wait_with_output();
+    assert!(created.unwrap().status.success());
+    let mut child = run(&["serve"]);
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let listening = lines.by_ref().map_while(Result::ok).find(|l| l.contains("listening")).expect("no start");
+    // Keep reading its log, so that it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    let log: Value = serde_json::from_str(&listening).unwrap();
+    let base = format!("http://{}", log["fields"]["addr"].as_str().unwrap());
+
+    let client = awc::Client::default();
+    let post = |path: String, token: Option<String>, body: Value| {
+        let mut request = client.post(format!("{base}{path}"));
+        if let Some(token) = token {
+            request = request.insert_header(("authorization", format!("Bearer {token}")));
+        }
+        async move { request.send_json(&body).await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let login = json!({"email": "root@example.com", "password": crate::common::PASSWORD});
+    let token = post("/v1/auth/token".into(), None, login).await["access_token"].as_str().unwrap().to_owned();
+    let hook = json!({"url": receiver.url, "events": ["story.published"]});
+    let endpoint = post("/v1/webhooks".into(), Some(token.clone()), hook).await;
+    let story = post("/v1/stories".into(), Some(token.clone()), json!({"title": "Survivor"})).await;
+    let published = post(format!("/v1/stories/{}/publish", story["id"]), Some(token), json!({})).await;
+    assert_eq!(published["status"], "published");
+
+    // It tried (and was refused), then it dies without a word.
+    let started = Instant::now();
+    while receiver.requests().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(15), "the binary sent nothing");
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let before = receiver.requests();
+    assert!(before.iter().all(|r| r.answered == 500));
+
+    receiver.heal();
+    let app = TestApp::start_on(test_db.shared(), TEST_ENV).await;
+    // If it died mid-request, its 30 s lease must run out first.
+    let delivered = receiver.wait_longer_for(1, Duration::from_secs(45)).await;
+    assert_eq!(delivered[0].id(), before[0].id());
+    assert_eq!(delivered[0].body, before[0].body);
+    assert!(verify(endpoint["secret"].as_str().unwrap(), &delivered[0]));
+    drop(app);
 }
