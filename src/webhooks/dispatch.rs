@@ -2,7 +2,9 @@
 //!
 //! Every [`TICK`] it looks for due deliveries, leases them in a write
 //! transaction (`locked_until`, [`LEASE`] ahead, and `claimed_by`: a lease
-//! one process holds, no other takes), sends each, and records the outcome:
+//! one process holds, no other takes; on PostgreSQL the rows are first
+//! locked with `FOR UPDATE SKIP LOCKED`, so processes pass over each other's
+//! instead of waiting), sends each, and records the outcome:
 //! delivered on a 2xx answer; otherwise a retry after a growing delay
 //! ([`retry_delay`]), and failed once they run out, more than a day later.
 //! A process that dies mid-send leaves its lease to expire, and another (or
@@ -109,7 +111,7 @@ impl Dispatcher {
                 let at = now();
                 let until = at + chrono::Duration::from_std(LEASE).map_err(ApiError::internal)?;
                 let mut leased = Vec::new();
-                for id in due {
+                for id in queries::lock_unleased(tx, &due, at)? {
                     if queries::lease(tx, id, &worker, at, until)? {
                         leased.extend(queries::outgoing(tx, id)?);
                     }

@@ -229,6 +229,27 @@ pub fn due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> QueryResu
         .load(conn)
 }
 
+/// Of `ids`, those still due that no other transaction is leasing now. On
+/// PostgreSQL, `SELECT … FOR UPDATE SKIP LOCKED`: rows another process's
+/// lease transaction holds are passed over instead of waited for, and those
+/// returned stay locked until this transaction ends. On SQLite the write
+/// lock already makes this transaction the only writer: all of `ids`.
+pub fn lock_unleased(tx: &mut Tx<'_, Internal>, ids: &[i64], now: NaiveDateTime) -> QueryResult<Vec<i64>> {
+    match &mut **tx {
+        DbConnection::Pg(pg) => webhook_deliveries::table
+            .filter(webhook_deliveries::id.eq_any(ids))
+            .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+            .filter(webhook_deliveries::next_attempt_at.le(now))
+            .filter(webhook_deliveries::locked_until.is_null().or(webhook_deliveries::locked_until.lt(now)))
+            .select(webhook_deliveries::id)
+            .order(webhook_deliveries::id)
+            .for_update()
+            .skip_locked()
+            .load(pg),
+        DbConnection::Sqlite(_) => Ok(ids.to_vec()),
+    }
+}
+
 /// Leases delivery `id` to `worker` until `until`, if it is still due and
 /// free: `false` when another process took it first. On PostgreSQL a
 /// concurrent lease of the same row waits for the first to commit, then
