@@ -206,6 +206,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    webhook_attempts (id) {
+        id -> BigInt,
+        delivery_id -> BigInt,
+        attempted_at -> Timestamp,
+        status_code -> Nullable<Integer>,
+        duration_ms -> BigInt,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     webhook_publications (story_id, published_at) {
         story_id -> BigInt,
         published_at -> Timestamp,
@@ -218,6 +229,7 @@ diesel::joinable!(ratings -> stories (story_id));
 diesel::joinable!(story_revisions -> editors (editor_id));
 diesel::joinable!(story_tags -> stories (story_id));
 diesel::joinable!(story_tags -> tags (tag_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::joinable!(webhook_deliveries -> webhook_events (event_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -232,6 +244,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     story_revisions,
     tags,
     story_tags,
+    webhook_attempts,
     webhook_deliveries,
     webhook_endpoints,
     webhook_events,

@@ -89,7 +89,10 @@ pub struct WebhookPatch {
 #[schema(example = json!({"id": 12, "event_id": "evt_40", "type": "story.published", "status": "pending",
     "attempts": 2, "last_attempt_at": "2026-11-28T10:00:35Z", "last_status_code": 503,
     "last_duration_ms": 48, "last_error": "the receiver answered 503",
-    "next_attempt_at": "2026-11-28T10:02:35Z", "delivered_at": null, "created_at": "2026-11-28T10:00:00Z"}))]
+    "next_attempt_at": "2026-11-28T10:02:35Z", "delivered_at": null, "created_at": "2026-11-28T10:00:00Z",
+    "history": [
+        {"attempted_at": "2026-11-28T10:00:35Z", "status_code": 503, "duration_ms": 48, "error": "the receiver answered 503"},
+        {"attempted_at": "2026-11-28T10:00:00Z", "status_code": null, "duration_ms": 10001, "error": "timeout"}]}))]
 pub struct Delivery {
     pub id: i64,
     /// The `webhook-id` header of its requests.
@@ -109,6 +112,19 @@ pub struct Delivery {
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub delivered_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// Every request made, newest first.
+    pub history: Vec<DeliveryAttempt>,
+}
+
+/// One request made for a delivery.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryAttempt {
+    pub attempted_at: DateTime<Utc>,
+    /// The receiver's answer, if it answered.
+    pub status_code: Option<i32>,
+    pub duration_ms: i64,
+    /// Why it failed: a non-2xx answer, a timeout, a refused address…
+    pub error: Option<String>,
 }
 
 /// `pending` until a 2xx answer (`delivered`) or the retries run out (`failed`).

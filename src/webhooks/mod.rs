@@ -186,6 +186,16 @@ pub fn deliveries_page(conn: &mut DbConnection, id: i64, page: PageRequest<i64>)
     queries::find(conn, id)?.ok_or(ApiError::NotFound)?;
     let rows = queries::deliveries(conn, id, page.after, page.fetch_limit())?;
     let (rows, page) = page.page_of(rows, |(delivery, _)| delivery.id);
+    let ids: Vec<i64> = rows.iter().map(|(delivery, _)| delivery.id).collect();
+    let mut history: std::collections::HashMap<i64, Vec<dto::DeliveryAttempt>> = std::collections::HashMap::new();
+    for attempt in queries::attempts_of(conn, &ids)? {
+        history.entry(attempt.delivery_id).or_default().push(dto::DeliveryAttempt {
+            attempted_at: attempt.attempted_at.and_utc(),
+            status_code: attempt.status_code,
+            duration_ms: attempt.duration_ms,
+            error: attempt.error,
+        });
+    }
     let data = rows
         .into_iter()
         .map(|(d, event_type)| Delivery {
@@ -201,6 +211,7 @@ pub fn deliveries_page(conn: &mut DbConnection, id: i64, page: PageRequest<i64>)
             last_error: d.last_error,
             delivered_at: d.delivered_at.map(|t| t.and_utc()),
             created_at: d.created_at.and_utc(),
+            history: history.remove(&d.id).unwrap_or_default(),
         })
         .collect();
     Ok(DeliveryList { data, page })

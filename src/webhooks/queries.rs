@@ -6,7 +6,9 @@ use diesel::prelude::*;
 use super::EventType;
 use super::dto::DeliveryStatus;
 use crate::db::{DbConnection, Internal, Tx, WriteScope, now};
-use crate::schema::{stories, webhook_deliveries, webhook_endpoints, webhook_events, webhook_publications};
+use crate::schema::{
+    stories, webhook_attempts, webhook_deliveries, webhook_endpoints, webhook_events, webhook_publications,
+};
 
 /// Event types as stored: a JSON array of their names.
 #[derive(Debug, Clone)]
@@ -317,7 +319,7 @@ pub struct Attempt {
 /// Records an attempt and ends the lease, if `worker` still holds it.
 pub fn record_attempt(tx: &mut Tx<'_, Internal>, id: i64, worker: &str, attempt: &Attempt) -> QueryResult<()> {
     let conn: &mut DbConnection = tx;
-    diesel::update(webhook_deliveries::table.find(id).filter(webhook_deliveries::claimed_by.eq(worker)))
+    let held = diesel::update(webhook_deliveries::table.find(id).filter(webhook_deliveries::claimed_by.eq(worker)))
         .set((
             webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
             webhook_deliveries::status.eq(attempt.status.as_str()),
@@ -331,7 +333,37 @@ pub fn record_attempt(tx: &mut Tx<'_, Internal>, id: i64, worker: &str, attempt:
             webhook_deliveries::delivered_at.eq((attempt.status == DeliveryStatus::Delivered).then_some(attempt.at)),
         ))
         .execute(conn)?;
+    if held == 1 {
+        diesel::insert_into(webhook_attempts::table)
+            .values((
+                webhook_attempts::delivery_id.eq(id),
+                webhook_attempts::attempted_at.eq(attempt.at),
+                webhook_attempts::status_code.eq(attempt.status_code),
+                webhook_attempts::duration_ms.eq(attempt.duration_ms),
+                webhook_attempts::error.eq(attempt.error.as_deref()),
+            ))
+            .execute(conn)?;
+    }
     Ok(())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = webhook_attempts)]
+pub struct AttemptRow {
+    pub delivery_id: i64,
+    pub attempted_at: NaiveDateTime,
+    pub status_code: Option<i32>,
+    pub duration_ms: i64,
+    pub error: Option<String>,
+}
+
+/// The attempts of deliveries `ids`, newest first.
+pub fn attempts_of(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<AttemptRow>> {
+    webhook_attempts::table
+        .filter(webhook_attempts::delivery_id.eq_any(ids))
+        .select(AttemptRow::as_select())
+        .order(webhook_attempts::id.desc())
+        .load(conn)
 }
 
 /// Published stories whose publication time passed in `(since, now]`, that

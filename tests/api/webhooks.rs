@@ -216,6 +216,12 @@ async fn failed_deliveries_are_retried(backend: Backend) {
         delivery = admin.get(&format!("/v1/webhooks/{}/deliveries", endpoint["id"])).await.ok(200)["data"][0].clone();
     }
     assert_eq!((delivery["status"].clone(), delivery["attempts"].clone()), (json!("delivered"), json!(3)));
+    // Every attempt, newest first.
+    let history = delivery["history"].as_array().unwrap();
+    let codes: Vec<&Value> = history.iter().map(|a| &a["status_code"]).collect();
+    assert_eq!(codes, [&json!(200), &json!(500), &json!(500)], "{delivery}");
+    assert!(history[0]["error"].is_null() && history[1]["error"] == "the receiver answered 500");
+    assert!(history.iter().all(|a| a["duration_ms"].is_i64() && a["attempted_at"].is_string()));
 
     // The endpoint that is down: attempts recorded, with the error and the next try.
     let failing = admin.get(&format!("/v1/webhooks/{}/deliveries", down["id"])).await.ok(200)["data"][0].clone();
@@ -223,6 +229,8 @@ async fn failed_deliveries_are_retried(backend: Backend) {
     assert!(failing["attempts"].as_i64().unwrap() >= 1, "{failing}");
     assert!(failing["last_status_code"].is_null() && failing["last_error"].is_string(), "{failing}");
     assert!(failing["next_attempt_at"].is_string(), "{failing}");
+    let history = failing["history"].as_array().unwrap();
+    assert!(!history.is_empty() && history.iter().all(|a| a["status_code"].is_null() && a["error"].is_string()));
 }
 
 async fn two_processes_send_each_event_once(backend: Backend) {

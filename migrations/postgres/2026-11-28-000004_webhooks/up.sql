@@ -48,6 +48,17 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_
 CREATE INDEX webhook_deliveries_in_order ON webhook_deliveries (endpoint_id, story_id, status, id);
 CREATE INDEX webhook_deliveries_of_event ON webhook_deliveries (event_id);
 
+-- Every request made for a delivery, for the deliveries list.
+CREATE TABLE webhook_attempts (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    delivery_id BIGINT NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
+    attempted_at TIMESTAMP NOT NULL,
+    status_code INTEGER,
+    duration_ms BIGINT NOT NULL,
+    error TEXT
+);
+CREATE INDEX webhook_attempts_of_delivery ON webhook_attempts (delivery_id, id);
+
 -- Scheduled stories turn public by themselves, with no write to report it:
 -- the dispatcher looks for them, and records each (story, publication time)
 -- here in the transaction that records its story.published, so that one
