@@ -61,10 +61,13 @@ struct Receiver {
 
 impl Receiver {
     fn start(failures: usize) -> Self {
+        Self::start_on(TcpListener::bind("127.0.0.1:0").unwrap(), failures)
+    }
+
+    fn start_on(listener: TcpListener, failures: usize) -> Self {
         use actix_web::{App, HttpRequest, HttpResponse, web};
         let requests = Arc::new(Mutex::new(Vec::new()));
         let failures = Arc::new(AtomicUsize::new(failures));
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://127.0.0.1:{}/hooks/anthology", listener.local_addr().unwrap().port());
         let (recorded, failing) = (requests.clone(), failures.clone());
         let server = actix_web::HttpServer::new(move || {
@@ -195,7 +198,8 @@ async fn failed_deliveries_are_retried(backend: Backend) {
     let endpoint = subscribe(&admin, &receiver, &["story.published"]).await;
     // Nothing listens on this one.
     let closed = TcpListener::bind("127.0.0.1:0").unwrap();
-    let nowhere = format!("http://127.0.0.1:{}/hook", closed.local_addr().unwrap().port());
+    let port = closed.local_addr().unwrap().port();
+    let nowhere = format!("http://127.0.0.1:{port}/hooks/anthology");
     drop(closed);
     let down = admin.post("/v1/webhooks", json!({"url": nowhere, "events": ["story.published"]})).await.ok(201);
 
@@ -231,6 +235,11 @@ async fn failed_deliveries_are_retried(backend: Backend) {
     assert!(failing["next_attempt_at"].is_string(), "{failing}");
     let history = failing["history"].as_array().unwrap();
     assert!(!history.is_empty() && history.iter().all(|a| a["status_code"].is_null() && a["error"].is_string()));
+    // It comes up (on the same port): a retry delivers the event.
+    let late = Receiver::start_on(TcpListener::bind(("127.0.0.1", port)).unwrap(), 0);
+    let delivered = late.wait_for(1).await;
+    assert!(verify(down["secret"].as_str().unwrap(), &delivered[0]));
+    assert_eq!(delivered[0].json()["data"]["story"]["id"], story["id"]);
 }
 
 async fn two_processes_send_each_event_once(backend: Backend) {
