@@ -41,6 +41,8 @@ const LEASE: Duration = Duration::from_secs(30);
 /// How far back the dispatcher looks for scheduled stories that came due:
 /// one whose time came while no process ran for longer is not announced.
 const CAME_DUE_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long looking up a receiver's host may take.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a receiver may take to answer.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Deliveries leased per tick, and so sent at once by one process.
@@ -199,12 +201,14 @@ impl Dispatcher {
     /// when it is private (unless allowed).
     async fn address(&self, url: &str) -> Result<SocketAddr, String> {
         let (url, allow_private) = (url.to_owned(), self.allow_private);
-        let resolved = actix_web::web::block(move || match allow_private {
+        let lookup = actix_web::web::block(move || match allow_private {
             true => address::resolve(&url),
             false => address::resolve_public(&url),
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+        });
+        let resolved = actix_web::rt::time::timeout(LOOKUP_TIMEOUT, lookup)
+            .await
+            .map_err(|_| "looking up the host took too long".to_owned())?
+            .map_err(|e| e.to_string())?;
         resolved.map_err(|refused: Refused| refused.to_string())?.first().copied().ok_or_else(|| "no address".into())
     }
 }

@@ -25,7 +25,13 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 async fn check_url(state: &State, url: Option<String>) -> Result<(), ApiError> {
     let Some(url) = url else { return Ok(()) };
     let allow_private = state.config.webhooks_allow_private_urls;
-    web::block(move || super::check_url(&url, allow_private)).await.map_err(ApiError::internal)?
+    let check = web::block(move || super::check_url(&url, allow_private));
+    // A host whose lookup hangs is treated as one that does not resolve:
+    // accepted now, and checked again before every delivery.
+    match actix_web::rt::time::timeout(std::time::Duration::from_secs(5), check).await {
+        Ok(checked) => checked.map_err(ApiError::internal)?,
+        Err(_) => Ok(()),
+    }
 }
 
 /// List webhook endpoints.
