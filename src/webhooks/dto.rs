@@ -56,9 +56,8 @@ pub struct WebhookList {
 #[schema(example = json!({"url": "https://hooks.magazine.example/anthology",
     "events": ["story.published", "story.unpublished"], "description": "Rebuild the front page"}))]
 pub struct NewWebhook {
-    /// An absolute http(s) URL whose host is not a private address.
     #[validate(custom(function = "crate::fields::check"))]
-    #[schema(inline)]
+    #[schema(schema_with = webhook_url)]
     pub url: HttpUrl,
     /// One or more event types; `ping` is sent on request and cannot be chosen.
     pub events: Vec<EventType>,
@@ -67,6 +66,10 @@ pub struct NewWebhook {
     pub description: Option<Description>,
     /// Defaults to false.
     pub disabled: Option<bool>,
+}
+
+fn webhook_url() -> utoipa::openapi::ObjectBuilder {
+    fields::schema::<HttpUrl>().description(Some("An absolute http(s) URL whose host is not a private address."))
 }
 
 /// Changes to a webhook endpoint (JSON Merge Patch): absent fields stay as they are.
