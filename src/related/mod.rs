@@ -9,13 +9,13 @@ pub(crate) mod dto;
 pub(crate) mod handlers;
 mod queries;
 
-use crate::webhooks::EventType;
 use std::collections::{HashMap, HashSet};
 
 use crate::db::{Content, Cost, DbConnection, Tx, now};
 use crate::error::{ApiError, FieldError};
 use crate::http::Audience;
 use crate::stories::{Combine, Status, best_public_matches, is_public, visible_to};
+use crate::webhooks::EventType;
 use dto::{LinkKind, RelatedLink, RelatedLinkInput, StoryRef};
 use queries::{LinkRow, NewLink, TargetRow};
 

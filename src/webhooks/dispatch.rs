@@ -100,7 +100,10 @@ impl Dispatcher {
     /// Records the events of scheduled stories that came due, then leases
     /// what is due and sends it.
     async fn tick(&self, client: &awc::Client) -> Result<(), ApiError> {
-        self.announce_came_due().await?;
+        // A failure here must not hold up what is already due.
+        if let Err(err) = self.announce_came_due().await {
+            tracing::warn!(error = %err, "webhook dispatcher: could not look for scheduled stories that came due");
+        }
         let at = now();
         let due = self.db.read(move |conn| Ok(queries::due(conn, at, BATCH)?)).await?;
         if due.is_empty() {
