@@ -59,7 +59,7 @@ pub struct NewWebhook {
     #[validate(custom(function = "crate::fields::check"))]
     #[schema(schema_with = webhook_url)]
     pub url: HttpUrl,
-    /// One or more event types; `ping` is sent on request and cannot be chosen.
+    #[schema(schema_with = subscribable_events)]
     pub events: Vec<EventType>,
     #[validate(custom(function = "crate::fields::check"))]
     #[schema(schema_with = fields::nullable::<Description>)]
@@ -72,6 +72,30 @@ fn webhook_url() -> utoipa::openapi::ObjectBuilder {
     fields::schema::<HttpUrl>().description(Some("An absolute http(s) URL whose host is not a private address."))
 }
 
+/// What an endpoint may subscribe to: every event type but `ping`, at least one.
+fn subscribable_events() -> utoipa::openapi::schema::ArrayBuilder {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let names = [
+        EventType::StoryPublished,
+        EventType::StoryUpdated,
+        EventType::StoryUnpublished,
+        EventType::StoryDeleted,
+        EventType::RelatedUpdated,
+    ]
+    .map(EventType::as_str);
+    ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names)))
+        .min_items(Some(1))
+        .description(Some(
+            "One or more event types; repeats are dropped. `ping` is sent on request and cannot be chosen.",
+        ))
+}
+
+fn nullable_subscribable_events() -> utoipa::openapi::schema::ArrayBuilder {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    subscribable_events().schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+}
+
 /// Changes to a webhook endpoint (JSON Merge Patch): absent fields stay as they are.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -80,6 +104,7 @@ pub struct WebhookPatch {
     #[validate(custom(function = "crate::fields::check"))]
     #[schema(schema_with = fields::nullable::<HttpUrl>)]
     pub url: Option<HttpUrl>,
+    #[schema(schema_with = nullable_subscribable_events)]
     pub events: Option<Vec<EventType>>,
     #[validate(custom(function = "crate::fields::check"))]
     #[schema(schema_with = fields::nullable::<Description>)]
