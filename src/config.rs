@@ -187,6 +187,21 @@ pub struct Config {
           global = true, default_value = "2000",
           value_parser = number_in(0..=60_000_u64, "a whole number of milliseconds").map(Duration::from_millis))]
     pub cache_ttl: Duration,
+    /// Whether webhook URLs may point at loopback, private, link-local,
+    /// unique-local, CGNAT or cloud-metadata addresses (true or false). Off,
+    /// such URLs are refused when registered and when sent to. For tests and
+    /// private networks only.
+    #[arg(long, env = "WEBHOOKS_ALLOW_PRIVATE_URLS", value_name = "WEBHOOKS_ALLOW_PRIVATE_URLS", global = true,
+          default_value = "false", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub webhooks_allow_private_urls: bool,
+    /// The wait before a failed webhook delivery's first retry, in
+    /// milliseconds (10-3600000); later retries wait longer (6x, 24x, 120x…
+    /// of 5 s, at least a day in all).
+    #[arg(long = "webhooks-retry-base-ms", env = "WEBHOOKS_RETRY_BASE_MS", value_name = "WEBHOOKS_RETRY_BASE_MS",
+          global = true, default_value = "5000",
+          value_parser = number_in(10..=3_600_000_u64, "a whole number of milliseconds").map(Duration::from_millis))]
+    pub webhooks_retry_base: Duration,
 }
 
 /// A configuration value that cannot be used; the message names the variable.

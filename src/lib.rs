@@ -16,6 +16,8 @@
 //! - the database (SQLite or PostgreSQL, pool, migrations, typed write
 //!   transactions): [`db`], with the tables in `schema` and the SQL under
 //!   `migrations/<backend>/`; the server's own secrets: `server_keys`;
+//! - webhooks (endpoints, the outbox written with each story change, and
+//!   the dispatcher that sends it): `webhooks`;
 //! - configuration: [`config`]; the command line: [`cli`];
 //! - the OpenAPI document and its committed copy: [`openapi`], with the
 //!   schema pieces wire types borrow in `schemas`.
@@ -47,3 +49,4 @@ mod service;
 pub mod state;
 mod stories;
 mod transfer;
+mod webhooks;

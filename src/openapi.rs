@@ -39,6 +39,7 @@ use crate::stories::dto::{SortParam, StoryField};
         (name = "ratings", description = "Readers' 1–5 ratings: the one public write, and moderation"),
         (name = "related", description = "A story's \"read next\" list: curated links and suggestions"),
         (name = "preview", description = "Links that show a draft to anyone holding one, before it is published"),
+        (name = "webhooks", description = "Endpoints told of story changes, signed as Standard Webhooks specifies (admins only)"),
         (name = "feeds", description = "Atom, RSS and JSON feeds of the newest stories, and the sitemap"),
         (name = "service", description = "Health and readiness probes"),
     ),

@@ -5,7 +5,7 @@
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::{auth, editors, feeds, preview, ratings, related, service, stories};
+use crate::{auth, editors, feeds, preview, ratings, related, service, stories, webhooks};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(
@@ -16,7 +16,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(ratings::handlers::configure)
             .configure(related::handlers::configure)
             .configure(feeds::handlers::configure)
-            .configure(preview::handlers::configure),
+            .configure(preview::handlers::configure)
+            .configure(webhooks::handlers::configure),
     )
     .configure(service::configure);
 }

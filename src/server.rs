@@ -21,6 +21,13 @@ use crate::state::AppState;
 /// Serves the app on `listener` until SIGINT/SIGTERM, then drains in-flight
 /// requests (actix's graceful shutdown, 30 s at most).
 pub fn serve(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
+    // The webhook outbox is sent from every serving process.
+    crate::webhooks::Dispatcher::new(
+        state.db.clone(),
+        state.config.webhooks_allow_private_urls,
+        state.config.webhooks_retry_base,
+    )
+    .spawn();
     let state = web::Data::new(state);
     Ok(actix_web::HttpServer::new(move || app(state.clone())).listen(listener)?.shutdown_timeout(30).run())
 }

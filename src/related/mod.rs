@@ -15,6 +15,7 @@ use crate::db::{Content, Cost, DbConnection, Tx, now};
 use crate::error::{ApiError, FieldError};
 use crate::http::Audience;
 use crate::stories::{Combine, Status, best_public_matches, is_public, visible_to};
+use crate::webhooks::EventType;
 use dto::{LinkKind, RelatedLink, RelatedLinkInput, StoryRef};
 use queries::{LinkRow, NewLink, TargetRow};
 
@@ -144,6 +145,7 @@ pub fn replace(
     for (i, link) in links.iter().enumerate() {
         queries::insert(tx, story_id, i as i32 + 1, link)?;
     }
+    crate::stories::announce_if_public(tx, EventType::RelatedUpdated, story_id)?;
     list(tx, story_id, Audience::Editors, 0)
 }
 
@@ -156,6 +158,7 @@ pub fn add(tx: &mut Tx<'_, Content>, story_id: i64, item: RelatedLinkInput) -> R
     let new = check(tx, story_id, std::slice::from_ref(&item), &existing, |_| String::new())?;
     let position = existing.iter().map(|l| l.position).max().unwrap_or(0) + 1;
     let link_id = queries::insert(tx, story_id, position, &new[0])?;
+    crate::stories::announce_if_public(tx, EventType::RelatedUpdated, story_id)?;
     list(tx, story_id, Audience::Editors, 0)?.into_iter().find(|l| l.id == Some(link_id)).ok_or(ApiError::NotFound)
 }
 
@@ -164,7 +167,7 @@ pub fn remove(tx: &mut Tx<'_, Content>, story_id: i64, link_id: i64) -> Result<(
     if !crate::stories::lock(tx, story_id)? || !queries::delete(tx, story_id, link_id)? {
         return Err(ApiError::NotFound);
     }
-    Ok(())
+    crate::stories::announce_if_public(tx, EventType::RelatedUpdated, story_id)
 }
 
 /// The list as `audience` sees it. Editors see the stored positions, which

@@ -27,6 +27,7 @@ use crate::fields::{Field, ParamText};
 use crate::http::Audience;
 use crate::pagination::PageRequest;
 use crate::scores::{RatingPrior, average, bayesian_score};
+use crate::webhooks::{Event, EventType, StorySummary};
 use dto::{
     Author, CoverImage, ListParams, RatingSummary, Revision, RevisionEditor, RevisionList, Seo, SortParam, Story,
     StoryField, StoryInput, StoryList, TagCount, TagList,
@@ -339,7 +340,46 @@ fn save_content(
         other => other,
     })?;
     queries::set_tags(tx, row.id, &unique_tags(&input.tags))?;
-    record(tx, row, change, editor)
+    let story = record(tx, row, change, editor)?;
+    if story.status == Status::Published {
+        announce(tx, EventType::StoryUpdated, &story)?;
+    }
+    Ok(story)
+}
+
+/// Tells webhook endpoints of a change, in the change's transaction.
+fn announce(tx: &mut Tx<'_, Content>, kind: EventType, story: &Story) -> Result<(), ApiError> {
+    crate::webhooks::record(tx, Event { kind, story: StorySummary::of(story) })
+}
+
+/// `story.published` for story `id`, a scheduled story whose time has come
+/// (the webhooks dispatcher looks for them), once per publication time:
+/// `false` when it is not public or was announced already.
+pub(crate) fn announce_came_due(tx: &mut Tx<'_, Content>, id: i64) -> Result<bool, ApiError> {
+    let Some(row) = queries::find(tx, id)? else { return Ok(false) };
+    let at = now();
+    match row.published_at {
+        Some(published_at)
+            if is_public(row.status, row.published_at, at)
+                && crate::webhooks::mark_published(tx, id, published_at)? =>
+        {
+            announce(tx, EventType::StoryPublished, &to_story(row, Vec::new(), at))?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// Tells webhook endpoints of a change to what public story `id` shows (its
+/// related links, say); nothing when it is not public.
+pub(crate) fn announce_if_public(tx: &mut Tx<'_, Content>, kind: EventType, id: i64) -> Result<(), ApiError> {
+    match queries::find(tx, id)? {
+        Some(row) if is_public(row.status, row.published_at, now()) => {
+            let story = to_story(row, Vec::new(), now());
+            announce(tx, kind, &story)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Deletes a story, if it is still at `expected_version` (when given). Its
@@ -350,7 +390,7 @@ pub fn delete(tx: &mut Tx<'_, Content>, id: i64, expected_version: Option<i64>) 
         return Err(ApiError::PreconditionFailed);
     }
     queries::delete(tx, id)?;
-    Ok(())
+    announce(tx, EventType::StoryDeleted, &to_story(story, Vec::new(), now()))
 }
 
 /// How a single story is named in a request.
@@ -619,8 +659,23 @@ pub fn transition(
             (Lifecycle { status: StoredStatus::Archived, published_at: current.published_at }, RevisionChange::Archived)
         }
     };
+    let was_public = is_public(current.status, current.published_at, now());
     let row = queries::update(tx, id, expected_version, None, Some(&lifecycle))?;
-    record(tx, row, change, editor)
+    let story = record(tx, row, change, editor)?;
+    // Scheduled stories' `story.published` comes when their time does (the
+    // webhooks dispatcher looks for them).
+    match (was_public, story.status == Status::Published) {
+        (false, true) => {
+            if let Some(at) = lifecycle.published_at {
+                crate::webhooks::mark_published(tx, id, at)?;
+            }
+            announce(tx, EventType::StoryPublished, &story)?
+        }
+        (true, true) => announce(tx, EventType::StoryUpdated, &story)?,
+        (true, false) => announce(tx, EventType::StoryUnpublished, &story)?,
+        (false, false) => {}
+    }
+    Ok(story)
 }
 
 /// Makes the content of revision `version` the current content, as a new version.

@@ -9,7 +9,8 @@
 //! one. Export reads one consistent snapshot in batches by primary key, in
 //! constant memory; import loads an empty database in one transaction, so a
 //! failure leaves it empty. Counters that only throttle (failed logins,
-//! vote allowances) are not carried over.
+//! vote allowances) are not carried over, nor is the webhook outbox (events,
+//! deliveries, attempts): endpoints and their secrets are.
 
 mod rows;
 
@@ -24,6 +25,7 @@ use crate::db::{Content, Db, DbConnection, Tx, now};
 use crate::error::ApiError;
 use crate::schema::{
     editors, rating_totals, ratings, related_links, server_keys, stories, story_revisions, story_tags, tags,
+    webhook_endpoints, webhook_publications,
 };
 
 const FORMAT: &str = "anthology-export";
@@ -31,7 +33,8 @@ const VERSION: u32 = 1;
 /// Rows read per query while exporting.
 const BATCH: i64 = 1000;
 /// Tables whose ids PostgreSQL generates (`GENERATED ALWAYS AS IDENTITY`).
-const IDENTITY_TABLES: [&str; 6] = ["editors", "tags", "stories", "story_revisions", "ratings", "related_links"];
+const IDENTITY_TABLES: [&str; 7] =
+    ["editors", "tags", "stories", "story_revisions", "ratings", "related_links", "webhook_endpoints"];
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -53,6 +56,8 @@ enum Record {
     Ratings(rows::Rating),
     RatingTotals(rows::RatingTotals),
     RelatedLinks(rows::RelatedLink),
+    WebhookEndpoints(rows::WebhookEndpoint),
+    WebhookPublications(rows::WebhookPublication),
 }
 
 /// A line after the header.
@@ -139,6 +144,15 @@ pub fn export(db: &Db, out: &mut dyn Write, progress: Progress) -> anyhow::Resul
             emit(Record::RatingTotals(totals), out)?;
         }
         by_key!(related_links, rows::RelatedLink, RelatedLinks, id);
+        by_key!(webhook_endpoints, rows::WebhookEndpoint, WebhookEndpoints, id);
+        // One row per story scheduled and published, few.
+        let publications = webhook_publications::table
+            .order((webhook_publications::story_id, webhook_publications::published_at))
+            .select(rows::WebhookPublication::as_select())
+            .load(conn)?;
+        for row in publications {
+            emit(Record::WebhookPublications(row), out)?;
+        }
         Ok(rows)
     })?;
     write_line(out, &Line::End { end: rows })?;
@@ -245,6 +259,8 @@ fn insert(tx: &mut Tx<'_, Content>, record: Record) -> QueryResult<()> {
             .set((rating_totals::vote_count.eq(row.vote_count), rating_totals::vote_sum.eq(row.vote_sum)))
             .execute(conn),
         Record::RelatedLinks(row) => diesel::insert_into(related_links::table).values(&row).execute(conn),
+        Record::WebhookEndpoints(row) => diesel::insert_into(webhook_endpoints::table).values(&row).execute(conn),
+        Record::WebhookPublications(row) => diesel::insert_into(webhook_publications::table).values(&row).execute(conn),
     }
     .map(drop)
 }

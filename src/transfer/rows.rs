@@ -7,7 +7,10 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::ratings::RatingCounts;
-use crate::schema::{editors, rating_totals, related_links, server_keys, stories, story_revisions, story_tags, tags};
+use crate::schema::{
+    editors, rating_totals, related_links, server_keys, stories, story_revisions, story_tags, tags, webhook_endpoints,
+    webhook_publications,
+};
 use crate::stories::ContentColumns;
 
 #[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
@@ -106,6 +109,28 @@ pub struct RelatedLink {
     pub created_at: NaiveDateTime,
 }
 
+/// A webhook endpoint, secret included, so receivers keep verifying.
+#[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
+#[diesel(table_name = webhook_endpoints)]
+pub struct WebhookEndpoint {
+    pub id: i64,
+    pub url: String,
+    pub events: String,
+    pub description: String,
+    pub disabled: bool,
+    pub secret: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// A publication already announced, so the new database's dispatcher does
+/// not announce a recently scheduled story a second time.
+#[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
+#[diesel(table_name = webhook_publications)]
+pub struct WebhookPublication {
+    pub story_id: i64,
+    pub published_at: NaiveDateTime,
+}
+
 #[cfg(test)]
 mod tests {
     use diesel::debug_query;
@@ -139,7 +164,8 @@ mod tests {
         same_columns!(
             editors => Editor, server_keys => ServerKey, tags => Tag, stories => Story, story_tags => StoryTag,
             story_revisions => Revision, ratings => Rating, rating_totals => RatingTotals,
-            related_links => RelatedLink,
+            related_links => RelatedLink, webhook_endpoints => WebhookEndpoint,
+            webhook_publications => WebhookPublication,
         );
     }
 }

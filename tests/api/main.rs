@@ -19,3 +19,4 @@ mod story_edits;
 mod story_lifecycle;
 mod story_reads;
 mod transfer;
+mod webhooks;

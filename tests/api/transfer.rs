@@ -54,6 +54,9 @@ async fn a_site(app: &TestApp) -> Vec<String> {
         let path = format!("/v1/stories/{}/ratings/{voter}", first["id"]);
         app.anon().send(Method::PUT, &path, Body::Json(json!({"score": score})), &[]).await.ok(201);
     }
+    // A webhook endpoint, registered after the changes, so nothing is sent.
+    let hook = json!({"url": "https://1.1.1.1/hook", "events": ["story.published"], "description": "CDN"});
+    admin.post("/v1/webhooks", hook).await.ok(201);
     let (a, b) = (&first["id"], &second["id"]);
     [
         "/v1/stories".to_owned(),
@@ -82,6 +85,8 @@ async fn round_trip(from: Backend, to: Backend) {
     }
     let token = source.login("ruth@example.com").await;
     let revisions = source.with_token(&token).get("/v1/stories/1/revisions").await.ok(200);
+    let webhooks = source.admin().await.get("/v1/webhooks").await.ok(200);
+    assert_eq!(webhooks["data"].as_array().unwrap().len(), 1);
 
     let file = tempfile::NamedTempFile::new().unwrap();
     let path = file.path().to_str().unwrap();
@@ -113,6 +118,11 @@ async fn round_trip(from: Backend, to: Backend) {
     assert_eq!(next["id"], 4);
     let link = json!({"url": "https://example.com/", "title": "More"});
     assert_eq!(target.with_token(&again).post("/v1/stories/2/related", link).await.ok(201)["id"], 3);
+    // Webhook endpoints too (their secrets with them), and new ones come after.
+    let admin = target.admin().await;
+    assert_eq!(admin.get("/v1/webhooks").await.ok(200), webhooks);
+    let hook = json!({"url": "https://1.1.1.1/other", "events": ["story.deleted"]});
+    assert_eq!(admin.post("/v1/webhooks", hook).await.ok(201)["id"], 2);
 }
 
 #[actix_web::test]

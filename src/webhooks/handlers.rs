@@ -1,0 +1,187 @@
+//! `/v1/webhooks`: admins register endpoints, send pings and read deliveries.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, delete, get, patch, post, web};
+
+use super::dto::{CreatedWebhook, DeliveryList, NewWebhook, Webhook, WebhookList, WebhookPatch};
+use crate::auth::CurrentAdmin;
+use crate::error::{ApiError, Problem};
+use crate::http::{Audience, Reply, created, no_content, page_json, private_json};
+use crate::json::ApiJson;
+use crate::pagination::PageParams;
+use crate::state::State;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_webhooks)
+        .service(create_webhook)
+        .service(get_webhook)
+        .service(update_webhook)
+        .service(delete_webhook)
+        .service(ping_webhook)
+        .service(list_deliveries);
+}
+
+/// Checks a URL off the async workers: it may ask DNS.
+async fn check_url(state: &State, url: Option<String>) -> Result<(), ApiError> {
+    let Some(url) = url else { return Ok(()) };
+    let allow_private = state.config.webhooks_allow_private_urls;
+    let check = web::block(move || super::check_url(&url, allow_private));
+    // A host whose lookup hangs is treated as one that does not resolve:
+    // accepted now, and checked again before every delivery.
+    match actix_web::rt::time::timeout(std::time::Duration::from_secs(5), check).await {
+        Ok(checked) => checked.map_err(ApiError::internal)?,
+        Err(_) => Ok(()),
+    }
+}
+
+/// List webhook endpoints.
+///
+/// Every registered endpoint, oldest first, in pages. Admins only.
+#[utoipa::path(
+    tag = "webhooks", operation_id = "listWebhooks", security(("bearer" = [])),
+    params(PageParams), responses((status = 200, description = "A page of webhook endpoints", body = WebhookList))
+)]
+#[get("/webhooks")]
+pub async fn list_webhooks(req: HttpRequest, _: CurrentAdmin, state: State, params: web::Query<PageParams>) -> Reply {
+    let page = params.request(&state.cursor_key)?;
+    let body: WebhookList = state.db.read(move |conn| super::list_page(conn, page)).await?;
+    page_json(&req, Audience::Editors, &body, &body.page)
+}
+
+/// Register a webhook endpoint.
+///
+/// Deliveries of the chosen event types are POSTed to the URL, signed as
+/// Standard Webhooks specifies with the `secret` in this answer — shown this
+/// once. A URL whose host resolves to a loopback, private, link-local,
+/// unique-local, CGNAT or metadata address is 422 unless the server allows
+/// private URLs. Admins only.
+#[utoipa::path(
+    tag = "webhooks", operation_id = "createWebhook", security(("bearer" = [])),
+    request_body = NewWebhook,
+    responses(
+        (status = 201, description = "Registered; the secret is shown this once", body = CreatedWebhook,
+            headers(("Location" = String, description = "The endpoint's URL"))),
+        (status = 422, description = "A field is invalid: a private or malformed URL, no or unknown events", body = Problem),
+    )
+)]
+#[post("/webhooks")]
+pub async fn create_webhook(_: CurrentAdmin, state: State, new: ApiJson<NewWebhook>) -> Reply {
+    let new = new.get()?;
+    check_url(&state, Some(new.url.to_string())).await?;
+    let webhook = state.db.write(move |tx| super::create(tx, new)).await?;
+    created(&webhook, &format!("/v1/webhooks/{}", webhook.id))
+}
+
+/// Read a webhook endpoint.
+///
+/// One endpoint, without its secret. Admins only.
+#[utoipa::path(
+    tag = "webhooks", operation_id = "getWebhook", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The endpoint's id")),
+    responses(
+        (status = 200, description = "The endpoint", body = Webhook),
+        (status = 404, description = "No such endpoint", body = Problem),
+    )
+)]
+#[get("/webhooks/{id:\\d+}")]
+pub async fn get_webhook(_: CurrentAdmin, state: State, id: web::Path<i64>) -> Reply {
+    let id = id.into_inner();
+    let webhook = state.db.read(move |conn| super::read(conn, id)).await?;
+    private_json(StatusCode::OK, &webhook)
+}
+
+/// Change a webhook endpoint.
+///
+/// Its URL (checked as when registering), event types, description, or
+/// whether it is disabled: a disabled endpoint gets no new deliveries.
+/// Admins only.
+#[utoipa::path(
+    tag = "webhooks", operation_id = "updateWebhook", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The endpoint's id")),
+    request_body(content = WebhookPatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The updated endpoint", body = Webhook),
+        (status = 404, description = "No such endpoint", body = Problem),
+        (status = 422, description = "A field is invalid", body = Problem),
+    )
+)]
+#[patch("/webhooks/{id:\\d+}")]
+pub async fn update_webhook(_: CurrentAdmin, state: State, id: web::Path<i64>, patch: ApiJson<WebhookPatch>) -> Reply {
+    let (id, patch) = (id.into_inner(), patch.get()?);
+    check_url(&state, patch.url.as_ref().map(|url| url.to_string())).await?;
+    let webhook = state.db.write(move |tx| super::update(tx, id, patch)).await?;
+    private_json(StatusCode::OK, &webhook)
+}
+
+/// Delete a webhook endpoint.
+///
+/// It gets nothing more; its deliveries, sent or not, go with it. Admins only.
+#[utoipa::path(
+    tag = "webhooks", operation_id = "deleteWebhook", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The endpoint's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such endpoint", body = Problem),
+    )
+)]
+#[delete("/webhooks/{id:\\d+}")]
+pub async fn delete_webhook(_: CurrentAdmin, state: State, id: web::Path<i64>) -> Reply {
+    let id = id.into_inner();
+    state.db.write(move |tx| super::delete(tx, id)).await?;
+    Ok(no_content())
+}
+
+/// Send a ping.
+///
+/// Queues a `ping` event for this endpoint (disabled or not), delivered and
+/// retried like any other: a way to test the receiver and its signature
+/// check. Admins only.
+#[utoipa::path(
+    tag = "webhooks", operation_id = "pingWebhook", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The endpoint's id")),
+    responses(
+        (status = 202, description = "Queued; the event's id (its `webhook-id` header)", body = PingQueued),
+        (status = 404, description = "No such endpoint", body = Problem),
+    )
+)]
+#[post("/webhooks/{id:\\d+}/ping")]
+pub async fn ping_webhook(_: CurrentAdmin, state: State, id: web::Path<i64>) -> Reply {
+    let id = id.into_inner();
+    let event_id = state.db.write(move |tx| super::ping(tx, id)).await?;
+    private_json(StatusCode::ACCEPTED, &PingQueued { event_id })
+}
+
+/// A queued ping.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"event_id": "evt_41"}))]
+pub struct PingQueued {
+    /// The `webhook-id` its deliveries carry.
+    pub event_id: String,
+}
+
+/// List an endpoint's deliveries.
+///
+/// Every event sent or to be sent to this endpoint, newest first, with its
+/// attempts so far, the last one's status code, duration and error, and
+/// the next retry's time while it is pending. Admins only.
+#[utoipa::path(
+    tag = "webhooks", operation_id = "listWebhookDeliveries", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The endpoint's id"), PageParams),
+    responses(
+        (status = 200, description = "A page of deliveries, newest first", body = DeliveryList),
+        (status = 404, description = "No such endpoint", body = Problem),
+    )
+)]
+#[get("/webhooks/{id:\\d+}/deliveries")]
+pub async fn list_deliveries(
+    req: HttpRequest,
+    _: CurrentAdmin,
+    state: State,
+    id: web::Path<i64>,
+    params: web::Query<PageParams>,
+) -> Reply {
+    let id = id.into_inner();
+    let page = params.request(&state.cursor_key)?;
+    let body: DeliveryList = state.db.read(move |conn| super::deliveries_page(conn, id, page)).await?;
+    page_json(&req, Audience::Editors, &body, &body.page)
+}
