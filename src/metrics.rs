@@ -1,7 +1,8 @@
 //! Prometheus metrics, served on a second listener (`ANTHOLOGY_METRICS_ADDR`,
 //! off by default) so they never share the public port: requests by route,
 //! method and status; latency by route; response-cache hits and misses;
-//! database pool use and waits; votes; and the process's own figures.
+//! database pool use and waits; votes; webhook deliveries; and the process's
+//! own figures.
 //!
 //! Recorded with the `metrics` facade, rendered by its Prometheus exporter.
 //! Route labels are the routes' templates (`/v1/stories/{id}`), never raw
@@ -40,6 +41,7 @@ fn handle() -> &'static PrometheusHandle {
         metrics::describe_gauge!("db_pool_connections", "Pooled database connections, by state");
         metrics::describe_histogram!("db_pool_wait_seconds", "Time spent waiting for a pooled connection");
         metrics::describe_counter!("votes_total", "Readers' votes, by outcome");
+        metrics::describe_counter!("webhook_deliveries_total", "Webhook delivery attempts, by outcome");
         metrics_process::Collector::default().describe();
         handle
     })
@@ -91,6 +93,11 @@ pub fn pool_checkout(waited: Duration, connections: u32, idle: u32) {
 /// A vote's outcome: `created`, `replaced` or `throttled`.
 pub fn vote(outcome: &'static str) {
     metrics::counter!("votes_total", "outcome" => outcome).increment(1);
+}
+
+/// A webhook delivery attempt's outcome: `delivered`, `retrying` or `failed`.
+pub fn webhook_delivery(outcome: &'static str) {
+    metrics::counter!("webhook_deliveries_total", "outcome" => outcome).increment(1);
 }
 
 /// `GET /metrics`: the Prometheus text format.

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from anthology_client import AuthenticatedClient, Client
 from anthology_client.api.auth import create_token, get_current_editor
+from anthology_client.api.preview import create_preview, read_preview
 from anthology_client.api.ratings import get_story_rating, put_story_vote
 from anthology_client.api.related import list_related_links, replace_related_links
 from anthology_client.api.stories import (
@@ -30,10 +31,14 @@ from anthology_client.api.stories import (
     publish_story,
     update_story,
 )
-from anthology_client.models import Editor as EditorModel
+from anthology_client.api.webhooks import create_webhook, get_webhook, ping_webhook
 from anthology_client.models import (
+    CreatedWebhook,
     ExternalLinkInput,
     LinkKind,
+    NewWebhook,
+    PreviewLink,
+    PreviewRequest,
     Problem,
     PublishRequest,
     RatingAggregate,
@@ -50,6 +55,7 @@ from anthology_client.models import (
     TokenResponse,
     VoteRequest,
 )
+from anthology_client.models import Editor as EditorModel
 from anthology_client.types import UNSET, Response, Unset
 
 T = TypeVar("T")
@@ -389,6 +395,37 @@ def _() -> str:
             break
         cursor = tags.page.next_cursor
     raise Mismatch(f"tag {tag} is not in list_tags")
+
+
+@step("create_preview, then read_preview anonymously shows a draft")
+def _() -> str:
+    draft = expect(
+        create_story.sync_detailed(client=editor, body=StoryInput.from_dict({"title": f"Preview {tag}"})),
+        201,
+        Story,
+        "createStory",
+    )
+    r = create_preview.sync_detailed(draft.id, client=editor, body=PreviewRequest.from_dict({"expires_in": 600}))
+    link = expect(r, 201, PreviewLink, "createPreview")
+    read = read_preview.sync_detailed(link.token, client=anonymous)
+    story = expect(read, 200, Story, "readPreview")
+    eq(story.status, Status.DRAFT, "status")
+    eq(read.headers.get("X-Robots-Tag"), "noindex", "X-Robots-Tag")
+    eq(read.headers.get("Cache-Control"), "private, no-store", "Cache-Control")
+    return f"expires {link.expires_at.isoformat()}"
+
+
+@step("create_webhook shows its secret once, then ping_webhook")
+def _() -> str:
+    new = NewWebhook.from_dict(
+        {"url": f"https://hooks.example.com/{tag}", "events": ["story.published"], "description": "python scenario"}
+    )
+    created = expect(create_webhook.sync_detailed(client=editor, body=new), 201, CreatedWebhook, "createWebhook")
+    check(created.secret.startswith("whsec_"), f"secret {created.secret} is not whsec_…")
+    read = get_webhook.sync_detailed(created.id, client=editor)
+    check(b"secret" not in read.content, "the secret is shown again")
+    eq(int(ping_webhook.sync_detailed(created.id, client=editor).status_code), 202, "ping status")
+    return f"webhook {created.id}"
 
 
 finish()

@@ -355,4 +355,29 @@ await step("GET /v1/tags anonymously counts both stories", async () => {
   throw new Mismatch(`tag ${tag} is not in /v1/tags`);
 });
 
+await step("POST /v1/stories/{id}/preview, then GET /v1/preview/{token} shows a draft", async () => {
+  const draft = expectStatus(await editor.POST("/v1/stories", { body: { title: `Preview ${tag}` } }), 201, "createStory");
+  const r = await editor.POST("/v1/stories/{id}/preview", { params: { path: { id: draft.id } }, body: { expires_in: 600 } });
+  const link = expectStatus(r, 201, "createPreview");
+  const read = await anonymous.GET("/v1/preview/{token}", { params: { path: { token: link.token } } });
+  const story = expectStatus(read, 200, "readPreview");
+  eq(story.status, "draft", "status");
+  eq(read.response.headers.get("X-Robots-Tag"), "noindex", "X-Robots-Tag");
+  eq(read.response.headers.get("Cache-Control"), "private, no-store", "Cache-Control");
+  return `expires ${link.expires_at}`;
+});
+
+await step("POST /v1/webhooks registers an endpoint (its secret shown once), then ping", async () => {
+  const r = await editor.POST("/v1/webhooks", {
+    body: { url: `https://hooks.example.com/${tag}`, events: ["story.published"], description: "typescript scenario" },
+  });
+  const created = expectStatus(r, 201, "createWebhook");
+  check(created.secret.startsWith("whsec_"), `secret ${created.secret} is not whsec_…`);
+  const listed = expectStatus(await editor.GET("/v1/webhooks/{id}", { params: { path: { id: created.id } } }), 200, "getWebhook");
+  check(!("secret" in listed), "the secret is shown again");
+  const ping = await editor.POST("/v1/webhooks/{id}/ping", { params: { path: { id: created.id } } });
+  check(ping.response.status === 202, `ping: expected HTTP 202, got ${ping.response.status}`);
+  return `webhook ${created.id}`;
+});
+
 finish();

@@ -172,6 +172,11 @@ impl Dispatcher {
         if let Some(error) = &error {
             tracing::info!(delivery = outgoing.id, attempts, error = %error, "webhook delivery failed");
         }
+        crate::metrics::webhook_delivery(match status {
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Pending => "retrying",
+            DeliveryStatus::Failed => "failed",
+        });
         let attempt = Attempt { at, status_code, duration_ms, error, status, next };
         let (id, worker) = (outgoing.id, self.worker.clone());
         self.db.write::<Internal, _, _>(move |tx| Ok(queries::record_attempt(tx, id, &worker, &attempt)?)).await
