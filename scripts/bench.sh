@@ -42,7 +42,7 @@ trap cleanup EXIT
 # start NAME DATABASE_URL PORT: runs the release binary, waits for /health.
 start() {
   local name=$1 url=$2 port=$3
-  DATABASE_URL="$url" ANTHOLOGY_ADDR="127.0.0.1:$port" RUST_LOG=warn RATING_VOTES_PER_MINUTE=10000000 \
+  DATABASE_URL="$url" ANTHOLOGY_ADDR="127.0.0.1:$port" RUST_LOG=warn RATING_VOTES_PER_MINUTE=10000000 RATING_NEW_VOTERS_PER_DAY=1000000 \
     JWT_SECRET=bench-secret-bench-secret-bench-secret "$BIN" >"$WORK/$name.log" 2>&1 &
   PIDS+=($!)
   echo $! >"$WORK/$name.pid"
