@@ -263,34 +263,60 @@ impl IntoParams for IfNoneMatch {
     }
 }
 
-/// The id of the story a route is about (its `{id}` segment), declared and
-/// read in one place.
-pub struct StoryId(pub i64);
+/// Declares a path extractor for the `{id}` segment of a resource's routes:
+/// read, validated and documented in one place.
+macro_rules! path_id {
+    ($(#[$doc:meta])* $name:ident, $description:literal) => {
+        $(#[$doc])*
+        pub struct $name(pub i64);
 
-impl FromRequest for StoryId {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+        impl FromRequest for $name {
+            type Error = ApiError;
+            type Future = Ready<Result<Self, ApiError>>;
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let id = req.match_info().get("id").unwrap_or_default();
-        ready(id.parse().map(StoryId).map_err(|e| ApiError::BadRequest(format!("invalid path parameter: id: {e}"))))
-    }
+            fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+                ready(path_id(req).map($name))
+            }
+        }
+
+        impl IntoParams for $name {
+            fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+                vec![path_id_param($description)]
+            }
+        }
+    };
 }
 
-impl IntoParams for StoryId {
-    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        let int64 =
-            ObjectBuilder::new().schema_type(Type::Integer).format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)));
-        vec![
-            ParameterBuilder::new()
-                .name("id")
-                .parameter_in(ParameterIn::Path)
-                .description(Some("The story's id"))
-                .required(Required::True)
-                .schema(Some(int64))
-                .build(),
-        ]
-    }
+path_id! {
+    /// The id of the story a route is about.
+    StoryId, "The story's id"
+}
+
+path_id! {
+    /// The id of the editor a route is about.
+    EditorId, "The editor's id"
+}
+
+path_id! {
+    /// The id of the webhook endpoint a route is about.
+    WebhookId, "The endpoint's id"
+}
+
+fn path_id(req: &HttpRequest) -> Result<i64, ApiError> {
+    let id = req.match_info().get("id").unwrap_or_default();
+    id.parse().map_err(|e| ApiError::BadRequest(format!("invalid path parameter: id: {e}")))
+}
+
+fn path_id_param(description: &str) -> Parameter {
+    let int64 =
+        ObjectBuilder::new().schema_type(Type::Integer).format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)));
+    ParameterBuilder::new()
+        .name("id")
+        .parameter_in(ParameterIn::Path)
+        .description(Some(description))
+        .required(Required::True)
+        .schema(Some(int64))
+        .build()
 }
 
 fn header_param(name: &str, description: &str, required: bool) -> Parameter {

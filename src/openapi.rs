@@ -136,7 +136,8 @@ fn finish_operations(doc: &mut Document) {
             // A page of a list links the next; a conditional write answers with the new version.
             answers_with(operation, "cursor", "Link", "`<…>; rel=\"next\"` when another page follows");
             answers_with(operation, "If-Match", "ETag", "The new version, for the next If-Match");
-            // A read that takes If-None-Match may answer 304.
+            // A read that takes If-None-Match sends the ETag to send back, and may answer 304.
+            answers_with(operation, "If-None-Match", "ETag", "Strong validator of the bytes sent (public reads)");
             if takes(operation, "If-None-Match") {
                 let not_modified = Response::new("Not modified since the ETag in If-None-Match");
                 operation.responses.responses.entry("304".into()).or_insert(not_modified.into());
@@ -194,10 +195,11 @@ fn takes(operation: &Operation, param: &str) -> bool {
         .is_some_and(|parameters| parameters.iter().any(|p| matches!(p, RefOr::T(p) if p.name == param)))
 }
 
-/// Adds header `name` to the 200 of an operation that takes parameter `param`.
+/// Adds header `name` to the 200 of an operation that takes parameter
+/// `param`, unless the operation declares it itself.
 fn answers_with(operation: &mut Operation, param: &str, name: &str, description: &str) {
     if let (true, Some(RefOr::T(ok))) = (takes(operation, param), operation.responses.responses.get_mut("200")) {
-        ok.headers.insert(name.into(), schemas::header(description).into());
+        ok.headers.entry(name.into()).or_insert_with(|| schemas::header(description).into());
     }
 }
 

@@ -7,7 +7,7 @@ use super::EditorUpdate;
 use super::dto::{Editor, EditorList, EditorPatch, NewEditor};
 use crate::auth::{CurrentAdmin, password};
 use crate::error::{ApiError, Problem};
-use crate::http::{Audience, Reply, created, page_json, private_json};
+use crate::http::{Audience, EditorId, Reply, created, page_json, private_json};
 use crate::json::ApiJson;
 use crate::pagination::PageParams;
 use crate::state::State;
@@ -58,15 +58,14 @@ pub async fn create_editor(_: CurrentAdmin, state: State, new: ApiJson<NewEditor
 /// One editor account. Admins only.
 #[utoipa::path(
     tag = "editors", operation_id = "getEditor", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "The editor's id")),
+    params(EditorId),
     responses(
         (status = 200, description = "The editor", body = Editor),
         (status = 404, description = "No such editor", body = Problem),
     )
 )]
 #[get("/editors/{id:\\d+}")]
-pub async fn get_editor(_: CurrentAdmin, state: State, id: web::Path<i64>) -> Reply {
-    let id = id.into_inner();
+pub async fn get_editor(_: CurrentAdmin, state: State, EditorId(id): EditorId) -> Reply {
     let row = state.db.read(move |conn| super::find(conn, id)?.ok_or(ApiError::NotFound)).await?;
     private_json(StatusCode::OK, &Editor::from(row))
 }
@@ -77,7 +76,7 @@ pub async fn get_editor(_: CurrentAdmin, state: State, id: web::Path<i64>) -> Re
 /// last active admin cannot be demoted or disabled (409).
 #[utoipa::path(
     tag = "editors", operation_id = "updateEditor", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "The editor's id")),
+    params(EditorId),
     request_body(content = EditorPatch, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated editor", body = Editor),
@@ -86,8 +85,13 @@ pub async fn get_editor(_: CurrentAdmin, state: State, id: web::Path<i64>) -> Re
     )
 )]
 #[patch("/editors/{id:\\d+}")]
-pub async fn update_editor(_: CurrentAdmin, state: State, id: web::Path<i64>, patch: ApiJson<EditorPatch>) -> Reply {
-    let (id, patch) = (id.into_inner(), patch.get()?);
+pub async fn update_editor(
+    _: CurrentAdmin,
+    state: State,
+    EditorId(id): EditorId,
+    patch: ApiJson<EditorPatch>,
+) -> Reply {
+    let patch = patch.get()?;
     let password_hash = match patch.password {
         Some(plain) => Some(password::hash_off_thread(plain.into()).await?),
         None => None,

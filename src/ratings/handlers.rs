@@ -28,8 +28,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     tag = "ratings", operation_id = "getStoryRating", security((), ("bearer" = [])),
     params(StoryId, IfNoneMatch),
     responses(
-        (status = 200, description = "The aggregate", body = RatingAggregate,
-            headers(("ETag" = String, description = "Strong validator; every vote changes it"))),
+        (status = 200, description = "The aggregate", body = RatingAggregate),
         PublicReadFailures,
     )
 )]

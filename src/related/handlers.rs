@@ -27,8 +27,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     tag = "related", operation_id = "listRelatedLinks", security((), ("bearer" = [])),
     params(StoryId, SuggestParams, IfNoneMatch),
     responses(
-        (status = 200, description = "The list", body = RelatedList,
-            headers(("ETag" = String, description = "Strong validator (public reads)"))),
+        (status = 200, description = "The list", body = RelatedList),
         PublicReadFailures,
         CostlyReadFailures,
     )

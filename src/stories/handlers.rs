@@ -76,8 +76,7 @@ fn written(story: &Story, status: StatusCode) -> Reply {
     tag = "stories", operation_id = "listStories", security((), ("bearer" = [])),
     params(PageParams, ListParams, IfNoneMatch),
     responses(
-        (status = 200, description = "A page of stories", body = StoryList,
-            headers(("ETag" = String, description = "Strong validator (public reads)"))),
+        (status = 200, description = "A page of stories", body = StoryList),
         CostlyReadFailures,
     )
 )]
@@ -333,8 +332,7 @@ pub async fn restore_revision(
     tag = "stories", operation_id = "listTags", security(()),
     params(PageParams, IfNoneMatch),
     responses(
-        (status = 200, description = "A page of tags", body = TagList,
-            headers(("ETag" = String, description = "Strong validator"))),
+        (status = 200, description = "A page of tags", body = TagList),
         CostlyReadFailures,
     )
 )]

@@ -32,12 +32,8 @@ pub struct Webhook {
     "events": ["story.published"], "description": "", "disabled": false,
     "created_at": "2026-11-28T10:00:00Z", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw0vI0Yc9G+E0="}))]
 pub struct CreatedWebhook {
-    pub id: i64,
-    pub url: String,
-    pub events: Vec<EventType>,
-    pub description: String,
-    pub disabled: bool,
-    pub created_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub webhook: Webhook,
     /// `whsec_` and base64 of 32 random bytes; the HMAC-SHA256 key is the
     /// decoded bytes. Shown this once: keep it.
     pub secret: String,

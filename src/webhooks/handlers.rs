@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, delete, get, patch, post, web};
 use super::dto::{CreatedWebhook, DeliveryList, NewWebhook, Webhook, WebhookList, WebhookPatch};
 use crate::auth::CurrentAdmin;
 use crate::error::{ApiError, Problem};
-use crate::http::{Audience, Reply, created, no_content, page_json, private_json};
+use crate::http::{Audience, Reply, WebhookId, created, no_content, page_json, private_json};
 use crate::json::ApiJson;
 use crate::pagination::PageParams;
 use crate::state::State;
@@ -68,8 +68,8 @@ pub async fn list_webhooks(req: HttpRequest, _: CurrentAdmin, state: State, para
 pub async fn create_webhook(_: CurrentAdmin, state: State, new: ApiJson<NewWebhook>) -> Reply {
     let new = new.get()?;
     check_url(&state, Some(new.url.to_string())).await?;
-    let webhook = state.db.write(move |tx| super::create(tx, new)).await?;
-    created(&webhook, &format!("/v1/webhooks/{}", webhook.id))
+    let registered = state.db.write(move |tx| super::create(tx, new)).await?;
+    created(&registered, &format!("/v1/webhooks/{}", registered.webhook.id))
 }
 
 /// Read a webhook endpoint.
@@ -77,15 +77,14 @@ pub async fn create_webhook(_: CurrentAdmin, state: State, new: ApiJson<NewWebho
 /// One endpoint, without its secret. Admins only.
 #[utoipa::path(
     tag = "webhooks", operation_id = "getWebhook", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "The endpoint's id")),
+    params(WebhookId),
     responses(
         (status = 200, description = "The endpoint", body = Webhook),
         (status = 404, description = "No such endpoint", body = Problem),
     )
 )]
 #[get("/webhooks/{id:\\d+}")]
-pub async fn get_webhook(_: CurrentAdmin, state: State, id: web::Path<i64>) -> Reply {
-    let id = id.into_inner();
+pub async fn get_webhook(_: CurrentAdmin, state: State, WebhookId(id): WebhookId) -> Reply {
     let webhook = state.db.read(move |conn| super::read(conn, id)).await?;
     private_json(StatusCode::OK, &webhook)
 }
@@ -97,7 +96,7 @@ pub async fn get_webhook(_: CurrentAdmin, state: State, id: web::Path<i64>) -> R
 /// Admins only.
 #[utoipa::path(
     tag = "webhooks", operation_id = "updateWebhook", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "The endpoint's id")),
+    params(WebhookId),
     request_body(content = WebhookPatch, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated endpoint", body = Webhook),
@@ -106,8 +105,13 @@ pub async fn get_webhook(_: CurrentAdmin, state: State, id: web::Path<i64>) -> R
     )
 )]
 #[patch("/webhooks/{id:\\d+}")]
-pub async fn update_webhook(_: CurrentAdmin, state: State, id: web::Path<i64>, patch: ApiJson<WebhookPatch>) -> Reply {
-    let (id, patch) = (id.into_inner(), patch.get()?);
+pub async fn update_webhook(
+    _: CurrentAdmin,
+    state: State,
+    WebhookId(id): WebhookId,
+    patch: ApiJson<WebhookPatch>,
+) -> Reply {
+    let patch = patch.get()?;
     check_url(&state, patch.url.as_ref().map(|url| url.to_string())).await?;
     let webhook = state.db.write(move |tx| super::update(tx, id, patch)).await?;
     private_json(StatusCode::OK, &webhook)
@@ -118,15 +122,14 @@ pub async fn update_webhook(_: CurrentAdmin, state: State, id: web::Path<i64>, p
 /// It gets nothing more; its deliveries, sent or not, go with it. Admins only.
 #[utoipa::path(
     tag = "webhooks", operation_id = "deleteWebhook", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "The endpoint's id")),
+    params(WebhookId),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such endpoint", body = Problem),
     )
 )]
 #[delete("/webhooks/{id:\\d+}")]
-pub async fn delete_webhook(_: CurrentAdmin, state: State, id: web::Path<i64>) -> Reply {
-    let id = id.into_inner();
+pub async fn delete_webhook(_: CurrentAdmin, state: State, WebhookId(id): WebhookId) -> Reply {
     state.db.write(move |tx| super::delete(tx, id)).await?;
     Ok(no_content())
 }
@@ -138,15 +141,14 @@ pub async fn delete_webhook(_: CurrentAdmin, state: State, id: web::Path<i64>) -
 /// check. Admins only.
 #[utoipa::path(
     tag = "webhooks", operation_id = "pingWebhook", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "The endpoint's id")),
+    params(WebhookId),
     responses(
         (status = 202, description = "Queued; the event's id (its `webhook-id` header)", body = PingQueued),
         (status = 404, description = "No such endpoint", body = Problem),
     )
 )]
 #[post("/webhooks/{id:\\d+}/ping")]
-pub async fn ping_webhook(_: CurrentAdmin, state: State, id: web::Path<i64>) -> Reply {
-    let id = id.into_inner();
+pub async fn ping_webhook(_: CurrentAdmin, state: State, WebhookId(id): WebhookId) -> Reply {
     let event_id = state.db.write(move |tx| super::ping(tx, id)).await?;
     private_json(StatusCode::ACCEPTED, &PingQueued { event_id })
 }
@@ -166,7 +168,7 @@ pub struct PingQueued {
 /// the next retry's time while it is pending. Admins only.
 #[utoipa::path(
     tag = "webhooks", operation_id = "listWebhookDeliveries", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "The endpoint's id"), PageParams),
+    params(WebhookId, PageParams),
     responses(
         (status = 200, description = "A page of deliveries, newest first", body = DeliveryList),
         (status = 404, description = "No such endpoint", body = Problem),
@@ -177,10 +179,9 @@ pub async fn list_deliveries(
     req: HttpRequest,
     _: CurrentAdmin,
     state: State,
-    id: web::Path<i64>,
+    WebhookId(id): WebhookId,
     params: web::Query<PageParams>,
 ) -> Reply {
-    let id = id.into_inner();
     let page = params.request(&state.cursor_key)?;
     let body: DeliveryList = state.db.read(move |conn| super::deliveries_page(conn, id, page)).await?;
     page_json(&req, Audience::Editors, &body, &body.page)

@@ -135,16 +135,7 @@ pub fn create(tx: &mut Tx<'_, Internal>, new: NewWebhook) -> Result<CreatedWebho
         new.disabled.unwrap_or(false),
         &secret,
     )?;
-    let webhook = to_webhook(row);
-    Ok(CreatedWebhook {
-        id: webhook.id,
-        url: webhook.url,
-        events: webhook.events,
-        description: webhook.description,
-        disabled: webhook.disabled,
-        created_at: webhook.created_at,
-        secret,
-    })
+    Ok(CreatedWebhook { webhook: to_webhook(row), secret })
 }
 
 pub fn read(conn: &mut DbConnection, id: i64) -> Result<Webhook, ApiError> {
