@@ -202,6 +202,13 @@ pub struct Config {
           global = true, default_value = "5000",
           value_parser = number_in(10..=3_600_000_u64, "a whole number of milliseconds").map(Duration::from_millis))]
     pub webhooks_retry_base: Duration,
+    /// How many days webhook events are kept once every delivery of theirs
+    /// is delivered or failed (2-3650; retries last about 32 hours).
+    /// Their deliveries and attempts go with them.
+    #[arg(long = "webhooks-retention-days", env = "WEBHOOKS_RETENTION_DAYS", value_name = "WEBHOOKS_RETENTION_DAYS",
+          global = true, default_value = "30",
+          value_parser = number_in(2..=3650_u64, "a whole number of days").map(|days| Duration::from_secs(days * 86_400)))]
+    pub webhooks_retention: Duration,
 }
 
 /// A configuration value that cannot be used; the message names the variable.

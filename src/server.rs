@@ -26,6 +26,7 @@ pub fn serve(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
         state.db.clone(),
         state.config.webhooks_allow_private_urls,
         state.config.webhooks_retry_base,
+        state.config.webhooks_retention,
     )
     .spawn();
     let state = web::Data::new(state);

@@ -16,7 +16,12 @@
 //! recorded (`webhook_publications`), and records it.
 //!
 //! Only the oldest pending delivery of a story to an endpoint is ever due
-//! ([`queries::due`]), so a story's events arrive in order.
+//! ([`queries::due`]), so a story's events arrive in order; a disabled
+//! endpoint's deliveries wait until it is enabled again.
+//!
+//! Every [`PRUNE_EVERY`] it also deletes events older than
+//! `WEBHOOKS_RETENTION_DAYS` that have nothing left to send, with their
+//! deliveries and attempts, a batch per transaction.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -49,6 +54,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const BATCH: i64 = 32;
 /// The most of a receiver's answer read (and then dropped).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+/// How often old events are pruned, and how many go per transaction.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+const PRUNE_BATCH: i64 = 500;
 /// Retry delays as multiples of the first (`WEBHOOKS_RETRY_BASE_MS`, 5 s by
 /// default): 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h, 16 h —
 /// 31 h 42 min in all, then the delivery is failed.
@@ -74,23 +82,32 @@ pub struct Dispatcher {
     db: Db,
     allow_private: bool,
     retry_base: Duration,
+    /// How long events are kept once they have nothing left to send.
+    retention: Duration,
     /// This process, as `claimed_by` names it.
     worker: String,
 }
 
 impl Dispatcher {
-    pub fn new(db: Db, allow_private: bool, retry_base: Duration) -> Self {
+    pub fn new(db: Db, allow_private: bool, retry_base: Duration, retention: Duration) -> Self {
         let worker = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
-        Self { db, allow_private, retry_base, worker }
+        Self { db, allow_private, retry_base, retention, worker }
     }
 
     /// Runs on the current actix runtime (the HTTP client is not `Send`).
     pub fn spawn(self) {
         actix_web::rt::spawn(async move {
             let client = awc::Client::builder().disable_redirects().timeout(REQUEST_TIMEOUT).finish();
+            let mut last_pruned: Option<Instant> = None;
             loop {
                 if let Err(err) = self.tick(&client).await {
                     tracing::warn!(error = %err, "webhook dispatcher: could not send the outbox");
+                }
+                if last_pruned.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                    last_pruned = Some(Instant::now());
+                    if let Err(err) = self.prune().await {
+                        tracing::warn!(error = %err, "webhook dispatcher: could not prune old events");
+                    }
                 }
                 actix_web::rt::time::sleep(TICK).await;
             }
@@ -150,6 +167,20 @@ impl Dispatcher {
                 Ok(())
             })
             .await
+    }
+
+    /// Deletes the events past their retention, a batch per transaction so
+    /// that no transaction holds the write lock for long.
+    async fn prune(&self) -> Result<(), ApiError> {
+        let retention = chrono::Duration::from_std(self.retention).map_err(ApiError::internal)?;
+        loop {
+            let cutoff = now() - retention;
+            let pruned =
+                self.db.write::<Internal, _, _>(move |tx| Ok(queries::prune(tx, cutoff, PRUNE_BATCH)?)).await?;
+            if pruned < PRUNE_BATCH as usize {
+                return Ok(());
+            }
+        }
     }
 
     /// Sends one delivery and records the outcome.

@@ -21,7 +21,8 @@ pub struct Webhook {
     /// The event types sent to it.
     pub events: Vec<EventType>,
     pub description: String,
-    /// A disabled endpoint gets no new deliveries.
+    /// A disabled endpoint gets no new deliveries; those already queued
+    /// wait until it is enabled again.
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
 }

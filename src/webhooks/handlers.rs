@@ -92,7 +92,8 @@ pub async fn get_webhook(_: CurrentAdmin, state: State, WebhookId(id): WebhookId
 /// Change a webhook endpoint.
 ///
 /// Its URL (checked as when registering), event types, description, or
-/// whether it is disabled: a disabled endpoint gets no new deliveries.
+/// whether it is disabled: a disabled endpoint gets no new deliveries, and
+/// those already queued wait until it is enabled again.
 /// Admins only.
 #[utoipa::path(
     tag = "webhooks", operation_id = "updateWebhook", security(("bearer" = [])),
@@ -136,9 +137,9 @@ pub async fn delete_webhook(_: CurrentAdmin, state: State, WebhookId(id): Webhoo
 
 /// Send a ping.
 ///
-/// Queues a `ping` event for this endpoint (disabled or not), delivered and
-/// retried like any other: a way to test the receiver and its signature
-/// check. Admins only.
+/// Queues a `ping` event for this endpoint, delivered and retried like any
+/// other (so, to a disabled endpoint, once it is enabled): a way to test the
+/// receiver and its signature check. Admins only.
 #[utoipa::path(
     tag = "webhooks", operation_id = "pingWebhook", security(("bearer" = [])),
     params(WebhookId),

@@ -209,9 +209,10 @@ pub fn deliveries(
 
 diesel::alias!(webhook_deliveries as earlier: EarlierDeliveries);
 
-/// Up to `limit` deliveries due at `now` and not leased to anyone, oldest
-/// first, each the oldest pending one of its story for its endpoint: a
-/// story's later event waits until the earlier one is delivered or failed.
+/// Up to `limit` deliveries due at `now` and not leased to anyone, to
+/// endpoints that are not disabled, oldest first, each the oldest pending
+/// one of its story for its endpoint: a story's later event waits until the
+/// earlier one is delivered or failed.
 pub fn due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<i64>> {
     use diesel::dsl::{exists, not};
     let pending = DeliveryStatus::Pending.as_str();
@@ -220,9 +221,12 @@ pub fn due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> QueryResu
         .filter(earlier.field(webhook_deliveries::story_id).eq(webhook_deliveries::story_id))
         .filter(earlier.field(webhook_deliveries::status).eq(pending))
         .filter(earlier.field(webhook_deliveries::id).lt(webhook_deliveries::id));
+    // A disabled endpoint's deliveries wait, in order, until it is enabled.
+    let enabled = webhook_endpoints::table.filter(webhook_endpoints::disabled.eq(false)).select(webhook_endpoints::id);
     webhook_deliveries::table
         .filter(webhook_deliveries::status.eq(pending))
         .filter(webhook_deliveries::next_attempt_at.le(now))
+        .filter(webhook_deliveries::endpoint_id.eq_any(enabled))
         .filter(webhook_deliveries::locked_until.is_null().or(webhook_deliveries::locked_until.lt(now)))
         .filter(not(exists(earlier_pending)))
         .select(webhook_deliveries::id)
@@ -404,4 +408,24 @@ pub fn mark_published(
         Err(err) if crate::db::is_unique_violation(&err) => Ok(false),
         Err(err) => Err(err),
     }
+}
+
+/// Deletes up to `limit` events recorded before `cutoff` that have no
+/// delivery still pending, with their deliveries and attempts (the foreign
+/// keys cascade): the oldest first, by the index on `created_at`. Returns
+/// how many events went.
+pub fn prune(tx: &mut Tx<'_, Internal>, cutoff: NaiveDateTime, limit: i64) -> QueryResult<usize> {
+    use diesel::dsl::{exists, not};
+    let conn: &mut DbConnection = tx;
+    let pending = webhook_deliveries::table
+        .filter(webhook_deliveries::event_id.eq(webhook_events::id))
+        .filter(webhook_deliveries::status.eq(DeliveryStatus::Pending.as_str()));
+    let finished: Vec<i64> = webhook_events::table
+        .filter(webhook_events::created_at.lt(cutoff))
+        .filter(not(exists(pending)))
+        .select(webhook_events::id)
+        .order(webhook_events::created_at)
+        .limit(limit)
+        .load(conn)?;
+    diesel::delete(webhook_events::table.filter(webhook_events::id.eq_any(&finished))).execute(conn)
 }

@@ -27,6 +27,8 @@ crate::on_both_backends!(
     a_storys_events_arrive_in_order,
     a_scheduled_story_is_announced_when_its_time_comes,
     an_event_outlives_kill_9,
+    a_disabled_endpoint_pauses_its_deliveries,
+    old_events_are_pruned_once_nothing_is_left_to_send,
 );
 
 /// Private URLs allowed (the receiver is on 127.0.0.1), and quick retries.
@@ -528,4 +530,106 @@ async fn an_event_outlives_kill_9(backend: Backend) {
     assert_eq!(delivered[0].body, before[0].body);
     assert!(verify(endpoint["secret"].as_str().unwrap(), &delivered[0]));
     drop(app);
+}
+
+async fn a_disabled_endpoint_pauses_its_deliveries(backend: Backend) {
+    // A retry comes 1.5 s after a failure: time to disable the endpoint first.
+    let env = &[("WEBHOOKS_ALLOW_PRIVATE_URLS", "true"), ("WEBHOOKS_RETRY_BASE_MS", "1500")];
+    let app = TestApp::start_with(backend, env).await;
+    let (admin, editor) = (app.admin().await, app.editor().await);
+    let receiver = Receiver::start(1);
+    let endpoint = subscribe(&admin, &receiver, &["story.published"]).await;
+    let path = format!("/v1/webhooks/{}", endpoint["id"]);
+    let story = editor.create_story(json!({"title": "Wait for me"})).await;
+    editor.publish(&story["id"], None).await;
+    let started = Instant::now();
+    while receiver.requests().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(15), "the first attempt never came");
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Disabled before its retry: the retry waits, and so does a ping.
+    admin.patch(&path, json!({"disabled": true})).await.ok(200);
+    admin.post(&format!("{path}/ping"), json!({})).await.ok(202);
+    actix_web::rt::time::sleep(Duration::from_millis(3000)).await;
+    assert_eq!(receiver.requests().len(), 1, "{:?}", receiver.requests());
+    let deliveries = admin.get(&format!("{path}/deliveries")).await.ok(200)["data"].clone();
+    let statuses: Vec<&Value> = deliveries.as_array().unwrap().iter().map(|d| &d["status"]).collect();
+    assert_eq!(statuses, [&json!("pending"), &json!("pending")], "{deliveries}");
+
+    // Enabled again: both are sent.
+    admin.patch(&path, json!({"disabled": false})).await.ok(200);
+    let mut types: Vec<String> =
+        receiver.wait_for(2).await.iter().map(|r| r.json()["type"].as_str().unwrap().to_owned()).collect();
+    types.sort();
+    assert_eq!(types, ["ping", "story.published"]);
+}
+
+async fn old_events_are_pruned_once_nothing_is_left_to_send(backend: Backend) {
+    use diesel::RunQueryDsl;
+    let app = TestApp::start_with(backend, TEST_ENV).await;
+    let (admin, editor) = (app.admin().await, app.editor().await);
+    let receiver = Receiver::start(0);
+    let up = subscribe(&admin, &receiver, &["story.published"]).await;
+    let publish = |title: &'static str| {
+        let editor = &editor;
+        async move {
+            let story = editor.create_story(json!({"title": title})).await;
+            editor.publish(&story["id"], None).await;
+        }
+    };
+    publish("Old news").await;
+    publish("Older news").await;
+    receiver.wait_for(2).await;
+    // An endpoint that is down joins: the next event stays pending for it.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://127.0.0.1:{}/hooks/anthology", closed.local_addr().unwrap().port());
+    drop(closed);
+    let down = admin.post("/v1/webhooks", json!({"url": nowhere, "events": ["story.published"]})).await.ok(201);
+    publish("Still news").await;
+    receiver.wait_for(3).await;
+    let deliveries = |endpoint: &Value| {
+        let path = format!("/v1/webhooks/{}/deliveries", endpoint["id"]);
+        let admin = &admin;
+        async move { admin.get(&path).await.ok(200)["data"].as_array().unwrap().clone() }
+    };
+    let started = Instant::now();
+    while deliveries(&up).await.iter().any(|d| d["status"] != "delivered") {
+        assert!(started.elapsed() < Duration::from_secs(10), "the deliveries were never recorded as delivered");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Forty days pass (the default retention is 30).
+    let mut conn = app.db.conn().unwrap();
+    diesel::sql_query("UPDATE webhook_events SET created_at = created_at - INTERVAL '40 days'")
+        .execute(&mut *conn)
+        .or_else(|_| {
+            diesel::sql_query("UPDATE webhook_events SET created_at = datetime(created_at, '-40 days')")
+                .execute(&mut *conn)
+        })
+        .unwrap();
+    // A process starting now prunes at once: the two events delivered
+    // everywhere go, with their deliveries and attempts; the one still
+    // being retried for the endpoint that is down stays, for both.
+    let _pruner = app.another_process(TEST_ENV).await;
+    let started = Instant::now();
+    while deliveries(&up).await.len() > 1 {
+        assert!(started.elapsed() < Duration::from_secs(10), "old delivered events were not pruned");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let kept = deliveries(&up).await;
+    assert_eq!(kept[0]["event_id"], deliveries(&down).await[0]["event_id"], "{kept:?}");
+    assert_eq!(deliveries(&down).await[0]["status"], "pending");
+    let orphans = diesel::sql_query(
+        "SELECT COUNT(*) AS n FROM webhook_attempts WHERE delivery_id NOT IN (SELECT id FROM webhook_deliveries)",
+    )
+    .get_result::<Count>(&mut *conn)
+    .unwrap();
+    assert_eq!(orphans.n, 0);
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
 }
