@@ -29,6 +29,7 @@ crate::on_both_backends!(
     an_event_outlives_kill_9,
     a_disabled_endpoint_pauses_its_deliveries,
     old_events_are_pruned_once_nothing_is_left_to_send,
+    an_https_receiver_must_present_a_trusted_certificate,
 );
 
 /// Private URLs allowed (the receiver is on 127.0.0.1), and quick retries.
@@ -626,6 +627,74 @@ async fn old_events_are_pruned_once_nothing_is_left_to_send(backend: Backend) {
     .get_result::<Count>(&mut *conn)
     .unwrap();
     assert_eq!(orphans.n, 0);
+}
+
+/// An https receiver on 127.0.0.1 whose certificate (self-signed, for
+/// `localhost`) no public root vouches for. It records the server name of
+/// every TLS ClientHello that reaches it; no handshake can complete.
+struct UntrustedTlsReceiver {
+    url: String,
+    server_names: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+impl UntrustedTlsReceiver {
+    fn start() -> Self {
+        let issued = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(issued.key_pair.serialize_der().into());
+        let config = Arc::new(
+            rustls::ServerConfig::builder()
+                .with_no_client_auth()
+                .with_single_cert(vec![issued.cert.der().clone()], key)
+                .unwrap(),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("https://localhost:{}/hooks/anthology", listener.local_addr().unwrap().port());
+        listener.set_nonblocking(true).unwrap();
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        let server_names = Arc::new(Mutex::new(Vec::new()));
+        let seen = server_names.clone();
+        actix_web::rt::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (config, seen) = (config.clone(), seen.clone());
+                actix_web::rt::spawn(async move {
+                    let acceptor = rustls::server::Acceptor::default();
+                    let Ok(hello) = tokio_rustls::LazyConfigAcceptor::new(acceptor, stream).await else { return };
+                    seen.lock().unwrap().push(hello.client_hello().server_name().map(str::to_owned));
+                    // The client refuses the certificate: this fails.
+                    let _ = hello.into_stream(config).await;
+                });
+            }
+        });
+        Self { url, server_names }
+    }
+}
+
+async fn an_https_receiver_must_present_a_trusted_certificate(backend: Backend) {
+    let app = TestApp::start_with(backend, TEST_ENV).await;
+    let (admin, editor) = (app.admin().await, app.editor().await);
+    let receiver = UntrustedTlsReceiver::start();
+    let endpoint =
+        admin.post("/v1/webhooks", json!({"url": receiver.url, "events": ["story.published"]})).await.ok(201);
+    let story = editor.create_story(json!({"title": "Over TLS"})).await;
+    editor.publish(&story["id"], None).await;
+
+    let path = format!("/v1/webhooks/{}/deliveries", endpoint["id"]);
+    let started = Instant::now();
+    let delivery = loop {
+        let delivery = admin.get(&path).await.ok(200)["data"][0].clone();
+        if delivery["last_error"].is_string() {
+            break delivery;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "no attempt recorded: {delivery}");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    };
+    // The request went out as TLS, naming the URL's host, and was refused
+    // for the certificate: never sent in the clear, never trusted blindly.
+    let error = delivery["last_error"].as_str().unwrap();
+    assert!(error.to_lowercase().contains("certificate"), "{delivery}");
+    assert_eq!((delivery["status"].clone(), delivery["last_status_code"].clone()), (json!("pending"), Value::Null));
+    let names = receiver.server_names.lock().unwrap().clone();
+    assert!(!names.is_empty() && names.iter().all(|name| name.as_deref() == Some("localhost")), "{names:?}");
 }
 
 #[derive(diesel::QueryableByName)]
