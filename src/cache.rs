@@ -1,14 +1,26 @@
-//! A short-lived, in-process cache of public GET responses.
+//! Public GET responses: encoded once, and kept a short while in memory.
 //!
-//! Readers' requests (GET under `/v1/` with no `Authorization`) whose answer
-//! is a 200 marked `Cache-Control: public` are kept, body and headers, for
-//! `ANTHOLOGY_CACHE_TTL_MS` (2 s by default), at most 16 MiB in all. Every
-//! write this process commits that changes what readers see empties it at
-//! once (the cache's generation counter, bumped through the hook it hands
-//! to [`Db`](crate::db::Db)), so a process always reads its own writes;
-//! writes by other processes on the same PostgreSQL show within the TTL —
+//! Every public 200 (`Cache-Control: public`) leaves through
+//! [`serve_public`], which sends it in the coding the request prefers
+//! ([`crate::encoding`]) with that coding's own strong ETag, and answers a
+//! matching `If-None-Match` with 304 — whether or not it is cached, so a
+//! validator works whatever path served it.
+//!
+//! Readers' requests (GET under `/v1/` with no `Authorization`) keep their
+//! response, in every coding, for `ANTHOLOGY_CACHE_TTL_MS` (2 s by default),
+//! at most 16 MiB in all: a hit is a hash lookup and a copy-free `Bytes`
+//! clone, compressed once when the entry was made. What a write of this
+//! process changes is never served stale to it ([`Db`](crate::db::Db) calls
+//! the hook this cache hands it after every commit):
+//! - a reader's vote ([`PublicChange::RatingOf`]) drops only the entries of
+//!   that story — by id, by slug, its rating, its related links — through a
+//!   fixed table of per-story vote counters, so no entry is visited; lists
+//!   and feeds show rating figures up to one TTL old (see "Responses and
+//!   caching" in `docs/API-DESIGN.md`);
+//! - any other public write ([`PublicChange::Everything`]) drops everything.
+//!
+//! Writes of other processes on the same PostgreSQL show within the TTL,
 //! well inside the 60 s that `Cache-Control` already allows any cache.
-//! Failed logins, token refreshes and account changes do not empty it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,86 +28,205 @@ use std::time::Duration;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
-use actix_web::{Error, HttpResponse};
+use actix_web::{Error, HttpRequest, HttpResponse};
 
-use crate::db::PublicWriteHook;
+use crate::db::{PublicChange, PublicWriteHook};
+use crate::encoding::{Coding, negotiate, vary_on_accept_encoding};
 use crate::http::{PUBLIC_CACHE_CONTROL, if_none_match};
 
+/// Slots of the per-story vote counters: stories share a slot when their
+/// ids are equal modulo this, which only makes a vote drop a few more
+/// entries. 32 KiB, whatever the number of stories.
+const VOTE_SLOTS: usize = 4096;
+
+/// What has been written when a response began to be computed.
+#[derive(Clone, Copy)]
+struct Seen {
+    /// [`Generations::everything`].
+    everything: u64,
+    /// [`Generations::votes`].
+    votes: u64,
+}
+
+/// Counts of this process's public writes: a response computed before one
+/// that changes it is stale.
+struct Generations {
+    /// Writes that may change any response.
+    everything: AtomicU64,
+    /// Votes.
+    votes: AtomicU64,
+    /// Per slot ([`VOTE_SLOTS`]): the value of `votes` after the latest vote
+    /// on a story of that slot.
+    latest_vote: Box<[AtomicU64]>,
+}
+
+impl Generations {
+    fn new() -> Self {
+        Self {
+            everything: AtomicU64::new(0),
+            votes: AtomicU64::new(0),
+            latest_vote: (0..VOTE_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn slot(&self, story_id: i64) -> &AtomicU64 {
+        &self.latest_vote[story_id.rem_euclid(VOTE_SLOTS as i64) as usize]
+    }
+
+    fn seen(&self) -> Seen {
+        Seen { everything: self.everything.load(Ordering::Acquire), votes: self.votes.load(Ordering::Acquire) }
+    }
+
+    fn changed(&self, change: PublicChange) {
+        match change {
+            PublicChange::Everything => {
+                self.everything.fetch_add(1, Ordering::AcqRel);
+            }
+            PublicChange::RatingOf(story_id) => {
+                let vote = self.votes.fetch_add(1, Ordering::AcqRel) + 1;
+                self.slot(story_id).fetch_max(vote, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// Whether a response computed after `seen`, showing `story`'s rating
+    /// figures if any, is still what this process would compute.
+    fn still_fresh(&self, seen: Seen, story: Option<i64>) -> bool {
+        seen.everything == self.everything.load(Ordering::Acquire)
+            && story.is_none_or(|id| self.slot(id).load(Ordering::Acquire) <= seen.votes)
+    }
+}
+
+/// A public 200, in every coding we send.
 struct CachedResponse {
-    /// The cache's generation when the response was computed.
-    generation: u64,
+    seen: Seen,
+    /// The story whose rating figures it shows, if one.
+    story: Option<i64>,
+    /// The headers every coding shares (no `ETag`, `Content-Length` or
+    /// `Content-Encoding`).
     headers: HeaderMap,
-    body: Bytes,
+    /// Per [`Coding::index`].
+    etags: [Option<HeaderValue>; 3],
+    bodies: [Bytes; 3],
 }
 
 #[derive(Clone)]
 pub struct ResponseCache {
     entries: Option<moka::sync::Cache<String, Arc<CachedResponse>>>,
-    /// Public writes this process has committed: an entry computed before
-    /// the latest one is stale.
-    generation: Arc<AtomicU64>,
+    generations: Arc<Generations>,
 }
 
 impl ResponseCache {
-    /// `ttl` of zero turns the cache off.
+    /// `ttl` of zero turns the cache off (responses are still encoded).
     pub fn new(ttl: Duration) -> Self {
         let entries = (!ttl.is_zero()).then(|| {
             moka::sync::Cache::builder()
                 .time_to_live(ttl)
                 .max_capacity(16 * 1024 * 1024)
                 .weigher(|key: &String, value: &Arc<CachedResponse>| {
-                    u32::try_from(key.len() + value.body.len() + 512).unwrap_or(u32::MAX)
+                    let bodies: usize = value.bodies.iter().map(Bytes::len).sum();
+                    u32::try_from(key.len() + bodies + 512).unwrap_or(u32::MAX)
                 })
                 .build()
         });
-        Self { entries, generation: Arc::new(AtomicU64::new(0)) }
+        Self { entries, generations: Arc::new(Generations::new()) }
     }
 
     /// What [`Db`](crate::db::Db) calls after each public write.
     pub fn invalidation_hook(&self) -> PublicWriteHook {
-        let generation = self.generation.clone();
-        Arc::new(move || {
-            generation.fetch_add(1, Ordering::Release);
-        })
+        let generations = self.generations.clone();
+        Arc::new(move |change| generations.changed(change))
     }
 }
 
-fn replay(req: &ServiceRequest, cached: &CachedResponse) -> HttpResponse {
-    let etag = cached.headers.get(header::ETAG).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let not_modified = if_none_match(req.request(), etag);
-    let mut response = if not_modified { HttpResponse::NotModified() } else { HttpResponse::Ok() };
-    for (name, value) in &cached.headers {
-        if !(not_modified && (name == header::CONTENT_TYPE || name == header::CONTENT_LENGTH)) {
-            response.append_header((name.clone(), value.clone()));
+/// The story whose rating figures a public response shows: the `{id}` of
+/// a story's route, or the `id` of the story read by slug (known only
+/// from the response).
+fn story_shown(req: &HttpRequest, body: &[u8]) -> Option<i64> {
+    #[derive(serde::Deserialize)]
+    struct Shown {
+        id: i64,
+    }
+    if req.path().starts_with("/v1/stories/") {
+        if let Some(id) = req.match_info().get("id") {
+            return id.parse().ok();
+        }
+        if req.match_info().get("slug").is_some() {
+            return serde_json::from_slice::<Shown>(body).ok().map(|shown| shown.id);
         }
     }
-    if not_modified { response.finish() } else { response.body(cached.body.clone()) }
+    None
 }
 
-/// The middleware (`actix_web::middleware::from_fn`, over a clone of the cache).
-pub async fn serve_cached(
+/// One coding of a public response, for `req`: 304 with no body when its
+/// `If-None-Match` holds that coding's tag.
+fn answer(
+    req: &HttpRequest,
+    headers: &HeaderMap,
+    coding: Coding,
+    etag: Option<&HeaderValue>,
+    body: impl FnOnce() -> Bytes,
+) -> HttpResponse {
+    let unchanged = etag.and_then(|tag| tag.to_str().ok()).is_some_and(|tag| if_none_match(req, tag));
+    let mut response = if unchanged {
+        HttpResponse::new(StatusCode::NOT_MODIFIED)
+    } else {
+        HttpResponse::with_body(StatusCode::OK, body()).map_into_boxed_body()
+    };
+    let out = response.headers_mut();
+    for (name, value) in headers {
+        if !(unchanged && name == header::CONTENT_TYPE) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    if let Some(tag) = etag {
+        out.insert(header::ETAG, tag.clone());
+    }
+    if let (false, Some(encoding)) = (unchanged, coding.content_encoding()) {
+        out.insert(header::CONTENT_ENCODING, encoding);
+    }
+    response
+}
+
+/// 406: the request accepts none of the codings we send, not even identity.
+fn not_acceptable() -> HttpResponse {
+    HttpResponse::NotAcceptable().insert_header((header::VARY, "Accept-Encoding")).finish()
+}
+
+/// The middleware (`actix_web::middleware::from_fn`, over a clone of the
+/// cache): serves public GET responses, from the cache when it can.
+pub async fn serve_public(
     cache: ResponseCache,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let cacheable = req.method() == Method::GET
-        && req.path().starts_with("/v1/")
-        && !req.headers().contains_key(header::AUTHORIZATION);
-    let (Some(entries), true) = (&cache.entries, cacheable) else {
+    if req.method() != Method::GET {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
-    };
-    let key = req.uri().to_string();
-    let generation = cache.generation.load(Ordering::Acquire);
-    let cached = entries.get(&key).filter(|c| c.generation == generation);
-    crate::metrics::cache_lookup(cached.is_some());
-    if let Some(cached) = cached {
-        let response = replay(&req, &cached);
-        return Ok(req.into_response(response));
     }
+    let entries = cache
+        .entries
+        .as_ref()
+        .filter(|_| req.path().starts_with("/v1/") && !req.headers().contains_key(header::AUTHORIZATION));
+    let key = req.uri().path_and_query().map_or("", |pq| pq.as_str());
+    let seen = cache.generations.seen();
+    if let Some(entries) = entries {
+        let cached = entries.get(key).filter(|c| cache.generations.still_fresh(c.seen, c.story));
+        crate::metrics::cache_lookup(cached.is_some());
+        if let Some(cached) = cached {
+            let Some(coding) = negotiate(req.request()) else {
+                return Ok(req.into_response(not_acceptable()));
+            };
+            let etag = cached.etags[coding.index()].as_ref();
+            let response =
+                answer(req.request(), &cached.headers, coding, etag, || cached.bodies[coding.index()].clone());
+            return Ok(req.into_response(response));
+        }
+    }
+    let key = entries.map(|_| key.to_owned());
 
     let response = next.call(req).await?;
     let public = response.headers().get(header::CACHE_CONTROL).is_some_and(|v| v == PUBLIC_CACHE_CONTROL);
@@ -103,11 +234,39 @@ pub async fn serve_cached(
         return Ok(response.map_into_boxed_body());
     }
     let (req, response) = response.into_parts();
+    let Some(coding) = negotiate(&req) else {
+        return Ok(ServiceResponse::new(req, not_acceptable()));
+    };
     let (response, body) = response.into_parts();
     let body =
         actix_web::body::to_bytes(body).await.map_err(|e| actix_web::error::ErrorInternalServerError(e.into()))?;
     let mut headers = response.headers().clone();
     headers.remove(header::CONTENT_LENGTH);
-    entries.insert(key, Arc::new(CachedResponse { generation, headers, body: body.clone() }));
-    Ok(ServiceResponse::new(req, response.set_body(body).map_into_boxed_body()))
+    vary_on_accept_encoding(&mut headers);
+    let identity_etag = headers.remove(header::ETAG).next().and_then(|tag| tag.to_str().ok().map(str::to_owned));
+    let etag_of =
+        |coding: Coding| identity_etag.as_deref().and_then(|tag| HeaderValue::try_from(coding.etag(tag)).ok());
+
+    let (Some(entries), Some(key)) = (entries, key) else {
+        // Not cached: only the coding this request takes. (A 304 left the
+        // handler as such: `http::public_bytes`.)
+        let encoded = coding.encode_async(body).await?;
+        let response = answer(&req, &headers, coding, etag_of(coding).as_ref(), || encoded);
+        return Ok(ServiceResponse::new(req, response));
+    };
+    let mut bodies: [Bytes; 3] = Default::default();
+    for each in Coding::ALL {
+        bodies[each.index()] = each.encode_async(body.clone()).await?;
+    }
+    let cached = Arc::new(CachedResponse {
+        seen,
+        story: story_shown(&req, &body),
+        headers,
+        etags: Coding::ALL.map(etag_of),
+        bodies,
+    });
+    entries.insert(key, cached.clone());
+    let etag = cached.etags[coding.index()].as_ref();
+    let response = answer(&req, &cached.headers, coding, etag, || cached.bodies[coding.index()].clone());
+    Ok(ServiceResponse::new(req, response))
 }

@@ -114,8 +114,24 @@ fn create_private(path: &std::path::Path) -> Result<(), DbSetupError> {
 pub type DbPool = Pool<ConnectionManager>;
 pub type PooledDbConnection = PooledConnection<ConnectionManager>;
 
+/// What a committed write changed of what readers see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicChange {
+    /// Anything: stories, tags, related links, moderators' deletions of votes.
+    Everything,
+    /// One story's rating figures, and nothing else: a reader's vote
+    /// ([`Db::vote`]).
+    RatingOf(i64),
+}
+
 /// Called after a write that changes what readers see has committed.
-pub type PublicWriteHook = Arc<dyn Fn() + Send + Sync>;
+pub type PublicWriteHook = Arc<dyn Fn(PublicChange) + Send + Sync>;
+
+/// What a reader's vote returns: it names the one story whose rating
+/// figures it changed, which is all [`Db::vote`] reports when it commits.
+pub trait RatedStory {
+    fn rated_story(&self) -> i64;
+}
 
 /// SQLite has no statement timeout. It has a progress handler, which it calls
 /// every few thousand steps of a running statement and which may interrupt
@@ -219,15 +235,17 @@ pub struct Db {
     /// here, in order, instead of in SQLite's busy handler, which sleeps in
     /// growing steps and makes the slowest write wait hundreds of ms.
     sqlite_writer: Option<Arc<tokio::sync::Mutex<()>>>,
-    /// Told of every committed [`Content`] write, so caches of what readers
-    /// saw know they are stale (the response cache hands it in).
+    /// Told of every committed [`Content`] write and what it changed, so
+    /// caches of what readers saw know they are stale (the response cache
+    /// hands it in).
     on_public_write: Option<PublicWriteHook>,
 }
 
 /// What a write transaction may change, as the type of its connection:
 /// mutating queries take a [`Tx`] of one of these, so they cannot run
-/// outside [`Db::write`], and only [`Content`] writes empty the caches of
-/// public responses.
+/// outside [`Db::write`] (or [`Db::vote`]), and only [`Content`] writes
+/// reach the caches of public responses: all of them empty the caches,
+/// except a vote, whose result names the one story it changed.
 pub trait WriteScope {
     const CHANGES_PUBLIC_OUTPUT: bool;
 }
@@ -382,6 +400,30 @@ impl Db {
         F: FnOnce(&mut Tx<'_, S>) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
+        let written = self.in_write_transaction(f).await?;
+        self.committed::<S>(PublicChange::Everything);
+        Ok(written)
+    }
+
+    /// [`Db::write`] for a reader's vote: once it commits, only the story
+    /// its result names counts as changed, so caches keep what does not
+    /// show that story's rating figures.
+    pub async fn vote<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: RatedStory + Send + 'static,
+        F: FnOnce(&mut Tx<'_, Content>) -> Result<T, ApiError> + Send + 'static,
+    {
+        let voted = self.in_write_transaction(f).await?;
+        self.committed::<Content>(PublicChange::RatingOf(voted.rated_story()));
+        Ok(voted)
+    }
+
+    async fn in_write_transaction<S, T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        S: WriteScope,
+        F: FnOnce(&mut Tx<'_, S>) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
         let _turn = match &self.sqlite_writer {
             Some(writer) => Some(writer.lock().await),
             None => None,
@@ -390,9 +432,7 @@ impl Db {
         // transaction under diesel's transaction manager, and writes are
         // short and already taken one at a time. (PostgreSQL's statement
         // timeout still applies, and cancels cleanly.)
-        let written = self.on_blocking_pool(None, |conn| in_transaction(conn, f)).await?;
-        self.committed::<S>();
-        Ok(written)
+        self.on_blocking_pool(None, |conn| in_transaction(conn, f)).await
     }
 
     /// [`Db::write`] for code that is already off the async workers (the CLI,
@@ -404,13 +444,13 @@ impl Db {
     {
         let mut conn = self.pool.get().map_err(ApiError::unavailable)?;
         let written = in_transaction(&mut conn, f)?;
-        self.committed::<S>();
+        self.committed::<S>(PublicChange::Everything);
         Ok(written)
     }
 
-    fn committed<S: WriteScope>(&self) {
+    fn committed<S: WriteScope>(&self, change: PublicChange) {
         if let (true, Some(hook)) = (S::CHANGES_PUBLIC_OUTPUT, &self.on_public_write) {
-            hook();
+            hook(change);
         }
     }
 

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{FromRequest, HttpRequest, HttpResponse};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, HttpResponseBuilder};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
@@ -66,20 +66,24 @@ pub fn public_json<T: Serialize>(req: &HttpRequest, body: &T) -> Result<HttpResp
     public_bytes(req, JSON, to_json(body)?)
 }
 
-/// A public, cacheable response of any type, with a strong ETag; a matching
-/// `If-None-Match` answers 304 with no body.
+/// A public, cacheable response of any type, with a strong ETag (of these
+/// identity bytes); a matching `If-None-Match` answers 304 with no body.
+/// [`crate::cache`] then sends the bytes in the coding the request accepts,
+/// under that coding's own ETag: the tag a 304 here is checked against.
 pub fn public_bytes(req: &HttpRequest, content_type: &'static str, bytes: Vec<u8>) -> Reply {
     let etag = etag_of(&bytes);
-    let not_modified = if_none_match(req, &etag);
-    let mut response = if not_modified { HttpResponse::NotModified() } else { HttpResponse::Ok() };
-    response
-        .insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, PUBLIC_CACHE_CONTROL))
-        .insert_header((header::VARY, "Authorization, Accept-Encoding"));
-    if not_modified {
-        return Ok(response.finish());
+    let response = |mut response: HttpResponseBuilder, etag: String| {
+        response
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::CACHE_CONTROL, PUBLIC_CACHE_CONTROL))
+            .insert_header((header::VARY, "Authorization, Accept-Encoding"));
+        response
+    };
+    let sent = crate::encoding::negotiate(req).map(|coding| coding.etag(&etag));
+    if let Some(sent) = sent.filter(|tag| if_none_match(req, tag)) {
+        return Ok(response(HttpResponse::NotModified(), sent).finish());
     }
-    Ok(response.insert_header((header::CONTENT_TYPE, content_type)).body(bytes))
+    Ok(response(HttpResponse::Ok(), etag).insert_header((header::CONTENT_TYPE, content_type)).body(bytes))
 }
 
 /// The same resource read with and without an editor token: public for

@@ -11,7 +11,8 @@
 //!   response conventions and the header and path extractors: `http`;
 //!   pagination: `pagination`; the JSON body extractor: `json`;
 //! - the server, middleware and the 404/405 fallback: [`server`]; the
-//!   short-lived cache of public responses: `cache`;
+//!   short-lived cache of public responses: `cache`; content codings
+//!   (gzip, br) and their negotiation: `encoding`;
 //! - the one error type and its problem+json rendering: [`error`];
 //! - the database (SQLite or PostgreSQL, pool, migrations, typed write
 //!   transactions): [`db`], with the tables in `schema` and the SQL under
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod editors;
+mod encoding;
 pub mod error;
 mod feeds;
 mod fields;

@@ -7,7 +7,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::middleware::{Compress, ErrorHandlers, from_fn};
+use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, get, web};
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
@@ -64,11 +64,14 @@ pub fn app(
         .service(get_docs_redirect)
         .service(SwaggerUi::new("/docs/{_:.*}").config(SwaggerConfig::new(["/openapi.json"]).validator_url("none")))
         .default_service(web::to(unmatched))
-        .wrap(from_fn(move |req, next| crate::cache::serve_cached(cache.clone(), req, next)))
+        // Public responses: encoded (and cached) here, inside CORS so that a
+        // cached response still gets each request's CORS headers.
+        .wrap(from_fn(move |req, next| crate::cache::serve_public(cache.clone(), req, next)))
         .wrap(cors)
         // Outside CORS, so that its refusals become problem documents too.
         .wrap(ErrorHandlers::new().default_handler(error::problem_safety_net))
-        .wrap(Compress::default())
+        // Everything else, with the same codings.
+        .wrap(from_fn(crate::encoding::compress_others))
         .wrap(TracingLogger::default())
         .wrap(from_fn(crate::metrics::record_requests))
 }

@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, delete, get, put};
 use super::dto::{RatingAggregate, RatingList, VoteRequest};
 use super::{Ballot, VoteOutcome};
 use crate::auth::{CurrentEditor, MaybeEditor};
+use crate::db::RatedStory;
 use crate::error::{ApiError, Problem};
 use crate::http::{Audience, IfNoneMatch, Reply, StoryId, client_ip, json_for, no_content, page_json, private_json};
 use crate::json::ApiJson;
@@ -82,7 +83,7 @@ pub async fn put_vote(
         score: i32::try_from(vote.score).map_err(ApiError::internal)?,
     };
     let shared = state.clone();
-    let voted = state.db.write(move |tx| super::vote(tx, &ballot, &shared.vote_limits, &shared.rating_prior)).await;
+    let voted = state.db.vote(move |tx| super::vote(tx, &ballot, &shared.vote_limits, &shared.rating_prior)).await;
     let (outcome, body) = voted.inspect_err(|err| {
         if matches!(err, ApiError::TooManyRequests { .. }) {
             crate::metrics::vote("throttled");
@@ -94,6 +95,14 @@ pub async fn put_vote(
     };
     crate::metrics::vote(counted);
     private_json(status, &body)
+}
+
+/// A vote changes its own story's rating figures, and nothing else readers
+/// see: so the response cache drops only that story's entries.
+impl RatedStory for (VoteOutcome, RatingAggregate) {
+    fn rated_story(&self) -> i64 {
+        self.1.story_id
+    }
 }
 
 /// List a story's votes.
