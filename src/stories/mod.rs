@@ -501,9 +501,11 @@ pub fn list_page(
     let filter = ListFilter { visibility, params, q, order, after, limit: page.fetch_limit(), bodies, now: now() };
     let rows = queries::list(conn, &filter)?;
     let (rows, page) = page.page_of(rows, |(row, rank)| ListCursor::after(order, row, *rank));
-    let mut tags = match fields.contains(StoryField::Tags) {
-        true => queries::tags_of_many(conn, &rows.iter().map(|(row, _)| row.id).collect::<Vec<_>>())?,
-        false => HashMap::new(),
+    // Tags are a query of their own: only when they are sent.
+    let mut tags = if fields.contains(StoryField::Tags) {
+        queries::tags_of_many(conn, &rows.iter().map(|(row, _)| row.id).collect::<Vec<_>>())?
+    } else {
+        HashMap::new()
     };
     let at = now();
     let data = rows

@@ -434,16 +434,18 @@ pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(St
 
     // Keyset: continue strictly after the cursor's row in the list's order.
     let cursor = filter.after.as_ref();
-    query = match (filter.order, score) {
-        (Order::Relevance, Some(score)) => {
-            if let Some(ListCursor::Relevance { rank, id }) = cursor {
-                query = query.filter(score.clone().gt(*rank).or(score.clone().eq(*rank).and(stories::id.gt(*id))));
+    query = match filter.order {
+        // `list_page` orders by relevance only with a search, which has a score here.
+        Order::Relevance => match score {
+            Some(score) => {
+                if let Some(ListCursor::Relevance { rank, id }) = cursor {
+                    query = query.filter(score.clone().gt(*rank).or(score.clone().eq(*rank).and(stories::id.gt(*id))));
+                }
+                query.order((score.asc(), stories::id.asc()))
             }
-            query.order((score.asc(), stories::id.asc()))
-        }
-        // Relevance needs a search; `list_page` orders by it only with one.
-        (Order::Relevance, None) => query.order(stories::id.asc()),
-        (Order::Rating { prior: (weight, mean) }, _) => {
+            None => query.order(stories::id.asc()),
+        },
+        Order::Rating { prior: (weight, mean) } => {
             // The Bayesian score of `ratings::bayesian_score`, in SQL, with the
             // same operations in the same order so the cursor's value compares equal.
             let rating = sql::<Double>("((CAST(stories.rating_sum AS DOUBLE PRECISION) + ")
@@ -456,7 +458,7 @@ pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(St
             }
             query.order((rating.desc(), stories::id.desc()))
         }
-        (Order::Published(direction), _) => {
+        Order::Published(direction) => {
             let after = match cursor {
                 Some(ListCursor::Published { published_at, id, .. }) => Some((*published_at, *id)),
                 _ => None,
@@ -469,7 +471,7 @@ pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(St
             );
             in_publication_order(query, direction, after, dated_only)
         }
-        (Order::Title, _) => {
+        Order::Title => {
             if let Some(ListCursor::Title { title, id }) = cursor {
                 query = query
                     .filter(stories::title.ge(title.clone()))
