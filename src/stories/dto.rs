@@ -376,8 +376,8 @@ impl Serialize for ListItem {
                 StoryField::Locale => map.serialize_entry(key, &story.locale),
                 StoryField::Tags => map.serialize_entry(key, &story.tags),
                 StoryField::Author => map.serialize_entry(key, &story.author),
-                StoryField::CoverImage => map.serialize_entry(key, &story.cover_image.as_ref().map(SortedCoverImage)),
-                StoryField::Seo => map.serialize_entry(key, &SortedSeo(&story.seo)),
+                StoryField::CoverImage => map.serialize_entry(key, &story.cover_image.as_ref().map(sorted_cover_image)),
+                StoryField::Seo => map.serialize_entry(key, &sorted_seo(&story.seo)),
                 StoryField::WordCount => map.serialize_entry(key, &story.word_count),
                 StoryField::ReadingTimeMinutes => map.serialize_entry(key, &story.reading_time_minutes),
                 StoryField::PublishedAt => map.serialize_entry(key, &story.published_at),
@@ -392,31 +392,26 @@ impl Serialize for ListItem {
     }
 }
 
-/// A cover image with its keys in alphabetical order.
-struct SortedCoverImage<'a>(&'a CoverImage);
+/// An object of text fields (null when absent), keys written in the order
+/// given: how a list writes its nested objects, alphabetically.
+struct TextObject<'a, const N: usize>([(&'static str, Option<&'a str>); N]);
 
-impl Serialize for SortedCoverImage<'_> {
+impl<const N: usize> Serialize for TextObject<'_, N> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(2))?;
-        map.serialize_entry("alt", &self.0.alt)?;
-        map.serialize_entry("url", &self.0.url)?;
-        map.end()
+        serializer.collect_map(self.0.iter().copied())
     }
 }
 
-/// SEO metadata with its keys in alphabetical order.
-struct SortedSeo<'a>(&'a Seo);
+fn sorted_cover_image(cover: &CoverImage) -> TextObject<'_, 2> {
+    TextObject([("alt", Some(&*cover.alt)), ("url", Some(&*cover.url))])
+}
 
-impl Serialize for SortedSeo<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(3))?;
-        map.serialize_entry("canonical_url", &self.0.canonical_url)?;
-        map.serialize_entry("meta_description", &self.0.meta_description)?;
-        map.serialize_entry("meta_title", &self.0.meta_title)?;
-        map.end()
-    }
+fn sorted_seo(seo: &Seo) -> TextObject<'_, 3> {
+    TextObject([
+        ("canonical_url", seo.canonical_url.as_deref()),
+        ("meta_description", seo.meta_description.as_deref()),
+        ("meta_title", seo.meta_title.as_deref()),
+    ])
 }
 
 /// The items of a story list: any subset of a story's fields.
