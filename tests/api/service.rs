@@ -70,7 +70,9 @@ async fn connections_closed_under_the_pool_are_replaced() {
             failed += 1;
         }
     }
-    assert!(failed <= 4, "{failed} requests failed");
+    // At least the connection the first request took was dead (the kill
+    // reached the pool); at most each of the pool's.
+    assert!((1..=4).contains(&failed), "{failed} requests failed");
     for _ in 0..4 {
         app.anon().get("/v1/stories").await.ok(200);
     }
