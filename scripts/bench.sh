@@ -1,28 +1,95 @@
 #!/usr/bin/env bash
 # Benchmarks, not tests: throughput and latency of the public reads against
 # nginx serving the very same bytes as static files (the ceiling on this
-# machine), votes per second on SQLite and PostgreSQL, aggregate reads, and
-# suggestions over 100,000 stories. Prints a report; the numbers we keep
-# are in docs/benchmarks.md. Needs wrk and nginx (installed with apt if
-# missing) and a quiet machine: it uses both cores.
+# machine) under the conditions a real front-end meets, votes per second and
+# aggregate reads on each backend, and the costly reads over 100,000
+# stories. Prints a report; the numbers we keep are in docs/benchmarks.md.
+# Needs wrk and nginx (installed with apt if missing, with nginx's brotli
+# module when br is asked for) and a quiet machine: it uses both cores.
 #
-#   scripts/bench.sh                 # defaults: 10,000 stories, 64 connections, 10 s per run
-#   DURATION=30s CONNS=64 scripts/bench.sh
+#   scripts/bench.sh [OPTIONS]
+#
+# Options (a LIST is comma-separated; every combination is run):
+#   --backend LIST      sqlite, postgres (default: sqlite,postgres)
+#   --compression LIST  none, gzip, br (default: none): what the client
+#                       accepts (wrk sends Accept-Encoding); nginx compresses
+#                       the same bytes on the fly (gzip at its default level,
+#                       gzip_types application/json; brotli likewise)
+#   --votes LIST        votes per second sent during the reads by a
+#                       background voter (distinct voters, spread over up to
+#                       100 stories), e.g. 0,20,200 (default: 0)
+#   --cache LIST        on, off (default: on); off runs the server with
+#                       ANTHOLOGY_CACHE_TTL_MS=0, so every read is the database's
+#   --stories N         stories seeded through the API on each backend (default: 10000)
+#   --repeat N          runs of each condition, to show the spread (default: 1)
+#   --duration D        length of each wrk run (default: 10s)
+#   --conns N           wrk connections (default: 64)
+#   --big N             stories in the large-site section (default: 100000)
+#   --reads-only        only the read conditions: skip votes/aggregates and
+#                       the large-site section
+#
+# For each condition it prints, for story by slug and the list of 20:
+# Anthology's and nginx's req/s, their ratio, Anthology's p50/p99, the bytes
+# of one response on the wire (headers and body; Anthology / nginx), and the
+# server's peak RSS (VmHWM) during that condition. The server's peak over the
+# whole run (seeding, a login, reads with and without cache, votes) ends the
+# report. DURATION, CONNS, STORIES and BIG in the environment set the defaults.
+#
+#   scripts/bench.sh                                    # about 8 minutes, including a release build
+#   scripts/bench.sh --compression none,gzip,br --votes 0,20,200 --cache on,off --repeat 3
+#   scripts/bench.sh --backend sqlite --cache off --reads-only --stories 2001
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+BACKENDS="sqlite,postgres"
+ENCODINGS="none"
+VOTE_RATES="0"
+CACHES="on"
+STORIES="${STORIES:-10000}"
+REPEAT=1
 DURATION="${DURATION:-10s}"
 CONNS="${CONNS:-64}"
-STORIES="${STORIES:-10000}"
 BIG="${BIG:-100000}"
+READS_ONLY=false
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit "${1:-2}"; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --backend) BACKENDS=$2; shift 2 ;;
+    --compression) ENCODINGS=$2; shift 2 ;;
+    --votes) VOTE_RATES=$2; shift 2 ;;
+    --cache) CACHES=$2; shift 2 ;;
+    --stories) STORIES=$2; shift 2 ;;
+    --repeat) REPEAT=$2; shift 2 ;;
+    --duration) DURATION=$2; shift 2 ;;
+    --conns) CONNS=$2; shift 2 ;;
+    --big) BIG=$2; shift 2 ;;
+    --reads-only) READS_ONLY=true; shift ;;
+    -h | --help) usage 0 ;;
+    *) echo "unknown option: $1" >&2; usage ;;
+  esac
+done
+# check NAME VALUE ALLOWED...: every item of the comma list VALUE is allowed.
+check() {
+  local name=$1 value=$2 item; shift 2
+  for item in ${value//,/ }; do
+    [[ " $* " == *" $item "* ]] || { echo "--$name: $item is not one of: $*" >&2; exit 2; }
+  done
+}
+check backend "$BACKENDS" sqlite postgres
+check compression "$ENCODINGS" none gzip br
+check cache "$CACHES" on off
+for n in $VOTE_RATES $STORIES $REPEAT $CONNS $BIG; do
+  [[ ${n//,/} =~ ^[0-9]+$ ]] || { echo "not a number: $n" >&2; exit 2; }
+done
+
 PORT_SQLITE=18081
 PORT_PG=18082
 PORT_NGINX=18083
 
-for tool in wrk nginx; do
-  command -v "$tool" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null; }
-done
-command -v sqlite3 >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq sqlite3 >/dev/null; }
+install() { apt-get update -qq && apt-get install -y -qq "$@" >/dev/null; }
+for tool in wrk nginx sqlite3 curl; do command -v "$tool" >/dev/null 2>&1 || install "$tool"; done
+BROTLI_MODULE=/usr/lib/nginx/modules/ngx_http_brotli_filter_module.so
+if [[ ",$ENCODINGS," == *,br,* ]] && [ ! -f "$BROTLI_MODULE" ]; then install libnginx-mod-http-brotli-filter; fi
 cargo build --release --locked -q
 BIN="$PWD/target/release/anthology"
 
@@ -39,31 +106,59 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start NAME DATABASE_URL PORT: runs the release binary, waits for /health.
+declare -A URL PORT
+URL[sqlite]="sqlite://$WORK/bench.db"
+PORT[sqlite]=$PORT_SQLITE
+PORT[postgres]=$PORT_PG
+PEAK_KIB=0
+PEAK=0
+
+# peak NAME: sets PEAK to the server's VmHWM in KiB, and keeps the run's
+# highest in PEAK_KIB (not in a subshell: it must see that variable).
+peak() {
+  PEAK=$(awk '/VmHWM/ { print $2 }' "/proc/$(cat "$WORK/$1.pid")/status")
+  if [ "$PEAK" -gt "$PEAK_KIB" ]; then PEAK_KIB=$PEAK; fi
+}
+# reset_peak NAME: starts the server's VmHWM afresh from its current RSS.
+reset_peak() { peak "$1"; echo 5 >"/proc/$(cat "$WORK/$1.pid")/clear_refs"; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+
+# start NAME [VAR=VALUE...]: runs the release binary on backend NAME, waits for /health.
 start() {
-  local name=$1 url=$2 port=$3
-  DATABASE_URL="$url" ANTHOLOGY_ADDR="127.0.0.1:$port" RUST_LOG=warn RATING_VOTES_PER_MINUTE=10000000 RATING_NEW_VOTERS_PER_DAY=1000000 \
-    JWT_SECRET=bench-secret-bench-secret-bench-secret "$BIN" >"$WORK/$name.log" 2>&1 &
+  local name=$1; shift
+  env DATABASE_URL="${URL[$name]}" ANTHOLOGY_ADDR="127.0.0.1:${PORT[$name]}" RUST_LOG=warn \
+    RATING_VOTES_PER_MINUTE=10000000 RATING_NEW_VOTERS_PER_DAY=1000000 \
+    JWT_SECRET=bench-secret-bench-secret-bench-secret "$@" "$BIN" >>"$WORK/$name.log" 2>&1 &
   PIDS+=($!)
   echo $! >"$WORK/$name.pid"
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && return; sleep 0.1; done
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:${PORT[$name]}/health" >/dev/null && return; sleep 0.1; done
   cat "$WORK/$name.log" >&2
   exit 1
 }
 
-# token PORT DATABASE_URL: creates an admin and logs in.
+# stop NAME: stops the server, keeping its peak RSS in the run's peak.
+stop() {
+  local pid
+  pid=$(cat "$WORK/$1.pid")
+  peak "$1"
+  kill "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+}
+
+# token NAME: creates an admin and logs in.
 token() {
-  DATABASE_URL="$2" ANTHOLOGY_PASSWORD="bench passphrase" RUST_LOG=warn "$BIN" editors create --email bench@example.com --role admin >/dev/null
-  curl -fs "http://127.0.0.1:$1/v1/auth/token" -H 'Content-Type: application/json' \
+  DATABASE_URL="${URL[$1]}" ANTHOLOGY_PASSWORD="bench passphrase" RUST_LOG=warn "$BIN" editors create --email bench@example.com --role admin >/dev/null
+  curl -fs "http://127.0.0.1:${PORT[$1]}/v1/auth/token" -H 'Content-Type: application/json' \
     -d '{"email":"bench@example.com","password":"bench passphrase"}' | sed -E 's/.*"access_token":"([^"]+)".*/\1/'
 }
 
-# load NAME URL [LUA] [CONNECTIONS]: one wrk run; prints "NAME rps p50 p99".
+# load NAME URL [LUA] [CONNECTIONS] [HEADER]: one wrk run; prints "NAME rps p50 p99".
 load() {
-  local name=$1 url=$2 script=${3:-} conns=${4:-$CONNS}
+  local name=$1 url=$2 script=${3:-} conns=${4:-$CONNS} header=${5:-}
   local threads=$(( conns < 2 ? conns : 2 ))
   local args=("-t$threads" "-c$conns" "-d$DURATION" --latency)
   [ -n "$script" ] && args+=(-s "$script")
+  [ -n "$header" ] && args+=(-H "$header")
   wrk "${args[@]}" "$url" >"$WORK/wrk-$name.txt"
   awk -v name="$name" '
     /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 } /^Requests\/sec/ { rps = $2 }
@@ -72,28 +167,91 @@ load() {
   ' "$WORK/wrk-$name.txt"
 }
 
-rps_of() { awk '/^Requests\/sec/ { print $2 }' "$WORK/wrk-$1.txt"; }
+# quiet_load NAME URL HEADER: a wrk run whose numbers are read with `field`.
+quiet_load() { load "$1" "$2" "" "$CONNS" "$3" >/dev/null; }
+# field NAME rps|p50|p99|errors: one number of a wrk run.
+field() {
+  awk -v f="$2" '
+    /^ +50%/ { v["p50"] = $2 } /^ +99%/ { v["p99"] = $2 } /^Requests\/sec/ { v["rps"] = $2 }
+    /Non-2xx/ { v["errors"] = $NF }
+    END { print (f in v ? v[f] : 0) }
+  ' "$WORK/wrk-$1.txt"
+}
+# wire_bytes URL HEADER: bytes of one response as sent, headers included.
+wire_bytes() {
+  local args=(-s -o /dev/null -w '%{size_header} %{size_download}')
+  [ -n "$2" ] && args+=(-H "$2")
+  curl "${args[@]}" "$1" | awk '{ print $1 + $2 }'
+}
 
-echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); wrk -t2 -c$CONNS -d$DURATION"
+cat >"$WORK/voter.py" <<'PY'
+# A reader voting at RATE votes/s: a new voter each time, on one of the first
+# STORIES stories, paced by the clock; on SIGTERM prints what it sent.
+import http.client, random, signal, sys, threading, time, uuid
+port, rate, stories = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+stop, sent, failed, lock = threading.Event(), [0], [0], threading.Lock()
+signal.signal(signal.SIGTERM, lambda *_: stop.set())
+def vote(lane, lanes):
+    conn, start, n = http.client.HTTPConnection("127.0.0.1", port, timeout=10), time.monotonic(), 0
+    while not stop.is_set():
+        n += 1
+        delay = start + n * lanes / rate - time.monotonic()
+        if delay > 0 and stop.wait(delay):
+            break
+        body = '{"score": %d}' % random.randint(1, 5)
+        try:
+            conn.request("PUT", f"/v1/stories/{random.randint(1, stories)}/ratings/{uuid.uuid4()}", body,
+                         {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            ok = 200 <= response.status < 300
+        except (OSError, http.client.HTTPException):
+            conn, ok = http.client.HTTPConnection("127.0.0.1", port, timeout=10), False
+        with lock:
+            sent[0] += 1
+            failed[0] += not ok
+lanes = max(1, min(8, int(rate // 25)))
+threads = [threading.Thread(target=vote, args=(i, lanes)) for i in range(lanes)]
+began = time.monotonic()
+for t in threads: t.start()
+for t in threads: t.join()
+print(f"{sent[0] / (time.monotonic() - began):.0f} votes/s sent, {failed[0]} failed")
+PY
 
-echo "== seeding $STORIES stories on SQLite"
-SQLITE_URL="sqlite://$WORK/bench.db"
-start sqlite "$SQLITE_URL" $PORT_SQLITE
-TOKEN=$(token $PORT_SQLITE "$SQLITE_URL")
-python3 scripts/seed.py "http://127.0.0.1:$PORT_SQLITE" "$TOKEN" "$STORIES"
-A="http://127.0.0.1:$PORT_SQLITE"
-
-mkdir -p "$WORK/static"
-curl -fs "$A/v1/stories/slug/mums-moving-in" >"$WORK/static/story.json"
-curl -fs "$A/v1/stories?limit=20" >"$WORK/static/list.json"
+# Seed each backend, log in once (a password check, in the peak RSS), and
+# keep the bytes nginx will serve.
+for backend in ${BACKENDS//,/ }; do
+  echo "== seeding $STORIES stories on $backend"
+  if [ "$backend" = postgres ]; then
+    "${as_pg[@]}" psql -q -h "$PG_DIR" -U postgres -c "CREATE DATABASE bench" >/dev/null
+    URL[postgres]="postgres://postgres@localhost/bench?host=$PG_DIR"
+  fi
+  start "$backend"
+  python3 scripts/seed.py "http://127.0.0.1:${PORT[$backend]}" "$(token "$backend")" "$STORIES"
+  mkdir -p "$WORK/static/$backend"
+  curl -fs "http://127.0.0.1:${PORT[$backend]}/v1/stories/slug/mums-moving-in" >"$WORK/static/$backend/story.json"
+  curl -fs "http://127.0.0.1:${PORT[$backend]}/v1/stories?limit=20" >"$WORK/static/$backend/list.json"
+  peak "$backend"
+  echo "server peak RSS while seeding: $(mib "$PEAK")"
+done
 chmod -R a+rX "$WORK/static"
+
+BROTLI_LOAD="" BROTLI_ON=""
+if [ -f "$BROTLI_MODULE" ]; then
+  BROTLI_LOAD="load_module $BROTLI_MODULE;"
+  BROTLI_ON="brotli on; brotli_types application/json;"
+fi
 cat >"$WORK/nginx.conf" <<NGINX
+$BROTLI_LOAD
 worker_processes 2;
 pid $WORK/nginx.pid;
 error_log $WORK/nginx-error.log;
 events { worker_connections 1024; }
 http {
   access_log off;
+  gzip on;
+  gzip_types application/json;
+  $BROTLI_ON
   server {
     listen 127.0.0.1:$PORT_NGINX;
     root $WORK/static;
@@ -104,41 +262,72 @@ NGINX
 nginx -c "$WORK/nginx.conf" -p "$WORK"
 N="http://127.0.0.1:$PORT_NGINX"
 
-echo "== public reads (story: $(wc -c <"$WORK/static/story.json") bytes, list: $(wc -c <"$WORK/static/list.json") bytes)"
-load "nginx: story file" "$N/story.json"
-load "anthology: story by slug" "$A/v1/stories/slug/mums-moving-in"
-load "nginx: list file" "$N/list.json"
-load "anthology: list, limit=20" "$A/v1/stories?limit=20"
-echo "story by slug: $(awk -v a="$(rps_of 'anthology: story by slug')" -v n="$(rps_of 'nginx: story file')" 'BEGIN { printf "%.0f%%", 100 * a / n }') of nginx;" \
-  "list: $(awk -v a="$(rps_of 'anthology: list, limit=20')" -v n="$(rps_of 'nginx: list file')" 'BEGIN { printf "%.0f%%", 100 * a / n }') of nginx"
+echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); wrk -t2 -c$CONNS -d$DURATION"
+echo "== public reads beside nginx serving the same bytes ($STORIES stories; story: $(wc -c <"$WORK/static/${BACKENDS%%,*}/story.json") bytes, list: $(wc -c <"$WORK/static/${BACKENDS%%,*}/list.json") bytes uncompressed)"
+printf '%-8s %-5s %-5s %-7s %-6s %9s %9s %6s %9s %9s %15s %10s\n' \
+  backend cache enc votes/s read anthology nginx ratio p50 p99 "bytes (a / n)" "peak RSS"
+for backend in ${BACKENDS//,/ }; do
+  A="http://127.0.0.1:${PORT[$backend]}"
+  for cache in ${CACHES//,/ }; do
+    stop "$backend"
+    if [ "$cache" = off ]; then start "$backend" ANTHOLOGY_CACHE_TTL_MS=0; else start "$backend"; fi
+    for enc in ${ENCODINGS//,/ }; do
+      header=""
+      [ "$enc" != none ] && header="Accept-Encoding: $enc"
+      for rate in ${VOTE_RATES//,/ }; do
+        for run in $(seq "$REPEAT"); do
+          reset_peak "$backend"
+          voter=""
+          if [ "$rate" -gt 0 ]; then
+            python3 "$WORK/voter.py" "${PORT[$backend]}" "$rate" "$(( STORIES < 100 ? STORIES : 100 ))" >"$WORK/voter.txt" 2>&1 &
+            voter=$!
+          fi
+          quiet_load n-story "$N/$backend/story.json" "$header"
+          quiet_load a-story "$A/v1/stories/slug/mums-moving-in" "$header"
+          quiet_load n-list "$N/$backend/list.json" "$header"
+          quiet_load a-list "$A/v1/stories?limit=20" "$header"
+          sent=""
+          if [ -n "$voter" ]; then kill "$voter"; wait "$voter" || true; sent=" (voter: $(cat "$WORK/voter.txt"))"; fi
+          peak "$backend"
+          rss=$(mib "$PEAK")
+          for read in story list; do
+            a_path="/v1/stories/slug/mums-moving-in"
+            [ "$read" = list ] && a_path="/v1/stories?limit=20"
+            errors=$(field "a-$read" errors)
+            printf '%-8s %-5s %-5s %-7s %-6s %9.0f %9.0f %6.2f %9s %9s %15s %10s%s\n' \
+              "$backend" "$cache" "$enc" "$rate" "$read" "$(field "a-$read" rps)" "$(field "n-$read" rps)" \
+              "$(awk -v a="$(field "a-$read" rps)" -v n="$(field "n-$read" rps)" 'BEGIN { print a / n }')" \
+              "$(field "a-$read" p50)" "$(field "a-$read" p99)" \
+              "$(wire_bytes "$A$a_path" "$header") / $(wire_bytes "$N/$backend/$read.json" "$header")" "$rss" \
+              "$([ "$errors" != 0 ] && echo " non-2xx: $errors")$([ "$read" = list ] && echo "$sent")"
+          done
+        done
+      done
+    done
+  done
+done
 
-cat >"$WORK/vote.lua" <<'LUA'
+if ! $READS_ONLY; then
+  cat >"$WORK/vote.lua" <<LUA
 -- A vote from a new voter each time, on one of the first 1,000 stories.
 math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
 local function hex(n) local s = "" for _ = 1, n do s = s .. string.format("%x", math.random(0, 15)) end return s end
 request = function()
   local voter = hex(8) .. "-" .. hex(4) .. "-4" .. hex(3) .. "-a" .. hex(3) .. "-" .. hex(12)
   local body = '{"score": ' .. math.random(1, 5) .. '}'
-  return wrk.format("PUT", "/v1/stories/" .. math.random(1, 1000) .. "/ratings/" .. voter, { ["Content-Type"] = "application/json" }, body)
+  return wrk.format("PUT", "/v1/stories/" .. math.random(1, $(( STORIES < 1000 ? STORIES : 1000 ))) .. "/ratings/" .. voter, { ["Content-Type"] = "application/json" }, body)
 end
 LUA
+  for backend in ${BACKENDS//,/ }; do
+    echo "== ratings on $backend"
+    load "$backend: votes (distinct voters)" "http://127.0.0.1:${PORT[$backend]}" "$WORK/vote.lua"
+    load "$backend: aggregate reads" "http://127.0.0.1:${PORT[$backend]}/v1/stories/1/rating"
+  done
 
-echo "== ratings on SQLite"
-load "sqlite: votes (distinct voters)" "$A" "$WORK/vote.lua"
-load "sqlite: aggregate reads" "$A/v1/stories/1/rating"
-echo "server peak RSS (SQLite, after all of the above): $(awk '/VmHWM/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$(cat "$WORK/sqlite.pid")/status")"
-
-echo "== ratings on PostgreSQL (1,000 stories)"
-"${as_pg[@]}" psql -q -h "$PG_DIR" -U postgres -c "CREATE DATABASE bench" >/dev/null
-PG_BENCH_URL="postgres://postgres@localhost/bench?host=$PG_DIR"
-start pg "$PG_BENCH_URL" $PORT_PG
-PG_TOKEN=$(token $PORT_PG "$PG_BENCH_URL")
-python3 scripts/seed.py "http://127.0.0.1:$PORT_PG" "$PG_TOKEN" 1000
-load "postgres: votes (distinct voters)" "http://127.0.0.1:$PORT_PG" "$WORK/vote.lua"
-load "postgres: aggregate reads" "http://127.0.0.1:$PORT_PG/v1/stories/1/rating"
-
-echo "== $BIG stories (filled in with SQL), response cache off; one client unless said"
-sqlite3 "$WORK/bench.db" <<SQL
+  if [[ ",$BACKENDS," == *,sqlite,* ]]; then
+    echo "== $BIG stories (filled in with SQL), response cache off; one client unless said"
+    stop sqlite
+    sqlite3 "$WORK/bench.db" <<SQL
 WITH RECURSIVE n(i) AS (SELECT $STORIES + 1 UNION ALL SELECT i + 1 FROM n WHERE i < $BIG)
 INSERT INTO stories (slug, title, excerpt, excerpt_is_custom, body, body_html, status, locale, author_name,
                      word_count, reading_time_minutes, published_at, version, created_at, updated_at)
@@ -149,13 +338,18 @@ FROM n;
 INSERT INTO story_tags (story_id, tag_id, position)
 SELECT s.id, t.id, 0 FROM stories s JOIN tags t ON t.slug = 'topic-' || (s.id % 40) WHERE s.slug LIKE 'filler-%';
 SQL
-echo "sqlite now holds $(sqlite3 "$WORK/bench.db" 'SELECT COUNT(*) FROM stories') stories"
-# The response cache would answer all but the first of these: measure the database.
-kill "$(cat "$WORK/sqlite.pid")"
-ANTHOLOGY_CACHE_TTL_MS=0 start sqlite-uncached "$SQLITE_URL" $PORT_SQLITE
-load "sqlite: story by slug, no cache" "$A/v1/stories/slug/mums-moving-in"
-load "sqlite: list, limit=20, no cache" "$A/v1/stories?limit=20"
-load "sqlite: related?suggest=5" "$A/v1/stories/1/related?suggest=5" "" 1
-load "sqlite: search q=mother" "$A/v1/stories?q=mother" "" 1
-load "sqlite: list, limit=20 (uncached)" "$A/v1/stories?limit=20" "" 1
-load "sqlite: list, sort=-rating" "$A/v1/stories?sort=-rating" "" 1
+    echo "sqlite now holds $(sqlite3 "$WORK/bench.db" 'SELECT COUNT(*) FROM stories') stories"
+    # The response cache would answer all but the first of these: measure the database.
+    start sqlite ANTHOLOGY_CACHE_TTL_MS=0
+    A="http://127.0.0.1:$PORT_SQLITE"
+    load "sqlite: story by slug, no cache" "$A/v1/stories/slug/mums-moving-in"
+    load "sqlite: list, limit=20, no cache" "$A/v1/stories?limit=20"
+    load "sqlite: related?suggest=5" "$A/v1/stories/1/related?suggest=5" "" 1
+    load "sqlite: search q=mother" "$A/v1/stories?q=mother" "" 1
+    load "sqlite: list, limit=20 (uncached)" "$A/v1/stories?limit=20" "" 1
+    load "sqlite: list, sort=-rating" "$A/v1/stories?sort=-rating" "" 1
+  fi
+fi
+
+for backend in ${BACKENDS//,/ }; do peak "$backend"; done
+echo "server peak RSS over the whole run (seeding, a login, reads, votes): $(mib "$PEAK_KIB")"

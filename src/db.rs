@@ -11,10 +11,10 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::web;
+use actix_web::{ResponseError, web};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::config::DatabaseUrl;
@@ -91,12 +91,32 @@ impl ManageConnection for ConnectionManager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), DbSetupError> {
-        conn.batch_execute("SELECT 1").map_err(|e| DbSetupError::Connect(e.to_string()))
+        conn.ping().map_err(|e| DbSetupError::Connect(e.to_string()))
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// Checked as a connection goes back to the pool, which then drops it:
+    /// a panic mid-query, a transaction left open, or one that
+    /// [`forget_if_dead`] marked.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
     }
+}
+
+/// After a failed request: if its connection no longer answers (PostgreSQL
+/// restarted, the network dropped it), marks it broken so the pool drops it
+/// and opens a fresh one, instead of handing it to the next request. Checking
+/// here, and not at every checkout, spares each request a round trip.
+fn forget_if_dead(conn: &mut DbConnection) {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    if conn.ping().is_ok() {
+        return;
+    }
+    tracing::warn!("a database connection stopped answering; replacing it");
+    let status = match conn {
+        DbConnection::Pg(pg) => AnsiTransactionManager::transaction_manager_status_mut(pg),
+        DbConnection::Sqlite(sqlite) => AnsiTransactionManager::transaction_manager_status_mut(sqlite),
+    };
+    status.set_in_error();
 }
 
 /// Creates a new SQLite file readable by its owner only: it holds the token
@@ -205,6 +225,9 @@ mod sqlite_deadline {
     }
 }
 
+/// How long a request waits for a database connection before it is 503.
+const POOL_WAIT: Duration = Duration::from_secs(5);
+
 /// How long a costly read waits for its turn before it is turned away…
 const COSTLY_READ_WAIT: Duration = Duration::from_millis(250);
 /// …and what it is told then.
@@ -229,6 +252,12 @@ pub struct Db {
     /// Turns for [`Cost::High`] reads: half the pool (at least one), so that
     /// however many arrive, the other half is left for plain reads.
     costly_reads: Arc<tokio::sync::Semaphore>,
+    /// One per pooled connection: requests wait here, on the async workers,
+    /// for a connection to be free before they take a blocking thread.
+    /// Waiting in the pool instead held a thread each (64 of them at 64
+    /// connections, each with its allocator arena and stack) and woke them
+    /// all in turn as connections came back.
+    connections: Arc<tokio::sync::Semaphore>,
     /// SQLite: how long a request's reads may run ([`sqlite_deadline`]).
     sqlite_budget: Option<Duration>,
     /// SQLite takes one writer at a time; writers of this process queue
@@ -307,8 +336,10 @@ impl Db {
         let pool = Pool::builder()
             .max_size(pool_size)
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(5))
-            .test_on_check_out(true)
+            .connection_timeout(POOL_WAIT)
+            // A query per checkout cost every request a round trip; dead
+            // connections are found when they fail instead (`forget_if_dead`).
+            .test_on_check_out(false)
             .build(manager.clone())
             .map_err(|e| DbSetupError::Connect(e.to_string()))?;
         let sqlite = matches!(url, DatabaseUrl::Sqlite(_));
@@ -317,6 +348,7 @@ impl Db {
             manager,
             pool,
             costly_reads: Arc::new(tokio::sync::Semaphore::new((pool_size as usize / 2).max(1))),
+            connections: Arc::new(tokio::sync::Semaphore::new(pool_size as usize)),
             sqlite_budget: sqlite.then_some(statement_timeout),
             sqlite_writer,
             on_public_write: None,
@@ -355,13 +387,23 @@ impl Db {
         T: Send + 'static,
     {
         let (pool, budget) = (self.pool.clone(), sqlite_budget);
+        let Ok(Ok(turn)) = actix_web::rt::time::timeout(POOL_WAIT, self.connections.clone().acquire_owned()).await
+        else {
+            return Err(ApiError::unavailable(anyhow::anyhow!("no database connection was free for {POOL_WAIT:?}")));
+        };
         web::block(move || {
+            // Held until the work is done, even if the client has gone.
+            let _turn = turn;
             let asked = std::time::Instant::now();
             let mut conn = pool.get().map_err(ApiError::unavailable)?;
             let state = pool.state();
             crate::metrics::pool_checkout(asked.elapsed(), state.connections, state.idle_connections);
             let _deadline = budget.map(sqlite_deadline::start);
-            f(&mut conn)
+            let outcome = f(&mut conn);
+            if outcome.as_ref().is_err_and(|err| err.status_code().is_server_error()) {
+                forget_if_dead(&mut conn);
+            }
+            outcome
         })
         .await
         .map_err(ApiError::internal)?

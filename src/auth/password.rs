@@ -68,12 +68,22 @@ fn matches(password: &[u8], encoded: &str, memory: &mut Vec<Block>) -> bool {
 /// only queue for the CPU while each holds its memory). A login waits a
 /// little for a turn; past that it is refused with 503 and `Retry-After`
 /// rather than queued without bound. Each turn lends the check a working
-/// memory that is kept for the next, so a burst of logins costs at most
-/// `slots` checks' memory (about 19 MiB each), allocated once.
+/// memory (about 19 MiB) that is kept for the next turn while a burst of
+/// logins lasts, so a burst costs at most `slots` checks' memory, allocated
+/// once; the last turn of a burst frees it all, so the process does not
+/// carry it between logins. (Freed blocks this large go back to the system:
+/// `main` fixes glibc's mmap threshold.)
 pub struct CheckSlots {
     slots: Arc<Semaphore>,
-    memories: Arc<Mutex<Vec<Vec<Block>>>>,
+    memories: Arc<Mutex<Memories>>,
     wait: Duration,
+}
+
+/// The working memories of the turns, and how many turns are out.
+#[derive(Default)]
+struct Memories {
+    idle: Vec<Vec<Block>>,
+    turns_out: usize,
 }
 
 /// How long a login waits for a turn before it is refused.
@@ -84,13 +94,23 @@ pub const CHECK_WAIT: Duration = Duration::from_secs(2);
 pub struct Turn {
     _permit: OwnedSemaphorePermit,
     memory: Vec<Block>,
-    memories: Arc<Mutex<Vec<Vec<Block>>>>,
+    memories: Arc<Mutex<Memories>>,
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
         let memory = std::mem::take(&mut self.memory);
-        self.memories.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(memory);
+        let mut memories = self.memories.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        memories.turns_out -= 1;
+        let freed = if memories.turns_out == 0 {
+            std::mem::take(&mut memories.idle)
+        } else {
+            memories.idle.push(memory);
+            Vec::new()
+        };
+        // Freed outside the lock.
+        drop(memories);
+        drop(freed);
     }
 }
 
@@ -104,9 +124,11 @@ impl CheckSlots {
     pub async fn turn(&self) -> Result<Turn, ApiError> {
         match actix_web::rt::time::timeout(self.wait, self.slots.clone().acquire_owned()).await {
             Ok(Ok(permit)) => {
+                let mut memories = self.memories.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                memories.turns_out += 1;
                 // There are never more memories than slots: each is taken with a permit.
-                let memory = self.memories.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
-                Ok(Turn { _permit: permit, memory: memory.unwrap_or_default(), memories: self.memories.clone() })
+                let memory = memories.idle.pop().unwrap_or_default();
+                Ok(Turn { _permit: permit, memory, memories: self.memories.clone() })
             }
             // Timed out (or, never, closed): busy.
             _ => Err(ApiError::Busy { retry_after_secs: self.wait.as_secs().max(1) }),
@@ -119,9 +141,10 @@ mod tests {
     use super::*;
 
     #[actix_web::test]
-    async fn verifies_in_the_turns_memory_which_is_kept_for_the_next() {
-        let slots = CheckSlots::new(1, Duration::from_secs(1));
+    async fn verifies_in_the_turns_memory_which_is_kept_while_a_burst_lasts() {
+        let slots = CheckSlots::new(2, Duration::from_secs(1));
         let stored = hash("correct horse").unwrap();
+        let other = slots.turn().await.unwrap();
         let mut turn = slots.turn().await.unwrap();
         assert!(verify(&mut turn, "correct horse", Some(&stored)));
         assert!(!verify(&mut turn, "wrong horse", Some(&stored)));
@@ -130,8 +153,15 @@ mod tests {
         let memory = turn.memory.as_ptr();
         assert_eq!(turn.memory.len(), Params::DEFAULT.block_count());
         drop(turn);
+        // Another turn is still out: the memory waits for the next.
         let turn = slots.turn().await.unwrap();
         assert_eq!(turn.memory.as_ptr(), memory, "the same memory, not a new one");
+        drop(turn);
+        assert_eq!(slots.memories.lock().unwrap().idle.len(), 1);
+        // The last turn out frees every memory kept.
+        drop(other);
+        let memories = slots.memories.lock().unwrap();
+        assert_eq!((memories.idle.len(), memories.turns_out), (0, 0));
     }
 
     #[actix_web::test]

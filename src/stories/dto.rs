@@ -311,11 +311,107 @@ pub struct PublishRequest {
 
 /// A page of stories. Items carry every story field except `body` and
 /// `body_html`, unless `fields` chose others.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct StoryList {
     #[schema(schema_with = story_list_items)]
-    pub data: Vec<serde_json::Map<String, serde_json::Value>>,
+    pub data: Vec<ListItem>,
     pub page: crate::pagination::Page,
+}
+
+/// Which story fields a list item carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldSet(u32);
+
+impl FieldSet {
+    /// Every field but the bodies: a list's default.
+    pub fn default_for_lists() -> Self {
+        Self::of(StoryField::ALL.iter().copied().filter(|f| !matches!(f, StoryField::Body | StoryField::BodyHtml)))
+    }
+
+    pub fn of(fields: impl IntoIterator<Item = StoryField>) -> Self {
+        Self(fields.into_iter().fold(0, |bits, field| bits | 1 << field as u32))
+    }
+
+    pub fn contains(self, field: StoryField) -> bool {
+        self.0 & 1 << field as u32 != 0
+    }
+}
+
+/// A story in a list: the chosen fields only, written straight to the
+/// response. Keys are in alphabetical order, nested objects' too, as lists
+/// have always sent them (items used to be `serde_json::Map`s, which sort).
+#[derive(Debug)]
+pub struct ListItem {
+    pub story: Story,
+    pub fields: FieldSet,
+}
+
+/// [`StoryField::ALL`] in the alphabetical order of their names.
+fn fields_by_name() -> &'static [StoryField] {
+    static SORTED: std::sync::LazyLock<Vec<StoryField>> = std::sync::LazyLock::new(|| {
+        let mut all = StoryField::ALL.to_vec();
+        all.sort_by_key(|field| field.name());
+        all
+    });
+    &SORTED
+}
+
+impl Serialize for ListItem {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let chosen = fields_by_name().iter().filter(|field| self.fields.contains(**field));
+        let mut map = serializer.serialize_map(Some(chosen.clone().count()))?;
+        let story = &self.story;
+        for &field in chosen {
+            let key = field.name();
+            match field {
+                StoryField::Id => map.serialize_entry(key, &story.id),
+                StoryField::Slug => map.serialize_entry(key, &story.slug),
+                StoryField::Title => map.serialize_entry(key, &story.title),
+                StoryField::Subtitle => map.serialize_entry(key, &story.subtitle),
+                StoryField::Excerpt => map.serialize_entry(key, &story.excerpt),
+                StoryField::Body => map.serialize_entry(key, &story.body),
+                StoryField::BodyHtml => map.serialize_entry(key, &story.body_html),
+                StoryField::Status => map.serialize_entry(key, &story.status),
+                StoryField::Locale => map.serialize_entry(key, &story.locale),
+                StoryField::Tags => map.serialize_entry(key, &story.tags),
+                StoryField::Author => map.serialize_entry(key, &story.author),
+                StoryField::CoverImage => map.serialize_entry(key, &story.cover_image.as_ref().map(sorted_cover_image)),
+                StoryField::Seo => map.serialize_entry(key, &sorted_seo(&story.seo)),
+                StoryField::WordCount => map.serialize_entry(key, &story.word_count),
+                StoryField::ReadingTimeMinutes => map.serialize_entry(key, &story.reading_time_minutes),
+                StoryField::PublishedAt => map.serialize_entry(key, &story.published_at),
+                StoryField::CreatedAt => map.serialize_entry(key, &story.created_at),
+                StoryField::UpdatedAt => map.serialize_entry(key, &story.updated_at),
+                StoryField::Version => map.serialize_entry(key, &story.version),
+                // `average`, `count`: already alphabetical.
+                StoryField::Rating => map.serialize_entry(key, &story.rating),
+            }?;
+        }
+        map.end()
+    }
+}
+
+/// An object of text fields (null when absent), keys written in the order
+/// given: how a list writes its nested objects, alphabetically.
+struct TextObject<'a, const N: usize>([(&'static str, Option<&'a str>); N]);
+
+impl<const N: usize> Serialize for TextObject<'_, N> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().copied())
+    }
+}
+
+fn sorted_cover_image(cover: &CoverImage) -> TextObject<'_, 2> {
+    TextObject([("alt", Some(&*cover.alt)), ("url", Some(&*cover.url))])
+}
+
+fn sorted_seo(seo: &Seo) -> TextObject<'_, 3> {
+    TextObject([
+        ("canonical_url", seo.canonical_url.as_deref()),
+        ("meta_description", seo.meta_description.as_deref()),
+        ("meta_title", seo.meta_title.as_deref()),
+    ])
 }
 
 /// The items of a story list: any subset of a story's fields.
@@ -431,5 +527,39 @@ pub struct StoryNotFound;
 impl IntoResponses for StoryNotFound {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         BTreeMap::from([("404".to_owned(), problem_response("No such story").into())])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A list item is the story as a JSON object (whose keys sort, nested
+    /// ones too) cut to the chosen fields, byte for byte.
+    #[test]
+    fn list_items_are_the_story_object_cut_to_the_chosen_fields() {
+        let mut story: Story = serde_json::from_value(serde_json::json!({
+            "id": 7, "slug": "s", "title": "T", "subtitle": "S", "excerpt": "E", "body": "B", "body_html": "<p>B</p>",
+            "status": "published", "locale": "en-GB", "tags": ["z", "a"], "author": {"name": "A"},
+            "cover_image": {"url": "https://example.com/c.jpg", "alt": "Alt"},
+            "seo": {"meta_title": "M", "meta_description": "D", "canonical_url": "https://example.com/"},
+            "word_count": 1, "reading_time_minutes": 1, "published_at": "2026-01-01T00:00:00.123456Z",
+            "created_at": "2025-12-31T00:00:00Z", "updated_at": "2026-01-02T00:00:00Z", "version": 3,
+            "rating": {"average": 4.333333333333333, "count": 3},
+        }))
+        .unwrap();
+        let mut all_sets: Vec<FieldSet> = StoryField::ALL.iter().map(|f| FieldSet::of([*f])).collect();
+        all_sets.extend([FieldSet::of(StoryField::ALL.iter().copied()), FieldSet::default_for_lists()]);
+        for _ in 0..2 {
+            for fields in &all_sets {
+                let serde_json::Value::Object(mut object) = serde_json::to_value(&story).unwrap() else { panic!() };
+                object.retain(|key, _| StoryField::ALL.iter().any(|f| f.name() == key && fields.contains(*f)));
+                let item = ListItem { story: story.clone(), fields: *fields };
+                assert_eq!(serde_json::to_string(&item).unwrap(), serde_json::to_string(&object).unwrap());
+            }
+            // And with every optional field empty.
+            (story.subtitle, story.cover_image, story.published_at) = (None, None, None);
+            (story.seo, story.rating.average) = (Seo::default(), None);
+        }
     }
 }

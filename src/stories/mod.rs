@@ -29,8 +29,8 @@ use crate::pagination::PageRequest;
 use crate::scores::{RatingPrior, average, bayesian_score};
 use crate::webhooks::{Event, EventType, StorySummary};
 use dto::{
-    Author, CoverImage, ListParams, RatingSummary, Revision, RevisionEditor, RevisionList, Seo, SortParam, Story,
-    StoryField, StoryInput, StoryList, TagCount, TagList,
+    Author, CoverImage, FieldSet, ListItem, ListParams, RatingSummary, Revision, RevisionEditor, RevisionList, Seo,
+    SortParam, Story, StoryField, StoryInput, StoryList, TagCount, TagList,
 };
 use queries::{Lifecycle, ListFilter, Order, StoryRow, Visibility};
 
@@ -495,25 +495,26 @@ pub fn list_page(
             return Err(ApiError::BadRequest("status is for editors: send a bearer token".into()));
         }
     };
-    let fields = chosen_fields(params.fields.as_deref());
-    let filter =
-        ListFilter { visibility, params, q, order, after: page.after.clone(), limit: page.fetch_limit(), now: now() };
+    let fields = params.fields.as_deref().map_or_else(FieldSet::default_for_lists, |f| FieldSet::of(f.iter().copied()));
+    let bodies = fields.contains(StoryField::Body) || fields.contains(StoryField::BodyHtml);
+    let after = page.after.clone();
+    let filter = ListFilter { visibility, params, q, order, after, limit: page.fetch_limit(), bodies, now: now() };
     let rows = queries::list(conn, &filter)?;
-    let ids: Vec<i64> = rows.iter().map(|(row, _)| row.id).collect();
-    let mut tags = queries::tags_of_many(conn, &ids)?;
     let (rows, page) = page.page_of(rows, |(row, rank)| ListCursor::after(order, row, *rank));
+    // Tags are a query of their own: only when they are sent.
+    let mut tags = if fields.contains(StoryField::Tags) {
+        queries::tags_of_many(conn, &rows.iter().map(|(row, _)| row.id).collect::<Vec<_>>())?
+    } else {
+        HashMap::new()
+    };
     let at = now();
-    let mut data = Vec::with_capacity(rows.len());
-    for (row, _) in rows {
-        let story_tags = tags.remove(&row.id).unwrap_or_default();
-        let serde_json::Value::Object(mut item) =
-            serde_json::to_value(to_story(row, story_tags, at)).map_err(ApiError::internal)?
-        else {
-            return Err(ApiError::internal(anyhow::anyhow!("a story did not serialize to an object")));
-        };
-        item.retain(|key, _| fields.contains(key.as_str()));
-        data.push(item);
-    }
+    let data = rows
+        .into_iter()
+        .map(|(row, _)| {
+            let story_tags = tags.remove(&row.id).unwrap_or_default();
+            ListItem { story: to_story(row, story_tags, at), fields }
+        })
+        .collect();
     Ok(StoryList { data, page })
 }
 
@@ -528,6 +529,7 @@ pub fn newest_public(conn: &mut DbConnection, tag: Option<ParamText>, limit: i64
         order: Order::Published(Direction::Desc),
         after: None,
         limit,
+        bodies: true,
         now: now(),
     };
     let rows = queries::list(conn, &filter)?;
@@ -573,18 +575,6 @@ pub fn sitemap_entries(
 /// The highest story id, public or not: how far the sitemap's files reach.
 pub fn highest_id(conn: &mut DbConnection) -> Result<i64, ApiError> {
     Ok(queries::highest_id(conn)?.unwrap_or(0))
-}
-
-/// The JSON keys a list item keeps: those asked for, or all but the bodies.
-fn chosen_fields(fields: Option<&[StoryField]>) -> BTreeSet<&'static str> {
-    match fields {
-        Some(list) => list.iter().map(|field| field.name()).collect(),
-        None => StoryField::ALL
-            .iter()
-            .filter(|f| !matches!(f, StoryField::Body | StoryField::BodyHtml))
-            .map(|field| field.name())
-            .collect(),
-    }
 }
 
 /// What the tags list costs: it counts the tags of every public story.

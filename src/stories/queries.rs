@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
-use diesel::dsl::{And, AsSelect, Eq, Gt, LtEq, SqlTypeOf, sql};
+use diesel::dsl::{And, Eq, Gt, LtEq, SqlTypeOf, case_when, sql};
 
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
@@ -99,17 +99,29 @@ pub fn find_by_slug(conn: &mut DbConnection, slug: &str) -> QueryResult<Option<S
 
 /// The story's tag slugs in the editor's order.
 pub fn tags_of(conn: &mut DbConnection, story_id: i64) -> QueryResult<Vec<String>> {
-    Ok(tags_of_many(conn, &[story_id])?.remove(&story_id).unwrap_or_default())
+    story_tags::table
+        .inner_join(tags::table)
+        .filter(story_tags::story_id.eq(story_id))
+        .order(story_tags::position)
+        .select(tags::slug)
+        .load(conn)
 }
 
-/// Tag slugs of many stories in one query (no N+1 for lists).
+/// Tag slugs of many stories in one query (no N+1 for lists). Not `IN`:
+/// diesel prepares a statement with an `IN` list afresh on every call. An
+/// `OR` per id (which both backends plan as an `IN`) keeps the statement in
+/// the cache; the ids are padded to a power of two (repeating the last) so
+/// that a handful of statements serve every page size.
 pub fn tags_of_many(conn: &mut DbConnection, story_ids: &[i64]) -> QueryResult<HashMap<i64, Vec<String>>> {
-    let pairs: Vec<(i64, String)> = story_tags::table
+    let Some(&last) = story_ids.last() else { return Ok(HashMap::new()) };
+    let padded = story_ids.iter().copied().chain(std::iter::repeat(last)).take(story_ids.len().next_power_of_two());
+    let query = story_tags::table
         .inner_join(tags::table)
-        .filter(story_tags::story_id.eq_any(story_ids))
         .order((story_tags::story_id, story_tags::position))
         .select((story_tags::story_id, tags::slug))
-        .load(conn)?;
+        .into_boxed();
+    let pairs: Vec<(i64, String)> =
+        padded.fold(query, |query, id| query.or_filter(story_tags::story_id.eq(id))).load(conn)?;
     let mut by_story: HashMap<i64, Vec<String>> = HashMap::new();
     for (story_id, slug) in pairs {
         by_story.entry(story_id).or_default().push(slug);
@@ -317,6 +329,9 @@ pub struct ListFilter {
     /// The last row of the previous page, of the same order.
     pub after: Option<ListCursor>,
     pub limit: i64,
+    /// Whether rows carry `body` and `body_html` (else empty): lists send
+    /// them only when asked, and they are most of a row.
+    pub bodies: bool,
     pub now: NaiveDateTime,
 }
 
@@ -360,9 +375,13 @@ macro_rules! with_list_filters {
     }};
 }
 
-/// A story list: rows, each with its relevance (NULL unless searching).
-type ListQuery =
-    stories::BoxedQuery<'static, MultiBackend, (SqlTypeOf<AsSelect<StoryRow, MultiBackend>>, Nullable<Double>)>;
+/// A story list: rows (their columns, as [`list`] selects them), each with
+/// its relevance (NULL unless searching).
+type ListQuery = stories::BoxedQuery<
+    'static,
+    MultiBackend,
+    (SqlTypeOf<<StoryRow as Selectable<MultiBackend>>::SelectExpression>, Nullable<Double>),
+>;
 
 /// One page of stories (fetch `limit + 1` to learn whether more follow),
 /// each with its relevance score when searching.
@@ -373,11 +392,42 @@ pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(St
     // PostgreSQL ranks each matching row on its own (`ts_rank` of its
     // `search_vector`); the GIN index finds the matches.
     let score = match &filter.q {
-        Some(q) if filter.order == Order::Relevance => search::pg_score(q, Combine::All),
-        _ => search::no_score(),
+        Some(q) if filter.order == Order::Relevance => Some(search::pg_score(q, Combine::All)),
+        _ => None,
     };
-    let mut query: ListQuery =
-        with_list_filters!(stories::table.select((StoryRow::as_select(), score.clone())).into_boxed(), filter);
+    // A StoryRow's columns, the bodies only when wanted: a bound flag rather
+    // than two queries, so one cached statement serves both (and neither
+    // backend reads a body the CASE does not take).
+    let bodies = filter.bodies.into_sql::<Bool>();
+    let columns = {
+        use stories::*;
+        let content = (
+            slug,
+            title,
+            subtitle,
+            excerpt,
+            excerpt_is_custom,
+            case_when(bodies, body).otherwise(""),
+            case_when(bodies, body_html).otherwise(""),
+            locale,
+            author_name,
+            cover_image_url,
+            cover_image_alt,
+            seo_meta_title,
+            seo_meta_description,
+            seo_canonical_url,
+            word_count,
+            reading_time_minutes,
+        );
+        (id, content, status, published_at, version, created_at, updated_at, rating_count, rating_sum)
+    };
+    // Without a score, a bound NULL: literal SQL would keep the statement
+    // out of diesel's cache.
+    let query: ListQuery = match &score {
+        Some(score) => stories::table.select((columns, score.clone())).into_boxed(),
+        None => stories::table.select((columns, None::<f64>.into_sql::<Nullable<Double>>())).into_boxed(),
+    };
+    let mut query: ListQuery = with_list_filters!(query, filter);
     if let Some(q) = &filter.q {
         query = query.filter(search::matches(conn, q, Combine::All));
     }
@@ -385,12 +435,16 @@ pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(St
     // Keyset: continue strictly after the cursor's row in the list's order.
     let cursor = filter.after.as_ref();
     query = match filter.order {
-        Order::Relevance => {
-            if let Some(ListCursor::Relevance { rank, id }) = cursor {
-                query = query.filter(score.clone().gt(*rank).or(score.clone().eq(*rank).and(stories::id.gt(*id))));
+        // `list_page` orders by relevance only with a search, which has a score here.
+        Order::Relevance => match score {
+            Some(score) => {
+                if let Some(ListCursor::Relevance { rank, id }) = cursor {
+                    query = query.filter(score.clone().gt(*rank).or(score.clone().eq(*rank).and(stories::id.gt(*id))));
+                }
+                query.order((score.asc(), stories::id.asc()))
             }
-            query.order((score.asc(), stories::id.asc()))
-        }
+            None => query.order(stories::id.asc()),
+        },
         Order::Rating { prior: (weight, mean) } => {
             // The Bayesian score of `ratings::bayesian_score`, in SQL, with the
             // same operations in the same order so the cursor's value compares equal.

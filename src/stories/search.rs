@@ -92,12 +92,6 @@ pub fn pg_score(q: &str, combine: Combine) -> WithText<Nullable<Double>> {
     .sql(") AS query WHERE stories.search_vector @@ query)")
 }
 
-/// No score at all (NULL), in the same Rust type as [`pg_score`], for lists
-/// that are not searching.
-pub fn no_score() -> WithText<Nullable<Double>> {
-    sql::<Nullable<Double>>("CAST(NULLIF(").bind::<Text, _>(String::new()).sql(", '') AS DOUBLE PRECISION)")
-}
-
 /// The words of a query, as both backends' indexes see them: runs of letters
 /// and digits.
 pub fn words(q: &str) -> impl Iterator<Item = &str> {

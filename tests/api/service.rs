@@ -46,6 +46,38 @@ async fn a_database_that_is_gone_answers_503() {
     app.anon().get("/health").await.ok(200);
 }
 
+/// Connections that PostgreSQL closes under the pool (a restart, an
+/// operator, a proxy's idle timeout) are dropped when they fail and replaced:
+/// nothing is checked at checkout, so at most one request per pooled
+/// connection sees 503, and the requests after it are answered. (SQLite's
+/// connections are in the process: nothing can close them under it.)
+#[actix_web::test]
+async fn connections_closed_under_the_pool_are_replaced() {
+    let app = TestApp::start_with(Backend::Postgres, &[("ANTHOLOGY_CACHE_TTL_MS", "0")]).await;
+    app.anon().get("/v1/stories").await.ok(200);
+    let admin_url = std::env::var("TEST_DATABASE_URL").unwrap();
+    let name = url::Url::parse(&app.test_db.url).unwrap().path().trim_start_matches('/').to_owned();
+    let mut admin = diesel::PgConnection::establish(&admin_url).unwrap();
+    let terminate = format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'");
+    admin.batch_execute(&terminate).unwrap();
+
+    let mut failed = 0;
+    // The pool holds at most 4 connections in tests.
+    for _ in 0..8 {
+        let res = app.anon().get("/v1/stories").await;
+        if res.status.as_u16() != 200 {
+            res.problem(503);
+            failed += 1;
+        }
+    }
+    // At least the connection the first request took was dead (the kill
+    // reached the pool); at most each of the pool's.
+    assert!((1..=4).contains(&failed), "{failed} requests failed");
+    for _ in 0..4 {
+        app.anon().get("/v1/stories").await.ok(200);
+    }
+}
+
 /// The SQLite file holds the signing and voter-hash keys: it and its WAL are
 /// created readable by their owner only.
 #[actix_web::test]
