@@ -36,8 +36,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 #[get("/stories/{id:\\d+}/rating")]
 pub async fn get_rating(req: HttpRequest, editor: MaybeEditor, state: State, id: StoryId, _: IfNoneMatch) -> Reply {
     let (id, audience) = (id.0, Audience::of(&editor.0));
-    let shared = state.clone();
-    let body = state.db.read(move |conn| super::rating_of(conn, id, audience, &shared.rating_prior)).await?;
+    let body = state.db.read(move |conn| super::rating_of(conn, id, audience)).await?;
     json_for(&req, audience, &body)
 }
 
@@ -82,18 +81,11 @@ pub async fn put_vote(
         client_key: state.voter_hasher.hash_client(client),
         score: i32::try_from(vote.score).map_err(ApiError::internal)?,
     };
-    let shared = state.clone();
-    let voted = state.db.write(move |tx| super::vote(tx, &ballot, &shared.vote_limits, &shared.rating_prior)).await;
-    let (outcome, body) = voted.inspect_err(|err| {
-        if matches!(err, ApiError::TooManyRequests { .. }) {
-            crate::metrics::vote("throttled");
-        }
-    })?;
-    let (status, counted) = match outcome {
-        VoteOutcome::Created => (StatusCode::CREATED, "created"),
-        VoteOutcome::Replaced => (StatusCode::OK, "replaced"),
+    let (outcome, body) = state.votes.submit(ballot).await?;
+    let status = match outcome {
+        VoteOutcome::Created => StatusCode::CREATED,
+        VoteOutcome::Replaced => StatusCode::OK,
     };
-    crate::metrics::vote(counted);
     private_json(status, &body)
 }
 
