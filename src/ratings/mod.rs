@@ -15,8 +15,7 @@ mod queries;
 mod upkeep;
 mod writer;
 
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -144,23 +143,30 @@ pub fn vote(tx: &mut Tx<'_, Content>, ballots: &[Ballot], limits: &VoteLimits) -
     for (key, (counted, _, start)) in &mut allowances {
         (*counted, *start) = queries::hold_allowance(tx, key, at)?;
     }
-    let mut stories = BTreeMap::new();
-    for ballot in ballots {
-        stories.entry(ballot.story_id).or_insert_with(Vec::new).push(ballot.voter_hash.clone());
-    }
+    let stories: BTreeSet<i64> = ballots.iter().map(|ballot| ballot.story_id).collect();
     let mut rated: BTreeMap<i64, Rated> = BTreeMap::new();
-    for (story_id, voters) in stories {
+    for story_id in stories {
         let Some(counters) = queries::lock_counters(tx, story_id)? else { continue };
-        if !is_public(counters.status, counters.published_at, at) {
-            continue;
+        if is_public(counters.status, counters.published_at, at) {
+            rated.insert(story_id, Rated { counters, votes: HashMap::new(), changed: false });
         }
-        let votes =
-            queries::votes_of(tx, story_id, voters)?.into_iter().map(|(hash, id, score)| (hash, (id, score))).collect();
-        rated.insert(story_id, Rated { counters, votes, changed: false });
     }
+    // What hangs off the stories, read under their locks, for the whole batch
+    // at once: the voters' earlier votes, the addresses' new voters today.
+    let story_ids: Vec<i64> = rated.keys().copied().collect();
+    let voters = ballots.iter().map(|ballot| ballot.voter_hash.clone()).collect();
+    for (story_id, hash, id, score) in queries::votes_of(tx, story_ids.clone(), voters)? {
+        if let Some(story) = rated.get_mut(&story_id) {
+            story.votes.insert(hash, (id, score));
+        }
+    }
+    let clients = allowances.keys().map(|key| key.to_string()).collect();
+    let mut new_voters: HashMap<(i64, String), (Option<i32>, i32)> = queries::new_voters(tx, story_ids, clients, day)?
+        .into_iter()
+        .map(|(story_id, client_key, n)| ((story_id, client_key), (Some(n), n)))
+        .collect();
     // Read after the stories are locked (see `queries::store_counters`).
     let prior = queries::prior(tx)?;
-    let mut new_voters = HashMap::new();
     let mut totals = (0, 0);
     let mut outcomes = Vec::with_capacity(ballots.len());
     for ballot in ballots {
@@ -183,14 +189,7 @@ pub fn vote(tx: &mut Tx<'_, Content>, ballots: &[Ballot], limits: &VoteLimits) -
                 VoteOutcome::Replaced
             }
             None => {
-                let key = (ballot.story_id, ballot.client_key.clone());
-                let added = match new_voters.entry(key) {
-                    Entry::Occupied(entry) => entry.into_mut(),
-                    Entry::Vacant(entry) => {
-                        let was = queries::new_voters(tx, ballot.story_id, &ballot.client_key, day)?;
-                        entry.insert((was, was.unwrap_or(0)))
-                    }
-                };
+                let added = new_voters.entry((ballot.story_id, ballot.client_key.clone())).or_insert((None, 0));
                 if added.1 >= limits.new_voters_per_day as i32 {
                     outcomes.push(Err(too_many_until(day + chrono::Duration::days(1), at)));
                     continue;

@@ -115,16 +115,18 @@ pub enum VoteOutcome {
     Replaced,
 }
 
-/// The votes these voters have already cast on `story_id`: (voter hash, id, score).
+/// The votes these voters have already cast on these stories: (story,
+/// voter hash, id, score). Some pairs may be of a voter and a story it was
+/// not voting on in the batch: the caller looks up only the pairs it has.
 pub fn votes_of(
     conn: &mut DbConnection,
-    story_id: i64,
+    story_ids: Vec<i64>,
     voter_hashes: Vec<String>,
-) -> QueryResult<Vec<(String, i64, i32)>> {
+) -> QueryResult<Vec<(i64, String, i64, i32)>> {
     ratings::table
-        .filter(ratings::story_id.eq(story_id))
+        .filter(ratings::story_id.eq_any(story_ids))
         .filter(ratings::voter_hash.eq_any(voter_hashes))
-        .select((ratings::voter_hash, ratings::id, ratings::score))
+        .select((ratings::story_id, ratings::voter_hash, ratings::id, ratings::score))
         .load(conn)
 }
 
@@ -314,18 +316,25 @@ pub fn allowance_ends(start: NaiveDateTime) -> NaiveDateTime {
     start + ALLOWANCE_WINDOW
 }
 
-/// How many new voters `client_key` added to `story_id` on `day`, or `None`
-/// before its first. Call with the story locked: only its holder changes them.
+/// How many new voters these addresses added to these stories on `day`:
+/// (story, address, count), for the pairs that have any. Call with the
+/// stories locked: only their holder changes the counts.
 pub fn new_voters(
     conn: &mut DbConnection,
-    story_id: i64,
-    client_key: &str,
+    story_ids: Vec<i64>,
+    client_keys: Vec<String>,
     day: NaiveDateTime,
-) -> QueryResult<Option<i32>> {
-    vote_sources::table.find((story_id, client_key, day)).select(vote_sources::new_voters).first(conn).optional()
+) -> QueryResult<Vec<(i64, String, i32)>> {
+    vote_sources::table
+        .filter(vote_sources::story_id.eq_any(story_ids))
+        .filter(vote_sources::client_key.eq_any(client_keys))
+        .filter(vote_sources::day_start.eq(day))
+        .select((vote_sources::story_id, vote_sources::client_key, vote_sources::new_voters))
+        .load(conn)
 }
 
-/// Stores that count, `was` being what [`new_voters`] read.
+/// Stores a count of new voters, `was` being what [`new_voters`] read
+/// (`None`: no row yet).
 pub fn set_new_voters(
     tx: &mut Tx<'_, Content>,
     (story_id, client_key, day): (i64, &str, NaiveDateTime),
