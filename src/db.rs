@@ -147,10 +147,10 @@ pub enum PublicChange {
 /// Called after a write that changes what readers see has committed.
 pub type PublicWriteHook = Arc<dyn Fn(PublicChange) + Send + Sync>;
 
-/// What a reader's vote returns: it names the one story whose rating
-/// figures it changed, which is all [`Db::vote`] reports when it commits.
-pub trait RatedStory {
-    fn rated_story(&self) -> i64;
+/// What readers' votes return: they name the stories whose rating figures
+/// they changed, which is all [`Db::vote`] reports when they commit.
+pub trait RatedStories {
+    fn rated_stories(&self) -> Vec<i64>;
 }
 
 /// SQLite has no statement timeout. It has a progress handler, which it calls
@@ -447,16 +447,18 @@ impl Db {
         Ok(written)
     }
 
-    /// [`Db::write`] for a reader's vote: once it commits, only the story
-    /// its result names counts as changed, so caches keep what does not
-    /// show that story's rating figures.
+    /// [`Db::write`] for readers' votes: once they commit, only the stories
+    /// their result names count as changed, so caches keep what does not
+    /// show those stories' rating figures.
     pub async fn vote<T, F>(&self, f: F) -> Result<T, ApiError>
     where
-        T: RatedStory + Send + 'static,
+        T: RatedStories + Send + 'static,
         F: FnOnce(&mut Tx<'_, Content>) -> Result<T, ApiError> + Send + 'static,
     {
         let voted = self.in_write_transaction(f).await?;
-        self.committed::<Content>(PublicChange::RatingOf(voted.rated_story()));
+        for story in voted.rated_stories() {
+            self.committed::<Content>(PublicChange::RatingOf(story));
+        }
         Ok(voted)
     }
 

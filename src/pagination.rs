@@ -4,7 +4,7 @@
 //!
 //! Cursors are sealed ([`CursorKey`]): encrypted and authenticated, so a
 //! client can neither read the sort keys inside (a search's relevance
-//! scores, a rating list's prior) nor forge or alter one — a cursor this API
+//! scores, a story's rating rank) nor forge or alter one — a cursor this API
 //! did not issue is 400 before any of it reaches a query.
 
 use actix_web::HttpRequest;

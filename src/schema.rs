@@ -74,6 +74,7 @@ diesel::table! {
         rating_4 -> BigInt,
         rating_5 -> BigInt,
         preview_generation -> BigInt,
+        rating_rank -> Double,
     }
 }
 
@@ -88,6 +89,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// One row: the prior that `stories.rating_rank` is computed under.
+    rating_prior (id) {
+        id -> Integer,
+        weight -> Double,
+        mean -> Double,
+        ranked -> Bool,
+    }
+}
+
+diesel::table! {
+    /// Shards 1 to 16 of the site-wide vote totals: sum them.
     rating_totals (id) {
         id -> Integer,
         vote_count -> BigInt,
@@ -235,6 +247,7 @@ diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::allow_tables_to_appear_in_same_query!(
     editors,
     login_attempts,
+    rating_prior,
     rating_totals,
     ratings,
     related_links,

@@ -29,6 +29,9 @@ pub fn serve(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
         state.config.webhooks_retention,
     )
     .spawn();
+    // Votes are written, and ranks kept, by every serving process.
+    state.votes.spawn_writers(&state.db, &state.config.database_url, state.config.database_pool_size);
+    crate::ratings::Upkeep::new(state.db.clone(), state.rating_prior).spawn();
     let state = web::Data::new(state);
     Ok(actix_web::HttpServer::new(move || app(state.clone())).listen(listener)?.shutdown_timeout(30).run())
 }

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::db::{Db, DbSetupError, Internal};
 use crate::pagination::CursorKey;
 use crate::preview::PreviewKey;
-use crate::ratings::{VoteLimits, VoteThrottle, VoterHasher};
+use crate::ratings::{VoteLimits, VoteQueue, VoteThrottle, VoterHasher};
 use crate::scores::RatingPrior;
 
 /// The state as handlers take it.
@@ -27,7 +27,8 @@ pub struct AppState {
     /// Seals list cursors; the same in every process on the database.
     pub(crate) cursor_key: CursorKey,
     pub(crate) vote_throttle: VoteThrottle,
-    pub(crate) vote_limits: VoteLimits,
+    /// Votes on their way to the database, written in batches.
+    pub(crate) votes: VoteQueue,
     pub(crate) rating_prior: RatingPrior,
     pub(crate) response_cache: ResponseCache,
 }
@@ -49,10 +50,10 @@ impl AppState {
             .map_err(|e| DbSetupError::Connect(format!("{:#}", anyhow::Error::from(e))))?;
         Ok(Self {
             vote_throttle: VoteThrottle::new(config.votes_per_minute),
-            vote_limits: VoteLimits {
+            votes: VoteQueue::new(VoteLimits {
                 per_minute: config.votes_per_minute,
                 new_voters_per_day: config.new_voters_per_day,
-            },
+            }),
             rating_prior: RatingPrior::new(config.rating_prior_weight, config.rating_prior_mean),
             login_throttle: LoginThrottle::new(config.login_failures_per_email),
             password_checks: CheckSlots::new(

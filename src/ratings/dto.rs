@@ -38,7 +38,8 @@ pub struct RatingAggregate {
     pub distribution: BTreeMap<String, i64>,
     /// A Bayesian average for ranking (what `sort=-rating` orders by): the
     /// votes plus `RATING_PRIOR_WEIGHT` imaginary votes of the prior mean
-    /// (`RATING_PRIOR_MEAN`, by default the mean over all votes).
+    /// (`RATING_PRIOR_MEAN`, by default the mean over all votes as of a
+    /// snapshot, re-taken when that moves by more than 0.01).
     pub score: f64,
 }
 

@@ -7,7 +7,6 @@ use actix_web::{HttpRequest, delete, get, put};
 use super::dto::{RatingAggregate, RatingList, VoteRequest};
 use super::{Ballot, VoteOutcome};
 use crate::auth::{CurrentEditor, MaybeEditor};
-use crate::db::RatedStory;
 use crate::error::{ApiError, Problem};
 use crate::http::{Audience, IfNoneMatch, Reply, StoryId, client_ip, json_for, no_content, page_json, private_json};
 use crate::json::ApiJson;
@@ -29,15 +28,15 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     tag = "ratings", operation_id = "getStoryRating", security((), ("bearer" = [])),
     params(StoryId, IfNoneMatch),
     responses(
-        (status = 200, description = "The aggregate", body = RatingAggregate),
+        (status = 200, description = "The aggregate", body = RatingAggregate,
+            headers(("ETag" = String, description = "Strong validator; every vote changes it"))),
         PublicReadFailures,
     )
 )]
 #[get("/stories/{id:\\d+}/rating")]
 pub async fn get_rating(req: HttpRequest, editor: MaybeEditor, state: State, id: StoryId, _: IfNoneMatch) -> Reply {
     let (id, audience) = (id.0, Audience::of(&editor.0));
-    let shared = state.clone();
-    let body = state.db.read(move |conn| super::rating_of(conn, id, audience, &shared.rating_prior)).await?;
+    let body = state.db.read(move |conn| super::rating_of(conn, id, audience)).await?;
     json_for(&req, audience, &body)
 }
 
@@ -82,27 +81,12 @@ pub async fn put_vote(
         client_key: state.voter_hasher.hash_client(client),
         score: i32::try_from(vote.score).map_err(ApiError::internal)?,
     };
-    let shared = state.clone();
-    let voted = state.db.vote(move |tx| super::vote(tx, &ballot, &shared.vote_limits, &shared.rating_prior)).await;
-    let (outcome, body) = voted.inspect_err(|err| {
-        if matches!(err, ApiError::TooManyRequests { .. }) {
-            crate::metrics::vote("throttled");
-        }
-    })?;
-    let (status, counted) = match outcome {
-        VoteOutcome::Created => (StatusCode::CREATED, "created"),
-        VoteOutcome::Replaced => (StatusCode::OK, "replaced"),
+    let (outcome, body) = state.votes.submit(ballot).await?;
+    let status = match outcome {
+        VoteOutcome::Created => StatusCode::CREATED,
+        VoteOutcome::Replaced => StatusCode::OK,
     };
-    crate::metrics::vote(counted);
     private_json(status, &body)
-}
-
-/// A vote changes its own story's rating figures, and nothing else readers
-/// see: so the response cache drops only that story's entries.
-impl RatedStory for (VoteOutcome, RatingAggregate) {
-    fn rated_story(&self) -> i64 {
-        self.1.story_id
-    }
 }
 
 /// List a story's votes.

@@ -12,7 +12,10 @@
 pub(crate) mod dto;
 pub(crate) mod handlers;
 mod queries;
+mod upkeep;
+mod writer;
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -26,11 +29,14 @@ use crate::db::{Content, DbConnection, Internal, Tx, now};
 use crate::error::ApiError;
 use crate::http::Audience;
 use crate::pagination::PageRequest;
-use crate::scores::{RatingPrior, average, bayesian_score};
+use crate::scores::{Prior, RatingPrior, average};
 use crate::server_keys::{self, KeyPurpose};
 use crate::stories::{is_public, visible_to};
 use dto::{RatingAggregate, RatingEntry, RatingList};
+use queries::StoryCounters;
 pub(crate) use queries::{RatingCounts, RatingRow, VoteOutcome};
+pub use upkeep::Upkeep;
+pub use writer::VoteQueue;
 
 /// Turns voter ids into keyed hashes: the server never stores the id itself,
 /// and without the key the hashes cannot be linked back to ids.
@@ -67,6 +73,7 @@ impl VoterHasher {
 
 /// What one client address may do with votes, counted in the database so
 /// that every process on it shares the counts.
+#[derive(Debug, Clone, Copy)]
 pub struct VoteLimits {
     /// Votes per minute.
     pub per_minute: u32,
@@ -76,31 +83,22 @@ pub struct VoteLimits {
 }
 
 /// The public aggregate of a story's counters.
-fn aggregate(
-    conn: &mut DbConnection,
-    counters: &queries::StoryCounters,
-    prior: &RatingPrior,
-) -> Result<RatingAggregate, ApiError> {
-    let prior_mean = prior.mean(conn)?;
-    Ok(RatingAggregate {
+fn aggregate(counters: &StoryCounters, prior: &Prior) -> RatingAggregate {
+    let counts = &counters.counts;
+    RatingAggregate {
         story_id: counters.id,
-        count: counters.counts.rating_count,
-        average: average(counters.counts.rating_sum, counters.counts.rating_count),
-        distribution: counters.counts.histogram().iter().enumerate().map(|(i, n)| ((i + 1).to_string(), *n)).collect(),
-        score: bayesian_score(counters.counts.rating_sum, counters.counts.rating_count, prior.weight, prior_mean),
-    })
+        count: counts.rating_count,
+        average: average(counts.rating_sum, counts.rating_count),
+        distribution: counts.histogram().iter().enumerate().map(|(i, n)| ((i + 1).to_string(), *n)).collect(),
+        score: prior.score(counts.rating_sum, counts.rating_count),
+    }
 }
 
 /// A story's rating, as `audience` may see it.
-pub fn rating_of(
-    conn: &mut DbConnection,
-    story_id: i64,
-    audience: Audience,
-    prior: &RatingPrior,
-) -> Result<RatingAggregate, ApiError> {
+pub fn rating_of(conn: &mut DbConnection, story_id: i64, audience: Audience) -> Result<RatingAggregate, ApiError> {
     let counters = queries::counters(conn, story_id)?.ok_or(ApiError::NotFound)?;
     visible_to(audience, counters.status, counters.published_at)?;
-    aggregate(conn, &counters, prior)
+    Ok(aggregate(&counters, &queries::prior(conn)?))
 }
 
 /// One reader's vote, as the handler hands it over.
@@ -112,38 +110,177 @@ pub struct Ballot {
     pub score: i32,
 }
 
-/// Records a reader's vote on a public story: a voter's later vote replaces
-/// its earlier one. Returns whether it was the first, and the new aggregate.
-/// Within [`VoteLimits`], or 429; a refused vote changes nothing.
-pub fn vote(
-    tx: &mut Tx<'_, Content>,
-    ballot: &Ballot,
-    limits: &VoteLimits,
-    prior: &RatingPrior,
-) -> Result<(VoteOutcome, RatingAggregate), ApiError> {
+/// What became of one vote: whether it was the voter's first, and the
+/// story's new aggregate; or why it was refused (then it changed nothing).
+pub type Voted = Result<(VoteOutcome, RatingAggregate), ApiError>;
+
+/// A story in a batch of votes: its counters, held under its lock, and the
+/// votes its voters in the batch had already cast (hash → id, score).
+struct Rated {
+    counters: StoryCounters,
+    votes: HashMap<String, (i64, i32)>,
+    changed: bool,
+}
+
+/// Records readers' votes on public stories, in the order given, as if each
+/// were alone in its transaction: a voter's later vote replaces its earlier
+/// one; a vote past its address's [`VoteLimits`] is 429, one on a story
+/// readers cannot see is 404, and a refused vote changes nothing. Returns
+/// each vote's outcome, in order.
+///
+/// Every row is locked once, in one order (addresses by key, then stories
+/// by id), so batches of several processes never wait for each other in a
+/// circle; everything is decided under those locks, in memory, before it is
+/// written, so no refusal needs a rollback; and each story's counters, each
+/// address's allowance and the site-wide totals are written once per batch.
+pub fn vote(tx: &mut Tx<'_, Content>, ballots: &[Ballot], limits: &VoteLimits) -> Result<Vec<Voted>, ApiError> {
     let at = now();
-    if let Err(window_ends) = queries::spend_vote_allowance(tx, &ballot.client_key, limits.per_minute, at)? {
-        return Err(too_many_until(window_ends, at));
-    }
-    let story_id = ballot.story_id;
-    let story = queries::lock_counters(tx, story_id)?.ok_or(ApiError::NotFound)?;
-    if !is_public(story.status, story.published_at, at) {
-        return Err(ApiError::NotFound);
-    }
-    let outcome = queries::vote(tx, story_id, &ballot.voter_hash, ballot.score)?;
     let day = at.date().and_time(chrono::NaiveTime::MIN);
-    if outcome == VoteOutcome::Created
-        && !queries::count_new_voter(tx, story_id, &ballot.client_key, day, limits.new_voters_per_day)?
-    {
-        return Err(too_many_until(day + chrono::Duration::days(1), at));
+    let mut allowances = BTreeMap::new();
+    for ballot in ballots {
+        allowances.entry(ballot.client_key.as_str()).or_insert((0, 0, at));
     }
-    let counters = queries::counters(tx, story_id)?.ok_or(ApiError::NotFound)?;
-    Ok((outcome, aggregate(tx, &counters, prior)?))
+    for (key, (counted, _, start)) in &mut allowances {
+        (*counted, *start) = queries::hold_allowance(tx, key, at)?;
+    }
+    let stories: BTreeSet<i64> = ballots.iter().map(|ballot| ballot.story_id).collect();
+    let mut rated: BTreeMap<i64, Rated> = BTreeMap::new();
+    for story_id in stories {
+        let Some(counters) = queries::lock_counters(tx, story_id)? else { continue };
+        if is_public(counters.status, counters.published_at, at) {
+            rated.insert(story_id, Rated { counters, votes: HashMap::new(), changed: false });
+        }
+    }
+    // What hangs off the stories, read under their locks, for the whole batch
+    // at once: the voters' earlier votes, the addresses' new voters today.
+    let story_ids: Vec<i64> = rated.keys().copied().collect();
+    let voters = ballots.iter().map(|ballot| ballot.voter_hash.clone()).collect();
+    for (story_id, hash, id, score) in queries::votes_of(tx, story_ids.clone(), voters)? {
+        if let Some(story) = rated.get_mut(&story_id) {
+            story.votes.insert(hash, (id, score));
+        }
+    }
+    let clients = allowances.keys().map(|key| key.to_string()).collect();
+    let mut new_voters: HashMap<(i64, String), (Option<i32>, i32)> = queries::new_voters(tx, story_ids, clients, day)?
+        .into_iter()
+        .map(|(story_id, client_key, n)| ((story_id, client_key), (Some(n), n)))
+        .collect();
+    // Read after the stories are locked (see `queries::store_counters`).
+    let prior = queries::prior(tx)?;
+    let mut totals = (0, 0);
+    let mut outcomes = Vec::with_capacity(ballots.len());
+    for ballot in ballots {
+        let Some((counted, admitted, start)) = allowances.get_mut(ballot.client_key.as_str()) else {
+            return Err(ApiError::internal(anyhow::anyhow!("a vote's address was not held")));
+        };
+        if *counted + *admitted >= limits.per_minute as i32 {
+            outcomes.push(Err(too_many_until(queries::allowance_ends(*start), at)));
+            continue;
+        }
+        let Some(story) = rated.get_mut(&ballot.story_id) else {
+            outcomes.push(Err(ApiError::NotFound));
+            continue;
+        };
+        let earlier = story.votes.get(&ballot.voter_hash).copied();
+        let outcome = match earlier {
+            Some((id, _)) => {
+                queries::replace_vote(tx, id, ballot.score, at)?;
+                story.votes.insert(ballot.voter_hash.clone(), (id, ballot.score));
+                VoteOutcome::Replaced
+            }
+            None => {
+                let added = new_voters.entry((ballot.story_id, ballot.client_key.clone())).or_insert((None, 0));
+                if added.1 >= limits.new_voters_per_day as i32 {
+                    outcomes.push(Err(too_many_until(day + chrono::Duration::days(1), at)));
+                    continue;
+                }
+                added.1 += 1;
+                let id = queries::insert_vote(tx, ballot.story_id, &ballot.voter_hash, ballot.score, at)?;
+                story.votes.insert(ballot.voter_hash.clone(), (id, ballot.score));
+                VoteOutcome::Created
+            }
+        };
+        let delta = story.counters.counts.apply(earlier.map(|(_, score)| score), Some(ballot.score));
+        (totals.0, totals.1) = (totals.0 + delta.0, totals.1 + delta.1);
+        story.changed = true;
+        *admitted += 1;
+        outcomes.push(Ok((outcome, aggregate(&story.counters, &prior))));
+    }
+    for (key, (_, admitted, _)) in &allowances {
+        if *admitted > 0 {
+            queries::spend_allowance(tx, key, *admitted)?;
+        }
+    }
+    for ((story_id, client_key), (was, now)) in &new_voters {
+        if Some(*now) != *was {
+            queries::set_new_voters(tx, (*story_id, client_key, day), *was, *now)?;
+        }
+    }
+    for (story_id, story) in rated.iter().filter(|(_, story)| story.changed) {
+        queries::store_counters(tx, *story_id, &story.counters.counts, &prior)?;
+    }
+    queries::add_to_totals(tx, totals.0, totals.1)?;
+    Ok(outcomes)
 }
 
 /// 429 until `until`.
 fn too_many_until(until: chrono::NaiveDateTime, now: chrono::NaiveDateTime) -> ApiError {
     ApiError::TooManyRequests { retry_after_secs: (until - now).num_seconds().max(1) as u64 }
+}
+
+/// How far the site-wide mean may move from the prior's snapshot before the
+/// snapshot is re-taken and every rated story re-ranked: a story's score
+/// and rank are then off by less than this.
+const DRIFT: f64 = 0.01;
+
+/// Re-takes the prior's snapshot if the configuration no longer matches it
+/// or, when `drift` is looked at, the site-wide mean moved more than
+/// [`DRIFT`] from it. Returns the snapshot if its stories need ranking
+/// under it: it is new, or a pass under it never finished.
+pub fn retake_prior(tx: &mut Tx<'_, Content>, config: &RatingPrior, drift: bool) -> Result<Option<Prior>, ApiError> {
+    let (snapshot, ranked) = queries::prior_ranked(tx)?;
+    let (count, sum) = queries::totals(tx)?;
+    let target = config.target(count, sum);
+    let configured_anew =
+        snapshot.weight != target.weight || config.configured_mean.is_some_and(|m| m != snapshot.mean);
+    if configured_anew || (drift && (snapshot.mean - target.mean).abs() > DRIFT) {
+        queries::set_prior(tx, &target)?;
+        return Ok(Some(target));
+    }
+    Ok((!ranked).then_some(snapshot))
+}
+
+/// Ranks up to `limit` rated stories after `after_id` under the snapshot;
+/// the last id, or `None` when the pass is over (and then marked finished,
+/// if it ran under `began_under` throughout).
+pub fn rerank(
+    tx: &mut Tx<'_, Content>,
+    began_under: &Prior,
+    after_id: i64,
+    limit: i64,
+) -> Result<Option<i64>, ApiError> {
+    let last = queries::rerank(tx, after_id, limit)?;
+    if last.is_none() {
+        queries::mark_ranked(tx, began_under)?;
+    }
+    Ok(last)
+}
+
+/// Ranks every rated story under the prior at once, in this transaction
+/// (an import, which loads the ranks' inputs but not the ranks).
+pub fn rank_all(tx: &mut Tx<'_, Content>) -> Result<(), ApiError> {
+    let prior = queries::prior(tx)?;
+    let mut after = i64::MIN;
+    while let Some(last) = rerank(tx, &prior, after, 1000)? {
+        after = last;
+    }
+    Ok(())
+}
+
+/// Forgets spent vote limits, everyone's: allowance windows that are over,
+/// new voters counted on earlier days.
+pub fn forget_spent_limits(tx: &mut Tx<'_, Internal>) -> Result<(), ApiError> {
+    Ok(queries::forget_spent_limits(tx, now())?)
 }
 
 /// A story's votes, newest first, for moderation.

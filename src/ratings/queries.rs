@@ -1,10 +1,13 @@
 //! Every SQL statement about ratings and the per-story counters.
 
 use chrono::NaiveDateTime;
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::Double;
 
-use crate::db::{Content, DbConnection, Tx, is_unique_violation, now};
-use crate::schema::{rating_totals, ratings, stories, vote_allowances, vote_sources};
+use crate::db::{Content, DbConnection, Internal, Tx, is_unique_violation};
+use crate::schema::{rating_prior, rating_totals, ratings, stories, vote_allowances, vote_sources};
+use crate::scores::Prior;
 use crate::stories::StoredStatus;
 
 /// A story's rating counters, with what decides whether it may be rated.
@@ -21,7 +24,7 @@ pub struct StoryCounters {
 
 /// A story's rating counters as stored in its row: kept exact by every vote,
 /// so reading them never scans votes.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = stories)]
 pub struct RatingCounts {
     pub rating_count: i64,
@@ -36,6 +39,27 @@ pub struct RatingCounts {
 impl RatingCounts {
     pub fn histogram(&self) -> [i64; 5] {
         [self.rating_1, self.rating_2, self.rating_3, self.rating_4, self.rating_5]
+    }
+
+    /// Moves one vote out of the `removed` score and into the `added` one:
+    /// a first vote only adds, a replaced one does both, a deletion only
+    /// removes. Returns the change in (count, sum), for the site-wide totals.
+    pub fn apply(&mut self, removed: Option<i32>, added: Option<i32>) -> (i64, i64) {
+        let delta = (
+            i64::from(added.is_some()) - i64::from(removed.is_some()),
+            i64::from(added.unwrap_or(0)) - i64::from(removed.unwrap_or(0)),
+        );
+        for (score, bucket) in
+            [&mut self.rating_1, &mut self.rating_2, &mut self.rating_3, &mut self.rating_4, &mut self.rating_5]
+                .into_iter()
+                .enumerate()
+        {
+            let score = Some(score as i32 + 1);
+            *bucket += i64::from(added == score) - i64::from(removed == score);
+        }
+        self.rating_count += delta.0;
+        self.rating_sum += delta.1;
+        delta
     }
 }
 
@@ -57,12 +81,29 @@ pub fn counters(conn: &mut DbConnection, story_id: i64) -> QueryResult<Option<St
 
 /// Locks the story's row ([`crate::stories::lock`]), then reads its counters.
 /// Every vote and deletion on a story goes through here first, so they
-/// apply one at a time.
+/// apply one at a time, and what hangs off the story (its votes, its new
+/// voters of the day) is changed only by whoever holds the lock.
 pub fn lock_counters(tx: &mut Tx<'_, Content>, story_id: i64) -> QueryResult<Option<StoryCounters>> {
     if !crate::stories::lock(tx, story_id)? {
         return Ok(None);
     }
     counters(tx, story_id)
+}
+
+/// Writes a story's counters and its rank under `prior`. Call with the story
+/// locked ([`lock_counters`]) and `prior` read after that, so that a new
+/// snapshot either is seen here or re-ranks the story after this commits.
+pub fn store_counters(
+    tx: &mut Tx<'_, Content>,
+    story_id: i64,
+    counts: &RatingCounts,
+    prior: &Prior,
+) -> QueryResult<()> {
+    let rank = prior.rank(counts.rating_sum, counts.rating_count);
+    diesel::update(stories::table.find(story_id))
+        .set((counts, stories::rating_rank.eq(rank)))
+        .execute(&mut **tx)
+        .map(drop)
 }
 
 /// What a vote did.
@@ -74,38 +115,47 @@ pub enum VoteOutcome {
     Replaced,
 }
 
-/// Records `score` from `voter_hash`, adjusting the counters. Call with the
-/// story locked ([`lock_counters`]).
-pub fn vote(tx: &mut Tx<'_, Content>, story_id: i64, voter_hash: &str, score: i32) -> QueryResult<VoteOutcome> {
-    let at = now();
-    let existing: Option<(i64, i32)> = ratings::table
-        .filter(ratings::story_id.eq(story_id))
-        .filter(ratings::voter_hash.eq(voter_hash))
-        .select((ratings::id, ratings::score))
-        .first(&mut **tx)
-        .optional()?;
-    match existing {
-        None => {
-            diesel::insert_into(ratings::table)
-                .values((
-                    ratings::story_id.eq(story_id),
-                    ratings::voter_hash.eq(voter_hash),
-                    ratings::score.eq(score),
-                    ratings::created_at.eq(at),
-                    ratings::updated_at.eq(at),
-                ))
-                .execute(&mut **tx)?;
-            adjust(tx, story_id, 1, score, None, Some(score))?;
-            Ok(VoteOutcome::Created)
-        }
-        Some((id, old)) => {
-            diesel::update(ratings::table.find(id))
-                .set((ratings::score.eq(score), ratings::updated_at.eq(at)))
-                .execute(&mut **tx)?;
-            adjust(tx, story_id, 0, score - old, Some(old), Some(score))?;
-            Ok(VoteOutcome::Replaced)
-        }
-    }
+/// The votes these voters have already cast on these stories: (story,
+/// voter hash, id, score). Some pairs may be of a voter and a story it was
+/// not voting on in the batch: the caller looks up only the pairs it has.
+pub fn votes_of(
+    conn: &mut DbConnection,
+    story_ids: Vec<i64>,
+    voter_hashes: Vec<String>,
+) -> QueryResult<Vec<(i64, String, i64, i32)>> {
+    ratings::table
+        .filter(ratings::story_id.eq_any(story_ids))
+        .filter(ratings::voter_hash.eq_any(voter_hashes))
+        .select((ratings::story_id, ratings::voter_hash, ratings::id, ratings::score))
+        .load(conn)
+}
+
+/// Stores a voter's first vote; returns its id. Call with the story locked.
+pub fn insert_vote(
+    tx: &mut Tx<'_, Content>,
+    story_id: i64,
+    voter_hash: &str,
+    score: i32,
+    at: NaiveDateTime,
+) -> QueryResult<i64> {
+    diesel::insert_into(ratings::table)
+        .values((
+            ratings::story_id.eq(story_id),
+            ratings::voter_hash.eq(voter_hash),
+            ratings::score.eq(score),
+            ratings::created_at.eq(at),
+            ratings::updated_at.eq(at),
+        ))
+        .returning(ratings::id)
+        .get_result(&mut **tx)
+}
+
+/// Replaces a vote's score. Call with its story locked.
+pub fn replace_vote(tx: &mut Tx<'_, Content>, id: i64, score: i32, at: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(ratings::table.find(id))
+        .set((ratings::score.eq(score), ratings::updated_at.eq(at)))
+        .execute(&mut **tx)
+        .map(drop)
 }
 
 /// Deletes a vote, adjusting its story's counters; `None` if there is no
@@ -113,46 +163,90 @@ pub fn vote(tx: &mut Tx<'_, Content>, story_id: i64, voter_hash: &str, score: i3
 pub fn delete(tx: &mut Tx<'_, Content>, rating_id: i64) -> QueryResult<Option<i64>> {
     let story = ratings::table.find(rating_id).select(ratings::story_id).first::<i64>(&mut **tx).optional()?;
     let Some(story_id) = story else { return Ok(None) };
-    lock_counters(tx, story_id)?;
+    let Some(mut story) = lock_counters(tx, story_id)? else { return Ok(None) };
     // Read again under the lock: a concurrent re-vote may have changed it.
     let deleted: Option<i32> =
         diesel::delete(ratings::table.find(rating_id)).returning(ratings::score).get_result(&mut **tx).optional()?;
     let Some(score) = deleted else { return Ok(None) };
-    adjust(tx, story_id, -1, -score, Some(score), None)?;
+    let (count, sum) = story.counts.apply(Some(score), None);
+    let prior = prior(tx)?;
+    store_counters(tx, story_id, &story.counts, &prior)?;
+    add_to_totals(tx, count, sum)?;
     Ok(Some(story_id))
 }
 
-/// Moves the counters: `count` and `sum` by the deltas, one vote out of the
-/// `removed` score's bucket and into the `added` one's; and the site-wide
-/// totals by the same deltas, last, so their row is locked only briefly.
-fn adjust(
-    tx: &mut Tx<'_, Content>,
-    story_id: i64,
-    count: i64,
-    sum: i32,
-    removed: Option<i32>,
-    added: Option<i32>,
-) -> QueryResult<()> {
-    let conn: &mut DbConnection = tx;
-    let bucket = |score: i32| i64::from(added == Some(score)) - i64::from(removed == Some(score));
-    diesel::update(stories::table.find(story_id))
-        .set((
-            stories::rating_count.eq(stories::rating_count + count),
-            stories::rating_sum.eq(stories::rating_sum + i64::from(sum)),
-            stories::rating_1.eq(stories::rating_1 + bucket(1)),
-            stories::rating_2.eq(stories::rating_2 + bucket(2)),
-            stories::rating_3.eq(stories::rating_3 + bucket(3)),
-            stories::rating_4.eq(stories::rating_4 + bucket(4)),
-            stories::rating_5.eq(stories::rating_5 + bucket(5)),
-        ))
-        .execute(conn)?;
-    diesel::update(rating_totals::table)
+/// How many rows the site-wide totals are spread over (the migration makes
+/// them): writers add to one at random, readers sum them all.
+const TOTALS_SHARDS: i32 = 16;
+
+/// Adds to the site-wide totals, in one shard picked at random, so that
+/// concurrent writers (other processes' vote batches) rarely wait for each
+/// other's row. Call last in a transaction: the row stays locked until it ends.
+pub fn add_to_totals(tx: &mut Tx<'_, Content>, count: i64, sum: i64) -> QueryResult<()> {
+    if (count, sum) == (0, 0) {
+        return Ok(());
+    }
+    let shard = rand::random_range(1..=TOTALS_SHARDS);
+    diesel::update(rating_totals::table.find(shard))
         .set((
             rating_totals::vote_count.eq(rating_totals::vote_count + count),
-            rating_totals::vote_sum.eq(rating_totals::vote_sum + i64::from(sum)),
+            rating_totals::vote_sum.eq(rating_totals::vote_sum + sum),
         ))
-        .execute(conn)
+        .execute(&mut **tx)
         .map(drop)
+}
+
+/// The site-wide totals (count, sum): the shards' sums.
+pub fn totals(conn: &mut DbConnection) -> QueryResult<(i64, i64)> {
+    let shards: Vec<(i64, i64)> =
+        rating_totals::table.select((rating_totals::vote_count, rating_totals::vote_sum)).load(conn)?;
+    Ok(shards.into_iter().fold((0, 0), |(count, sum), shard| (count + shard.0, sum + shard.1)))
+}
+
+/// The prior that stored ranks are computed under.
+pub fn prior(conn: &mut DbConnection) -> QueryResult<Prior> {
+    rating_prior::table.select(Prior::as_select()).first(conn)
+}
+
+/// The prior, and whether a pass of [`rerank`] has finished under it.
+pub fn prior_ranked(conn: &mut DbConnection) -> QueryResult<(Prior, bool)> {
+    rating_prior::table.select((Prior::as_select(), rating_prior::ranked)).first(conn)
+}
+
+/// Replaces the snapshot of the prior; the stored ranks follow with [`rerank`].
+pub fn set_prior(tx: &mut Tx<'_, Content>, prior: &Prior) -> QueryResult<()> {
+    diesel::update(rating_prior::table).set((prior, rating_prior::ranked.eq(false))).execute(&mut **tx).map(drop)
+}
+
+/// Records that a pass of [`rerank`] that began under `prior` has finished,
+/// unless the snapshot changed meanwhile (then another pass is due).
+pub fn mark_ranked(tx: &mut Tx<'_, Content>, prior: &Prior) -> QueryResult<()> {
+    let unchanged = rating_prior::weight.eq(prior.weight).and(rating_prior::mean.eq(prior.mean));
+    diesel::update(rating_prior::table.filter(unchanged))
+        .set(rating_prior::ranked.eq(true))
+        .execute(&mut **tx)
+        .map(drop)
+}
+
+/// Recomputes the ranks of up to `limit` rated stories after `after_id`, in
+/// id order, under the snapshot as it is now; returns the last id, or
+/// `None` when there are no more. Stories nobody rated rank 0 under any prior.
+pub fn rerank(tx: &mut Tx<'_, Content>, after_id: i64, limit: i64) -> QueryResult<Option<i64>> {
+    let prior = prior(tx)?;
+    let rated = stories::id.gt(after_id).and(stories::rating_count.gt(0));
+    let ids: Vec<i64> =
+        stories::table.filter(rated).order(stories::id).limit(limit).select(stories::id).load(&mut **tx)?;
+    let Some(&last) = ids.last() else { return Ok(None) };
+    // `Prior::rank`, with the same operations in the same order.
+    let rank = sql::<Double>("(CAST(rating_sum AS DOUBLE PRECISION) - CAST(rating_count AS DOUBLE PRECISION) * ")
+        .bind::<Double, _>(prior.mean)
+        .sql(") / (CAST(rating_count AS DOUBLE PRECISION) + ")
+        .bind::<Double, _>(prior.weight)
+        .sql(")");
+    diesel::update(stories::table.filter(rated).filter(stories::id.le(last)))
+        .set(stories::rating_rank.eq(rank))
+        .execute(&mut **tx)?;
+    Ok(Some(last))
 }
 
 /// A story's votes, newest first, before `before_id` when paging.
@@ -162,81 +256,113 @@ pub fn list(conn: &mut DbConnection, story_id: i64, before_id: Option<i64>, limi
     page.order(ratings::id.desc()).limit(limit).select(RatingRow::as_select()).load(conn)
 }
 
-/// Counts a vote against `client_key`'s allowance of `limit` per minute. A
-/// vote past it is `Err(when the window ends)`, and its count is rolled back
-/// with the refused vote's transaction.
-pub fn spend_vote_allowance(
+/// How long an address's allowance of votes lasts.
+const ALLOWANCE_WINDOW: chrono::Duration = chrono::Duration::minutes(1);
+
+/// `client_key`'s allowance window, its row locked until the transaction
+/// ends: (votes counted in it, when it began). A window that is over starts
+/// again at `now` with none. Lock several in one order (sorted by key), so
+/// that transactions holding some never wait for each other in a circle.
+pub fn hold_allowance(
     tx: &mut Tx<'_, Content>,
     client_key: &str,
-    limit: u32,
     now: NaiveDateTime,
-) -> QueryResult<Result<(), NaiveDateTime>> {
-    let window = chrono::Duration::minutes(1);
-    let counted = |tx: &mut Tx<'_, Content>| {
-        diesel::update(vote_allowances::table.find(client_key).filter(vote_allowances::window_start.gt(now - window)))
-            .set(vote_allowances::votes.eq(vote_allowances::votes + 1))
+) -> QueryResult<(i32, NaiveDateTime)> {
+    let open = vote_allowances::window_start.gt(now - ALLOWANCE_WINDOW);
+    // A no-op update: it takes PostgreSQL's row lock, as a read would not.
+    let held = |tx: &mut Tx<'_, Content>| {
+        diesel::update(vote_allowances::table.find(client_key).filter(open))
+            .set(vote_allowances::votes.eq(vote_allowances::votes))
             .returning((vote_allowances::votes, vote_allowances::window_start))
             .get_result::<(i32, NaiveDateTime)>(&mut **tx)
             .optional()
     };
-    let (votes, window_start) = match counted(tx)? {
-        Some(counted) => counted,
-        None => {
-            // A first vote, or the first since the last window ended: start a
-            // window, and forget the windows that are over, everyone's.
-            diesel::delete(vote_allowances::table.filter(vote_allowances::window_start.le(now - window)))
-                .execute(&mut **tx)?;
-            let values = (
-                vote_allowances::client_key.eq(client_key),
-                vote_allowances::window_start.eq(now),
-                vote_allowances::votes.eq(1),
-            );
-            match tx.savepoint(|tx| diesel::insert_into(vote_allowances::table).values(values).execute(&mut **tx)) {
-                Ok(_) => (1, now),
-                // Another process's vote started it first.
-                Err(err) if is_unique_violation(&err) => counted(tx)?.ok_or(diesel::result::Error::NotFound)?,
-                Err(err) => return Err(err),
-            }
-        }
-    };
-    Ok(if votes > limit as i32 { Err(window_start + window) } else { Ok(()) })
+    if let Some(window) = held(tx)? {
+        return Ok(window);
+    }
+    // The window is over, or there was none: start one. Only a window still
+    // over is restarted, so a window another process started meanwhile is kept.
+    let restarted = diesel::update(
+        vote_allowances::table.find(client_key).filter(vote_allowances::window_start.le(now - ALLOWANCE_WINDOW)),
+    )
+    .set((vote_allowances::window_start.eq(now), vote_allowances::votes.eq(0)))
+    .execute(&mut **tx)?;
+    if restarted == 1 {
+        return Ok((0, now));
+    }
+    let values = (
+        vote_allowances::client_key.eq(client_key),
+        vote_allowances::window_start.eq(now),
+        vote_allowances::votes.eq(0),
+    );
+    match tx.savepoint(|tx| diesel::insert_into(vote_allowances::table).values(values).execute(&mut **tx)) {
+        Ok(_) => Ok((0, now)),
+        // Another process's vote started it first.
+        Err(err) if is_unique_violation(&err) => held(tx)?.ok_or(diesel::result::Error::NotFound),
+        Err(err) => Err(err),
+    }
 }
 
-/// Counts a new voter on `story_id` from `client_key` on `day`; `false` when
-/// that makes more than `cap` (the caller refuses the vote, which rolls the
-/// count back).
-pub fn count_new_voter(
-    tx: &mut Tx<'_, Content>,
-    story_id: i64,
-    client_key: &str,
+/// Counts `votes` more in `client_key`'s window, held with [`hold_allowance`].
+pub fn spend_allowance(tx: &mut Tx<'_, Content>, client_key: &str, votes: i32) -> QueryResult<()> {
+    diesel::update(vote_allowances::table.find(client_key))
+        .set(vote_allowances::votes.eq(vote_allowances::votes + votes))
+        .execute(&mut **tx)
+        .map(drop)
+}
+
+/// When `client_key`'s allowance window that began at `start` ends.
+pub fn allowance_ends(start: NaiveDateTime) -> NaiveDateTime {
+    start + ALLOWANCE_WINDOW
+}
+
+/// How many new voters these addresses added to these stories on `day`:
+/// (story, address, count), for the pairs that have any. Call with the
+/// stories locked: only their holder changes the counts.
+pub fn new_voters(
+    conn: &mut DbConnection,
+    story_ids: Vec<i64>,
+    client_keys: Vec<String>,
     day: NaiveDateTime,
-    cap: u32,
-) -> QueryResult<bool> {
-    let key = (story_id, client_key, day);
-    let counted = |tx: &mut Tx<'_, Content>| {
-        diesel::update(vote_sources::table.find(key))
-            .set(vote_sources::new_voters.eq(vote_sources::new_voters + 1))
-            .returning(vote_sources::new_voters)
-            .get_result::<i32>(&mut **tx)
-            .optional()
-    };
-    let new_voters = match counted(tx)? {
-        Some(n) => n,
-        None => {
-            // The first today from this address: forget earlier days, everyone's.
-            diesel::delete(vote_sources::table.filter(vote_sources::day_start.lt(day))).execute(&mut **tx)?;
-            let values = (
+) -> QueryResult<Vec<(i64, String, i32)>> {
+    vote_sources::table
+        .filter(vote_sources::story_id.eq_any(story_ids))
+        .filter(vote_sources::client_key.eq_any(client_keys))
+        .filter(vote_sources::day_start.eq(day))
+        .select((vote_sources::story_id, vote_sources::client_key, vote_sources::new_voters))
+        .load(conn)
+}
+
+/// Stores a count of new voters, `was` being what [`new_voters`] read
+/// (`None`: no row yet).
+pub fn set_new_voters(
+    tx: &mut Tx<'_, Content>,
+    (story_id, client_key, day): (i64, &str, NaiveDateTime),
+    was: Option<i32>,
+    now: i32,
+) -> QueryResult<()> {
+    let conn: &mut DbConnection = tx;
+    match was {
+        Some(_) => diesel::update(vote_sources::table.find((story_id, client_key, day)))
+            .set(vote_sources::new_voters.eq(now))
+            .execute(conn),
+        None => diesel::insert_into(vote_sources::table)
+            .values((
                 vote_sources::story_id.eq(story_id),
                 vote_sources::client_key.eq(client_key),
                 vote_sources::day_start.eq(day),
-                vote_sources::new_voters.eq(1),
-            );
-            match tx.savepoint(|tx| diesel::insert_into(vote_sources::table).values(values).execute(&mut **tx)) {
-                Ok(_) => 1,
-                Err(err) if is_unique_violation(&err) => counted(tx)?.ok_or(diesel::result::Error::NotFound)?,
-                Err(err) => return Err(err),
-            }
-        }
-    };
-    Ok(new_voters <= cap as i32)
+                vote_sources::new_voters.eq(now),
+            ))
+            .execute(conn),
+    }
+    .map(drop)
+}
+
+/// Forgets every address's allowance windows that are over, and new-voter
+/// counts of earlier days: what keeps both tables small.
+pub fn forget_spent_limits(tx: &mut Tx<'_, Internal>, now: NaiveDateTime) -> QueryResult<()> {
+    let today = now.date().and_time(chrono::NaiveTime::MIN);
+    diesel::delete(vote_allowances::table.filter(vote_allowances::window_start.le(now - ALLOWANCE_WINDOW)))
+        .execute(&mut **tx)?;
+    diesel::delete(vote_sources::table.filter(vote_sources::day_start.lt(today))).execute(&mut **tx).map(drop)
 }

@@ -90,11 +90,9 @@ pub async fn list_stories(
     _: IfNoneMatch,
 ) -> Reply {
     let (page, params, audience) = (page.request(&state.cursor_key)?, params.into_inner(), Audience::of(&editor));
-    let (shared, cost) = (state.clone(), super::list_cost(&params, audience));
-    let body: StoryList = state
-        .db
-        .read_costing(cost, move |conn| super::list_page(conn, params, page, audience, &shared.rating_prior))
-        .await?;
+    let cost = super::list_cost(&params, audience);
+    let body: StoryList =
+        state.db.read_costing(cost, move |conn| super::list_page(conn, params, page, audience)).await?;
     page_json(&req, audience, &body, &body.page)
 }
 

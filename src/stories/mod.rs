@@ -26,7 +26,7 @@ use crate::error::ApiError;
 use crate::fields::{Field, ParamText};
 use crate::http::Audience;
 use crate::pagination::PageRequest;
-use crate::scores::{RatingPrior, average, bayesian_score};
+use crate::scores::average;
 use crate::webhooks::{Event, EventType, StorySummary};
 use dto::{
     Author, CoverImage, FieldSet, ListItem, ListParams, RatingSummary, Revision, RevisionEditor, RevisionList, Seo,
@@ -133,10 +133,10 @@ pub enum ListCursor {
         rank: f64,
         id: i64,
     },
-    /// With the prior the list began with: later pages rank by the same one.
+    /// The stored rank, carried as its bits: JSON's decimal text need not
+    /// read back as the same float, and the next page compares with it.
     Rating {
-        score: f64,
-        prior: (f64, f64),
+        rank_bits: u64,
         id: i64,
     },
 }
@@ -149,19 +149,16 @@ impl ListCursor {
             Order::Published(direction) => ListCursor::Published { direction, published_at: row.published_at, id },
             Order::Title => ListCursor::Title { title: row.content.title.clone(), id },
             Order::Relevance => ListCursor::Relevance { rank: rank.unwrap_or(f64::NEG_INFINITY), id },
-            Order::Rating { prior: (weight, mean) } => ListCursor::Rating {
-                score: bayesian_score(row.rating_sum, row.rating_count, weight, mean),
-                prior: (weight, mean),
-                id,
-            },
+            Order::Rating => ListCursor::Rating { rank_bits: row.rating_rank.to_bits(), id },
         }
     }
 
     fn continues(&self, order: Order) -> bool {
         match (self, order) {
             (ListCursor::Published { direction, .. }, Order::Published(wanted)) => *direction == wanted,
-            (ListCursor::Title { .. }, Order::Title) | (ListCursor::Relevance { .. }, Order::Relevance) => true,
-            (ListCursor::Rating { prior, .. }, Order::Rating { .. }) => prior.1.is_finite() && prior.0 >= 0.0,
+            (ListCursor::Title { .. }, Order::Title)
+            | (ListCursor::Relevance { .. }, Order::Relevance)
+            | (ListCursor::Rating { .. }, Order::Rating) => true,
             _ => false,
         }
     }
@@ -446,8 +443,9 @@ fn bounded_search(q: &str) -> Result<String, ApiError> {
     Ok(q.to_owned())
 }
 
-/// What a list costs the database. A search and a ranking by rating score
-/// every story that matches; the other orders walk an index. Editors'
+/// What a list costs the database. A search scores every story that
+/// matches; the orders walk an index, a ranking by rating too (the stored
+/// ranks) but, filtered, it may walk far, so it stays rationed. Editors'
 /// requests, authenticated and few, are not rationed.
 pub fn list_cost(params: &ListParams, audience: Audience) -> Cost {
     let searching = params.q.as_deref().is_some_and(|q| !q.trim().is_empty());
@@ -465,7 +463,6 @@ pub fn list_page(
     params: ListParams,
     page: PageRequest<ListCursor>,
     audience: Audience,
-    prior: &RatingPrior,
 ) -> Result<StoryList, ApiError> {
     for (name, value) in [("tag", &params.tag), ("locale", &params.locale), ("author", &params.author)] {
         check_parameter(name, value.as_ref())?;
@@ -476,13 +473,7 @@ pub fn list_page(
         (Some(SortParam::PublishedDesc), _) | (None, None) => Order::Published(Direction::Desc),
         (Some(SortParam::PublishedAsc), _) => Order::Published(Direction::Asc),
         (Some(SortParam::Title), _) => Order::Title,
-        (Some(SortParam::RatingDesc), _) => Order::Rating {
-            // Later pages rank by the prior the list began with.
-            prior: match &page.after {
-                Some(ListCursor::Rating { prior, .. }) => *prior,
-                _ => (prior.weight, prior.mean(conn)?),
-            },
-        },
+        (Some(SortParam::RatingDesc), _) => Order::Rating,
         (None, Some(_)) => Order::Relevance,
     };
     if page.after.as_ref().is_some_and(|cursor| !cursor.continues(order)) {

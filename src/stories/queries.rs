@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
-use diesel::dsl::{And, Eq, Gt, LtEq, SqlTypeOf, case_when, sql};
+use diesel::dsl::{And, Eq, Gt, LtEq, SqlTypeOf, case_when};
 
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
@@ -31,6 +31,7 @@ pub struct StoryRow {
     pub updated_at: NaiveDateTime,
     pub rating_count: i64,
     pub rating_sum: i64,
+    pub rating_rank: f64,
 }
 
 /// The columns an editor's content sets (directly or derived). On update a
@@ -312,10 +313,8 @@ pub enum Order {
     Title,
     /// Best match first; only with a search query.
     Relevance,
-    /// Highest Bayesian rating score first, under this prior (weight, mean).
-    Rating {
-        prior: (f64, f64),
-    },
+    /// Highest Bayesian rating score first: the stored rank (`scores::Prior::rank`).
+    Rating,
 }
 
 #[derive(Debug)]
@@ -419,7 +418,7 @@ pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(St
             word_count,
             reading_time_minutes,
         );
-        (id, content, status, published_at, version, created_at, updated_at, rating_count, rating_sum)
+        (id, content, status, published_at, version, created_at, updated_at, rating_count, rating_sum, rating_rank)
     };
     // Without a score, a bound NULL: literal SQL would keep the statement
     // out of diesel's cache.
@@ -445,18 +444,15 @@ pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(St
             }
             None => query.order(stories::id.asc()),
         },
-        Order::Rating { prior: (weight, mean) } => {
-            // The Bayesian score of `ratings::bayesian_score`, in SQL, with the
-            // same operations in the same order so the cursor's value compares equal.
-            let rating = sql::<Double>("((CAST(stories.rating_sum AS DOUBLE PRECISION) + ")
-                .bind::<Double, _>(weight * mean)
-                .sql(") / (CAST(stories.rating_count AS DOUBLE PRECISION) + ")
-                .bind::<Double, _>(weight)
-                .sql("))");
-            if let Some(ListCursor::Rating { score, id, .. }) = cursor {
-                query = query.filter(rating.clone().lt(*score).or(rating.clone().eq(*score).and(stories::id.lt(*id))));
+        Order::Rating => {
+            // Down the (status, rating_rank, id) index: `<=` bounds the walk,
+            // the rest skips the cursor's row and those before it.
+            if let Some(ListCursor::Rating { rank_bits, id }) = cursor {
+                let rank = f64::from_bits(*rank_bits);
+                query = query
+                    .filter(stories::rating_rank.le(rank).and(stories::rating_rank.lt(rank).or(stories::id.lt(*id))));
             }
-            query.order((rating.desc(), stories::id.desc()))
+            query.order((stories::rating_rank.desc(), stories::id.desc()))
         }
         Order::Published(direction) => {
             let after = match cursor {

@@ -10,7 +10,8 @@
 //! constant memory; import loads an empty database in one transaction, so a
 //! failure leaves it empty. Counters that only throttle (failed logins,
 //! vote allowances) are not carried over, nor is the webhook outbox (events,
-//! deliveries, attempts): endpoints and their secrets are.
+//! deliveries, attempts): endpoints and their secrets are. Stories' rating
+//! ranks are derived: the import recomputes them under the prior it loaded.
 
 mod rows;
 
@@ -24,8 +25,8 @@ use serde::{Deserialize, Serialize};
 use crate::db::{Content, Db, DbConnection, Tx, now};
 use crate::error::ApiError;
 use crate::schema::{
-    editors, rating_totals, ratings, related_links, server_keys, stories, story_revisions, story_tags, tags,
-    webhook_endpoints, webhook_publications,
+    editors, rating_prior, rating_totals, ratings, related_links, server_keys, stories, story_revisions, story_tags,
+    tags, webhook_endpoints, webhook_publications,
 };
 
 const FORMAT: &str = "anthology-export";
@@ -55,6 +56,7 @@ enum Record {
     StoryRevisions(rows::Revision),
     Ratings(rows::Rating),
     RatingTotals(rows::RatingTotals),
+    RatingPrior(rows::RatingPrior),
     RelatedLinks(rows::RelatedLink),
     WebhookEndpoints(rows::WebhookEndpoint),
     WebhookPublications(rows::WebhookPublication),
@@ -143,6 +145,9 @@ pub fn export(db: &Db, out: &mut dyn Write, progress: Progress) -> anyhow::Resul
         for totals in rating_totals::table.select(rows::RatingTotals::as_select()).load(conn)? {
             emit(Record::RatingTotals(totals), out)?;
         }
+        for prior in rating_prior::table.select(rows::RatingPrior::as_select()).load(conn)? {
+            emit(Record::RatingPrior(prior), out)?;
+        }
         by_key!(related_links, rows::RelatedLink, RelatedLinks, id);
         by_key!(webhook_endpoints, rows::WebhookEndpoint, WebhookEndpoints, id);
         // One row per story scheduled and published, few.
@@ -176,6 +181,7 @@ pub fn import(db: &Db, input: &mut dyn BufRead, progress: Progress) -> Result<u6
         diesel::delete(server_keys::table).execute(&mut **tx)?;
         set_identity(tx, "BY DEFAULT")?;
         let rows = load(tx, input, progress)?;
+        crate::ratings::rank_all(tx)?;
         set_identity(tx, "ALWAYS")?;
         Ok(rows)
     })
@@ -254,9 +260,13 @@ fn insert(tx: &mut Tx<'_, Content>, record: Record) -> QueryResult<()> {
         Record::StoryTags(row) => diesel::insert_into(story_tags::table).values(&row).execute(conn),
         Record::StoryRevisions(row) => diesel::insert_into(story_revisions::table).values(&row).execute(conn),
         Record::Ratings(row) => diesel::insert_into(ratings::table).values(&row).execute(conn),
-        // The migrations made the one row of site-wide totals.
+        // The migrations made the rows of site-wide totals (an export made
+        // before they were sharded has only the first), and of the prior.
         Record::RatingTotals(row) => diesel::update(rating_totals::table.find(row.id))
             .set((rating_totals::vote_count.eq(row.vote_count), rating_totals::vote_sum.eq(row.vote_sum)))
+            .execute(conn),
+        Record::RatingPrior(row) => diesel::update(rating_prior::table.find(row.id))
+            .set((rating_prior::weight.eq(row.weight), rating_prior::mean.eq(row.mean)))
             .execute(conn),
         Record::RelatedLinks(row) => diesel::insert_into(related_links::table).values(&row).execute(conn),
         Record::WebhookEndpoints(row) => diesel::insert_into(webhook_endpoints::table).values(&row).execute(conn),

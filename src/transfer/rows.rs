@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ratings::RatingCounts;
 use crate::schema::{
-    editors, rating_totals, related_links, server_keys, stories, story_revisions, story_tags, tags, webhook_endpoints,
-    webhook_publications,
+    editors, rating_prior, rating_totals, related_links, server_keys, stories, story_revisions, story_tags, tags,
+    webhook_endpoints, webhook_publications,
 };
 use crate::stories::ContentColumns;
 
@@ -62,6 +62,10 @@ pub struct Story {
     #[serde(flatten)]
     pub ratings: RatingCounts,
     pub preview_generation: i64,
+    /// Derived from the counters and the prior: not carried, recomputed by
+    /// the import.
+    #[serde(skip)]
+    pub rating_rank: f64,
 }
 
 #[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
@@ -95,6 +99,16 @@ pub struct RatingTotals {
     pub id: i32,
     pub vote_count: i64,
     pub vote_sum: i64,
+}
+
+/// The prior's snapshot, so that scores read as before the move.
+#[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
+#[diesel(table_name = rating_prior)]
+pub struct RatingPrior {
+    pub id: i32,
+    pub weight: f64,
+    pub mean: f64,
+    pub ranked: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
@@ -164,6 +178,7 @@ mod tests {
         same_columns!(
             editors => Editor, server_keys => ServerKey, tags => Tag, stories => Story, story_tags => StoryTag,
             story_revisions => Revision, ratings => Rating, rating_totals => RatingTotals,
+            rating_prior => RatingPrior,
             related_links => RelatedLink, webhook_endpoints => WebhookEndpoint,
             webhook_publications => WebhookPublication,
         );

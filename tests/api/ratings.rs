@@ -3,7 +3,7 @@
 
 use actix_web::http::Method;
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Double};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
@@ -21,6 +21,9 @@ crate::on_both_backends!(
     every_process_shares_one_vote_allowance,
     parallel_votes_from_one_address_stop_at_the_allowance,
     one_address_adds_only_so_many_new_voters_a_day,
+    refused_votes_in_a_batch_leave_the_others_exact,
+    the_rating_list_pages_by_stored_rank,
+    ranks_catch_up_with_a_new_prior,
 );
 
 const VOTER_A: &str = "6f1c2a4e-8d1b-4f6a-9a52-1f0e3b7c9d01";
@@ -238,6 +241,50 @@ fn recomputed(app: &TestApp, story_id: i64) -> (i64, i64, Vec<i64>) {
     (count, sum, histogram)
 }
 
+/// The site-wide totals (the prior's mean), summed over their shards, match
+/// the raw votes.
+fn assert_totals_exact(app: &TestApp) {
+    let mut conn = app.db.conn().unwrap();
+    let mut total = |sql: &str| diesel::sql_query(sql).get_result::<Count>(&mut *conn).unwrap().n;
+    let (count, raw_count) = (
+        total("SELECT CAST(SUM(vote_count) AS BIGINT) AS n FROM rating_totals"),
+        total("SELECT COUNT(*) AS n FROM ratings"),
+    );
+    let (sum, raw_sum) = (
+        total("SELECT CAST(SUM(vote_sum) AS BIGINT) AS n FROM rating_totals"),
+        total("SELECT CAST(COALESCE(SUM(score), 0) AS BIGINT) AS n FROM ratings"),
+    );
+    assert_eq!((count, sum), (raw_count, raw_sum));
+}
+
+#[derive(QueryableByName)]
+struct Ranked {
+    #[diesel(sql_type = Double)]
+    rank: f64,
+    #[diesel(sql_type = Double)]
+    weight: f64,
+    #[diesel(sql_type = Double)]
+    mean: f64,
+}
+
+/// A story's stored rank, with the prior it is under.
+fn stored_rank(app: &TestApp, story_id: i64) -> Ranked {
+    let mut conn = app.db.conn().unwrap();
+    diesel::sql_query(format!(
+        "SELECT s.rating_rank AS rank, p.weight AS weight, p.mean AS mean FROM stories s, rating_prior p WHERE s.id = {story_id}"
+    ))
+    .get_result(&mut *conn)
+    .unwrap()
+}
+
+/// The stored rank is the score less the prior's mean, of the raw votes.
+fn assert_rank_stored(app: &TestApp, story_id: i64) {
+    let (count, sum, _) = recomputed(app, story_id);
+    let stored = stored_rank(app, story_id);
+    let expected = (sum as f64 - count as f64 * stored.mean) / (count as f64 + stored.weight);
+    assert!((stored.rank - expected).abs() < 1e-12, "story {story_id}: {} != {expected}", stored.rank);
+}
+
 async fn counters_stay_exact_under_a_storm(backend: Backend) {
     let unlimited = [("RATING_VOTES_PER_MINUTE", "100000"), ("RATING_NEW_VOTERS_PER_DAY", "1000000")];
     let app = TestApp::start_with(backend, &unlimited).await;
@@ -293,17 +340,10 @@ async fn counters_stay_exact_under_a_storm(backend: Backend) {
             assert!((average - sum as f64 / count as f64).abs() < 1e-9);
         }
     }
-    // The site-wide totals (the prior's mean) match the raw votes too.
-    let mut conn = app.db.conn().unwrap();
-    let mut total = |sql: &str| diesel::sql_query(sql).get_result::<Count>(&mut *conn).unwrap().n;
-    let (count, raw_count) =
-        (total("SELECT vote_count AS n FROM rating_totals"), total("SELECT COUNT(*) AS n FROM ratings"));
-    let (sum, raw_sum) = (
-        total("SELECT vote_sum AS n FROM rating_totals"),
-        total("SELECT CAST(COALESCE(SUM(score), 0) AS BIGINT) AS n FROM ratings"),
-    );
-    drop(conn);
-    assert_eq!((count, sum), (raw_count, raw_sum));
+    assert_totals_exact(&app);
+    for story in &stories {
+        assert_rank_stored(&app, story["id"].as_i64().unwrap());
+    }
     // Deleted voters may have voted again in the same storm: between 30 and 40 votes remain.
     let remaining = recomputed(&app, stories[0]["id"].as_i64().unwrap()).0;
     assert!((30..=40).contains(&remaining), "{remaining}");
@@ -410,4 +450,182 @@ async fn one_address_adds_only_so_many_new_voters_a_day(backend: Backend) {
     vote(&app.anon(), &other, &uuid::Uuid::new_v4().to_string(), json!(3)).await.ok(201);
     let rating = app.anon().get(&format!("/v1/stories/{}/rating", story["id"])).await.ok(200);
     assert_eq!((rating["count"].clone(), rating["distribution"]["1"].clone()), (json!(2), json!(1)));
+}
+
+/// Sixty-four votes at once, through two processes, so they are written in
+/// batches: votes on a draft, on no story, past an address's new voters of
+/// the day, among good first votes and re-votes. Each refused vote is
+/// refused alone; the others count, exactly.
+async fn refused_votes_in_a_batch_leave_the_others_exact(backend: Backend) {
+    let limits = [("RATING_VOTES_PER_MINUTE", "100000"), ("RATING_NEW_VOTERS_PER_DAY", "20")];
+    let app = TestApp::start_with(backend, &limits).await;
+    let second = app.another_process(&limits).await;
+    let editor = app.editor().await;
+    let (open, other) = (published_story(&editor, "Open").await, published_story(&editor, "Other").await);
+    let draft = editor.create_story(json!({"title": "Draft"})).await;
+    let missing = json!({"id": 987654});
+    let sessions = [app.anon(), second.anon()];
+    // Voters who will vote again in the storm.
+    let known: Vec<String> = (0..8).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    for voter in &known {
+        vote(&sessions[0], &open, voter, json!(1)).await.ok(201);
+    }
+
+    let fresh = || uuid::Uuid::new_v4().to_string();
+    let mut ballots: Vec<(&str, &Value, String, i64)> = Vec::new();
+    // 30 new voters on `open`, from one address: 12 more may count today.
+    ballots.extend((0..30).map(|i| ("new", &open, fresh(), 1 + i % 5)));
+    ballots.extend(known.iter().map(|voter| ("again", &open, voter.clone(), 5)));
+    ballots.extend((0..10).map(|_| ("other", &other, fresh(), 4)));
+    ballots.extend((0..8).map(|_| ("draft", &draft, fresh(), 3)));
+    ballots.extend((0..8).map(|_| ("missing", &missing, fresh(), 3)));
+    let requests = ballots
+        .iter()
+        .enumerate()
+        .map(|(i, (_, story, voter, score))| vote(&sessions[i % 2], story, voter, json!(score)));
+    let kinds: Vec<&str> = ballots.iter().map(|b| b.0).collect();
+    let answers = join_all(requests).await;
+    let statuses = |kind: &str| -> Vec<u16> {
+        let mut statuses: Vec<u16> =
+            kinds.iter().zip(&answers).filter(|(k, _)| **k == kind).map(|(_, res)| res.status.as_u16()).collect();
+        statuses.sort();
+        statuses
+    };
+    assert_eq!(statuses("new"), [[201; 12].as_slice(), &[429; 18]].concat());
+    assert_eq!(statuses("again"), [200; 8]);
+    assert_eq!(statuses("other"), [201; 10]);
+    assert_eq!(statuses("draft"), [404; 8]);
+    assert_eq!(statuses("missing"), [404; 8]);
+    // Each answer carries its story's figures as of its own vote.
+    for (kind, res) in kinds.iter().zip(&answers) {
+        if res.status.is_success() {
+            let body = res.json();
+            let story = if *kind == "other" { &other } else { &open };
+            assert_eq!(body["story_id"], story["id"]);
+            let count = body["count"].as_i64().unwrap();
+            assert!((1..=20).contains(&count), "{body}");
+        }
+    }
+
+    for story in [&open, &other] {
+        let id = story["id"].as_i64().unwrap();
+        let aggregate = app.anon().get(&format!("/v1/stories/{id}/rating")).await.ok(200);
+        let (count, _, histogram) = recomputed(&app, id);
+        assert_eq!(aggregate["count"], count);
+        let distribution: Vec<i64> =
+            (1..=5).map(|s| aggregate["distribution"][s.to_string()].as_i64().unwrap()).collect();
+        assert_eq!(distribution, histogram);
+        assert_rank_stored(&app, id);
+    }
+    assert_eq!(recomputed(&app, open["id"].as_i64().unwrap()).0, 20);
+    assert!(recomputed(&app, open["id"].as_i64().unwrap()).2[4] >= 8);
+    assert_eq!(raw_vote_count(&app, draft["id"].as_i64().unwrap()), 0);
+    assert_totals_exact(&app);
+}
+
+/// `sort=-rating` walks the stored ranks: every page continues where the
+/// last ended, ties (all the unrated stories) broken by id, nothing twice
+/// and nothing left out; the order is that of the scores.
+async fn the_rating_list_pages_by_stored_rank(backend: Backend) {
+    let app = TestApp::start_with(
+        backend,
+        &[
+            ("RATING_VOTES_PER_MINUTE", "100000"),
+            ("RATING_NEW_VOTERS_PER_DAY", "1000000"),
+            ("ANTHOLOGY_CACHE_TTL_MS", "0"),
+        ],
+    )
+    .await;
+    let editor = app.editor().await;
+    let anon = app.anon();
+    let mut stories = Vec::new();
+    for i in 0..11 {
+        stories.push(published_story(&editor, &format!("Story {i}")).await);
+    }
+    // Stories 0-3 unrated; 4 and 5 rated alike; the rest in between.
+    let votes: [&[i64]; 11] = [&[], &[], &[], &[], &[5, 5], &[5, 5], &[1], &[2, 3], &[4], &[5, 1, 5], &[3, 3, 3]];
+    let mut requests = Vec::new();
+    for (story, scores) in stories.iter().zip(votes) {
+        for score in scores {
+            requests.push(new_voter(&anon, story, json!(score)));
+        }
+    }
+    for res in join_all(requests).await {
+        assert_eq!(res.status.as_u16(), 201, "{}", res.text());
+    }
+
+    let ids =
+        |list: &Value| list["data"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect::<Vec<_>>();
+    let whole = ids(&anon.get("/v1/stories?sort=-rating&limit=100").await.ok(200));
+    let mut walked = Vec::new();
+    let mut path = "/v1/stories?sort=-rating&limit=3".to_owned();
+    loop {
+        let res = anon.get(&path).await;
+        walked.extend(ids(&res.ok(200)));
+        match res.header("link") {
+            Some(link) => path = link.trim_start_matches('<').split('>').next().unwrap().to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(walked, whole);
+    assert_eq!(whole.len(), 11);
+    // By score, highest first; equal scores by id, newest first.
+    let mut scored = Vec::new();
+    for id in &whole {
+        let score = anon.get(&format!("/v1/stories/{id}/rating")).await.ok(200)["score"].as_f64().unwrap();
+        scored.push((score, *id));
+    }
+    for pair in scored.windows(2) {
+        let ((a, a_id), (b, b_id)) = (pair[0], pair[1]);
+        assert!(a > b + 1e-12 || ((a - b).abs() < 1e-12 && a_id > b_id), "{scored:?}");
+    }
+    for story in &stories {
+        assert_rank_stored(&app, story["id"].as_i64().unwrap());
+    }
+}
+
+/// A new prior (here another process configured with another mean) is
+/// snapshotted and every rated story re-ranked in the background: a story
+/// with one vote of 4 ranks above an unrated one under a mean of 3, and
+/// below it under a mean of 5, without another vote.
+async fn ranks_catch_up_with_a_new_prior(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("RATING_PRIOR_MEAN", "3"), ("ANTHOLOGY_CACHE_TTL_MS", "0")]).await;
+    let editor = app.editor().await;
+    let unrated = published_story(&editor, "Unrated").await;
+    let rated = published_story(&editor, "Rated once").await;
+    let unrated_id = unrated["id"].as_i64().unwrap();
+    let rated_id = rated["id"].as_i64().unwrap();
+    let voted = vote(&app.anon(), &rated, VOTER_A, json!(4)).await.ok(201);
+    assert!((voted["score"].as_f64().unwrap() - (4.0 + 30.0) / 11.0).abs() < 1e-12);
+    assert_eq!(rating_order(&app).await, [rated_id, unrated_id]);
+
+    let second = app.another_process(&[("RATING_PRIOR_MEAN", "5"), ("ANTHOLOGY_CACHE_TTL_MS", "0")]).await;
+    // The re-ranking runs in the background: look until it is done.
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        seen = rating_order(&second).await;
+        if seen == [unrated_id, rated_id] {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, [unrated_id, rated_id]);
+    // Both processes read the same snapshot: the score is under the new mean.
+    for process in [&app, &second] {
+        let rating = process.anon().get(&format!("/v1/stories/{rated_id}/rating")).await.ok(200);
+        assert!((rating["score"].as_f64().unwrap() - (4.0 + 50.0) / 11.0).abs() < 1e-12, "{rating}");
+        assert_eq!(process.anon().get(&format!("/v1/stories/{unrated_id}/rating")).await.ok(200)["score"], 5.0);
+    }
+    assert_rank_stored(&app, rated_id);
+}
+
+/// A vote from a voter never seen before.
+async fn new_voter(session: &Session<'_>, story: &Value, score: Value) -> crate::common::TestResponse {
+    vote(session, story, &uuid::Uuid::new_v4().to_string(), score).await
+}
+
+/// The ids of the first page of `sort=-rating`.
+async fn rating_order(app: &TestApp) -> Vec<i64> {
+    let list = app.anon().get("/v1/stories?sort=-rating").await.ok(200);
+    list["data"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect()
 }
