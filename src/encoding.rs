@@ -26,7 +26,8 @@ const SUPPORTED: [Encoding; 3] = [Encoding::brotli(), Encoding::gzip(), Encoding
 
 /// gzip's level: the smallest output zlib makes here for our JSON (9 gains
 /// under 1 % for more time); never larger than nginx's gzip at any level up
-/// to it (its default is 1). Measured in `docs/benchmarks.md`.
+/// to it (its default is 1). Measured in `docs/API-DESIGN.md`, "Compression
+/// and the response cache".
 const GZIP_LEVEL: u32 = 6;
 /// brotli's quality and window: quality 7 is the lowest that beats gzip 6 on
 /// size for our JSON (about 8 % smaller); a 256 KiB window is as good as the

@@ -8,14 +8,16 @@
 //! Route labels are the routes' templates (`/v1/stories/{id}`), never raw
 //! paths, so however many paths clients invent the label set stays small.
 
-use std::sync::OnceLock;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{LazyLock, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpResponse, get};
+use actix_web::{Error, HttpRequest, HttpResponse, get};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 /// Latency buckets, in seconds: a cached read takes well under a
@@ -57,29 +59,73 @@ fn route_label(pattern: Option<String>) -> String {
     pattern.map_or_else(|| "unmatched".to_owned(), |pattern| crate::http::route_template(&pattern))
 }
 
+/// The request counter and the latency histogram of one path, method and status.
+type Series = (metrics::Counter, metrics::Histogram);
+
+/// Paths a worker remembers the series of ([`series`]) before it forgets
+/// them all: clients choose paths, so the memory must stay bounded.
+const REMEMBERED_PATHS: usize = 4096;
+/// Longer paths are not remembered (a story's slug is at most 190 bytes).
+const REMEMBERED_PATH_MAX: usize = 256;
+
+/// The series one path was recorded into, by method and status.
+type PathSeries = Vec<(Method, StatusCode, Series)>;
+
+thread_local! {
+    /// Per worker thread, by path.
+    static SERIES: RefCell<HashMap<String, PathSeries>> = RefCell::new(HashMap::new());
+}
+
+/// The series of a request's route, method and status. Finding the route's
+/// template walks the route table, and finding a series hashes its labels:
+/// done once per path a worker answers, not on every request.
+fn series(req: &HttpRequest, method: &Method, status: StatusCode) -> Series {
+    let path = req.path();
+    let known = SERIES.with_borrow(|paths| {
+        let known = paths.get(path)?.iter().find(|(m, s, _)| m == method && *s == status);
+        known.map(|(_, _, series)| series.clone())
+    });
+    if let Some(series) = known {
+        return series;
+    }
+    let pattern = req.match_pattern();
+    let remember = pattern.is_some() && path.len() <= REMEMBERED_PATH_MAX;
+    let route = route_label(pattern);
+    let series = (
+        metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status.as_u16().to_string()),
+        metrics::histogram!("http_request_duration_seconds", "route" => route),
+    );
+    if remember {
+        SERIES.with_borrow_mut(|paths| {
+            if paths.len() >= REMEMBERED_PATHS {
+                paths.clear();
+            }
+            paths.entry(path.to_owned()).or_default().push((method.clone(), status, series.clone()));
+        });
+    }
+    series
+}
+
 /// The middleware (`actix_web::middleware::from_fn`): counts and times every request.
 pub async fn record_requests(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let method = req.method().to_string();
+    let method = req.method().clone();
     let response = next.call(req).await?;
-    let route = route_label(response.request().match_pattern());
-    let status = response.status().as_u16().to_string();
-    metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
-        .increment(1);
-    metrics::histogram!("http_request_duration_seconds", "route" => route).record(started.elapsed());
+    let (requests, latency) = series(response.request(), &method, response.status());
+    requests.increment(1);
+    latency.record(started.elapsed());
     Ok(response)
 }
 
 /// A hit or a miss of the response cache.
 pub fn cache_lookup(hit: bool) {
-    if hit {
-        metrics::counter!("response_cache_hits_total").increment(1);
-    } else {
-        metrics::counter!("response_cache_misses_total").increment(1);
-    }
+    // Resolved once: the recorder is installed before the first request.
+    static HITS: LazyLock<metrics::Counter> = LazyLock::new(|| metrics::counter!("response_cache_hits_total"));
+    static MISSES: LazyLock<metrics::Counter> = LazyLock::new(|| metrics::counter!("response_cache_misses_total"));
+    if hit { HITS.increment(1) } else { MISSES.increment(1) }
 }
 
 /// A connection taken from the pool: how long it took, and how many
