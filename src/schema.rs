@@ -110,6 +110,7 @@ diesel::table! {
     tags (id) {
         id -> BigInt,
         slug -> Text,
+        published_count -> BigInt,
     }
 }
 
@@ -145,6 +146,7 @@ diesel::table! {
         story_id -> BigInt,
         tag_id -> BigInt,
         position -> Integer,
+        published_at -> Nullable<Timestamp>,
     }
 }
 

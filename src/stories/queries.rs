@@ -1,6 +1,6 @@
 //! Every SQL statement about stories, their tags and their revisions.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDateTime;
 use diesel::dsl::{And, AsSelect, Eq, Gt, LtEq, SqlTypeOf, sql};
@@ -204,6 +204,60 @@ pub fn set_tags(tx: &mut Tx<'_, Content>, story_id: i64, tag_slugs: &[String]) -
     Ok(())
 }
 
+/// The tags story `story_id` counts toward in `tags.published_count`: its
+/// tags while it is published (or scheduled).
+pub fn counted_tags(conn: &mut DbConnection, story_id: i64) -> QueryResult<Vec<i64>> {
+    story_tags::table
+        .filter(story_tags::story_id.eq(story_id))
+        .filter(story_tags::published_at.is_not_null())
+        .select(story_tags::tag_id)
+        .load(conn)
+}
+
+/// After a change to story `story_id` (its tags, its lifecycle, its
+/// deletion): its tag rows take its publication time while it is published,
+/// and the counters move from the tags it counted toward `before` (what
+/// [`counted_tags`] said before the change) to those it counts toward now.
+/// One tag at a time in id order, so that concurrent writers on PostgreSQL
+/// lock tag rows in the same order and cannot deadlock.
+pub fn reindex_tags(tx: &mut Tx<'_, Content>, story_id: i64, before: &[i64]) -> QueryResult<()> {
+    let conn: &mut DbConnection = tx;
+    let published_at: Option<NaiveDateTime> = stories::table
+        .find(story_id)
+        .filter(stories::status.eq(StoredStatus::Published.as_str()))
+        .select(stories::published_at)
+        .first(conn)
+        .optional()?
+        .flatten();
+    diesel::update(story_tags::table.filter(story_tags::story_id.eq(story_id)))
+        .set(story_tags::published_at.eq(published_at))
+        .execute(conn)?;
+    let mut moves: BTreeMap<i64, i64> = BTreeMap::new();
+    for tag in before {
+        *moves.entry(*tag).or_default() -= 1;
+    }
+    for tag in counted_tags(conn, story_id)? {
+        *moves.entry(tag).or_default() += 1;
+    }
+    for (tag, by) in moves.into_iter().filter(|(_, by)| *by != 0) {
+        diesel::update(tags::table.find(tag))
+            .set(tags::published_count.eq(tags::published_count + by))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Set-based SQL, the same on both backends, that recomputes the tag index
+/// and counters of every story from `stories` and `story_tags`: for rows
+/// loaded in bulk (an import, the seed), where per-story upkeep would cost
+/// a statement per row. The migration that added them backfills alike.
+pub const REBUILD_TAG_INDEX: [&str; 2] = [
+    "UPDATE story_tags SET published_at = (SELECT stories.published_at FROM stories \
+     WHERE stories.id = story_tags.story_id AND stories.status = 'published')",
+    "UPDATE tags SET published_count = (SELECT COUNT(*) FROM story_tags \
+     WHERE story_tags.tag_id = tags.id AND story_tags.published_at IS NOT NULL)",
+];
+
 fn tag_id(tx: &mut Tx<'_, Content>, slug: &str) -> QueryResult<i64> {
     if let Some(id) = tags::table.filter(tags::slug.eq(slug)).select(tags::id).first(&mut **tx).optional()? {
         return Ok(id);
@@ -326,6 +380,18 @@ pub struct ListFilter {
 macro_rules! with_list_filters {
     ($query:expr, $filter:expr) => {{
         let filter: &ListFilter = $filter;
+        let mut query = with_list_filters!(@except_tag $query, filter);
+        if let Some(tag) = &filter.params.tag {
+            let tagged = story_tags::table
+                .inner_join(tags::table)
+                .filter(tags::slug.eq(tag.to_string()))
+                .select(story_tags::story_id);
+            query = query.filter(stories::id.eq_any(tagged));
+        }
+        query
+    }};
+    (@except_tag $query:expr, $filter:expr) => {{
+        let filter: &ListFilter = $filter;
         let now = filter.now;
         let mut query = match filter.visibility {
             Visibility::Public | Visibility::Editor(Some(Status::Published)) => $query.filter(public_at(now)),
@@ -337,13 +403,6 @@ macro_rules! with_list_filters {
             Visibility::Editor(None) => $query,
         };
         let params = &filter.params;
-        if let Some(tag) = &params.tag {
-            let tagged = story_tags::table
-                .inner_join(tags::table)
-                .filter(tags::slug.eq(tag.to_string()))
-                .select(story_tags::story_id);
-            query = query.filter(stories::id.eq_any(tagged));
-        }
         if let Some(locale) = &params.locale {
             query = query.filter(stories::locale.eq(locale.to_string()));
         }
@@ -369,6 +428,15 @@ type ListQuery =
 pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(StoryRow, Option<f64>)>> {
     if let (Order::Relevance, Some(q), true) = (filter.order, &filter.q, matches!(conn, DbConnection::Sqlite(_))) {
         return list_by_fts5_rank(conn, filter, q);
+    }
+    let public = matches!(filter.visibility, Visibility::Public | Visibility::Editor(Some(Status::Published)));
+    if let (Order::Published(direction), Some(tag), None, true) = (filter.order, &filter.params.tag, &filter.q, public)
+    {
+        let tag_id = tags::table.filter(tags::slug.eq(tag.to_string())).select(tags::id).first(conn).optional()?;
+        return match tag_id {
+            Some(tag_id) => list_in_tag(conn, filter, tag_id, direction),
+            None => Ok(Vec::new()),
+        };
     }
     // PostgreSQL ranks each matching row on its own (`ts_rank` of its
     // `search_vector`); the GIN index finds the matches.
@@ -470,6 +538,48 @@ fn in_publication_order(
     }
 }
 
+/// A public list of one tag in publication order: a walk of the tag's
+/// `(tag_id, published_at, story_id)` index, whose copy of the publication
+/// time is both the public rule (`<= now`) and the order, each row then
+/// finding its story by primary key. The other filters (locale, author)
+/// are checked on the rows walked: the rarer they are within the tag, the
+/// longer the walk.
+fn list_in_tag(
+    conn: &mut DbConnection,
+    filter: &ListFilter,
+    tag_id: i64,
+    direction: Direction,
+) -> QueryResult<Vec<(StoryRow, Option<f64>)>> {
+    use story_tags::{published_at as at, story_id as id};
+    let mut query = with_list_filters!(
+        @except_tag
+        story_tags::table
+            .inner_join(stories::table)
+            .filter(story_tags::tag_id.eq(tag_id))
+            .filter(at.le(filter.now))
+            .select((StoryRow::as_select(), search::no_score()))
+            .into_boxed(),
+        filter
+    );
+    // The publication window on the index's copy as well, so that it bounds the walk.
+    if let Some(after) = filter.params.published_after {
+        query = query.filter(at.gt(after.naive_utc()));
+    }
+    if let Some(before) = filter.params.published_before {
+        query = query.filter(at.lt(before.naive_utc()));
+    }
+    let desc = direction == Direction::Desc;
+    if let Some(ListCursor::Published { published_at: Some(last_at), id: last, .. }) = &filter.after {
+        query = if desc {
+            query.filter(at.le(*last_at)).filter(at.lt(*last_at).or(id.lt(*last).nullable()))
+        } else {
+            query.filter(at.ge(*last_at)).filter(at.gt(*last_at).or(id.gt(*last).nullable()))
+        };
+    }
+    let query = if desc { query.order((at.desc(), id.desc())) } else { query.order((at.asc(), id.asc())) };
+    query.limit(filter.limit).load(conn)
+}
+
 /// Search results by relevance on SQLite: joining the FTS5 table lets it
 /// drive the query and compute bm25 once per match (a per-row subquery
 /// would run the whole search again for every row).
@@ -526,24 +636,30 @@ pub fn highest_id(conn: &mut DbConnection) -> QueryResult<Option<i64>> {
 
 // ---- tags --------------------------------------------------------------------
 
-/// Tags used by public stories, with how many use each, in slug order after `after`.
+/// Tags used by public stories, with how many use each, in slug order after
+/// `after`: each tag's counter of published stories, less those of them
+/// still scheduled (the future end of the tag's index), so nothing counts
+/// every story and a scheduled story counts from its time on, with no write.
 pub fn public_tag_counts(
     conn: &mut DbConnection,
     now: NaiveDateTime,
     after: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<(String, i64)>> {
-    let mut query = story_tags::table
-        .inner_join(tags::table)
-        .inner_join(stories::table)
-        .filter(public_at(now))
-        .group_by(tags::slug)
-        .select((tags::slug, diesel::dsl::count(story_tags::story_id)))
+    let scheduled = story_tags::table
+        .filter(story_tags::tag_id.eq(tags::id))
+        .filter(story_tags::published_at.gt(now))
+        .count()
+        .single_value();
+    let mut query = tags::table
+        .filter(tags::published_count.nullable().gt(scheduled.clone()))
+        .select((tags::slug, tags::published_count, scheduled))
         .order(tags::slug.asc())
         .limit(limit)
         .into_boxed();
     if let Some(after) = after {
         query = query.filter(tags::slug.gt(after.to_owned()));
     }
-    query.load(conn)
+    let rows: Vec<(String, i64, Option<i64>)> = query.load(conn)?;
+    Ok(rows.into_iter().map(|(slug, published, scheduled)| (slug, published - scheduled.unwrap_or(0))).collect())
 }
