@@ -62,6 +62,10 @@ pub enum Command {
         #[arg(long, default_value_t = 10_000_000)]
         votes: u64,
     },
+    /// Print how the database finds each public story list (its query
+    /// plans), as readers' requests would run now: on a big site, no list
+    /// should scan or sort all the stories.
+    Plans,
     /// Load an export into this database, which must be new (no editors or
     /// stories), in one transaction: a failure leaves it empty.
     Import {
@@ -129,6 +133,19 @@ pub fn run_seed(config: &Config, stories: u64, votes: u64) -> anyhow::Result<()>
         bar.finish_and_clear();
     }
     eprintln!("seeded {stories} stories and {votes} votes");
+    Ok(())
+}
+
+/// `anthology plans`: each path's URL, then its plan indented below it.
+pub fn run_plans(config: &Config) -> anyhow::Result<()> {
+    let db = open(config)?;
+    let mut conn = db.conn()?;
+    for (path, plan) in crate::stories::public_list_plans(&mut conn).map_err(explain)? {
+        println!("{path}");
+        for line in plan {
+            println!("    {line}");
+        }
+    }
     Ok(())
 }
 

@@ -558,6 +558,73 @@ pub fn newest_public(conn: &mut DbConnection, tag: Option<ParamText>, limit: i64
         .collect())
 }
 
+/// How the database finds each public list, on this database: the query
+/// plan of every path a reader can take through `GET /v1/stories` (the
+/// ranking by rating aside), each named by an example of its URL. Built
+/// around the newest public story (its locale, author, title and time) and
+/// the tag most stories carry; empty when no story is public.
+pub fn public_list_plans(conn: &mut DbConnection) -> Result<Vec<(String, Vec<String>)>, ApiError> {
+    let at = now();
+    let newest = ListFilter {
+        visibility: Visibility::Public,
+        params: ListParams::default(),
+        q: None,
+        order: Order::Published(Direction::Desc),
+        after: None,
+        limit: 1,
+        now: at,
+    };
+    let Some((story, _)) = queries::list(conn, &newest)?.into_iter().next() else { return Ok(Vec::new()) };
+    let tag = queries::commonest_tag(conn)?.unwrap_or_default();
+    let word = search::words(&story.content.title).last().unwrap_or("story").to_owned();
+    let by_time = Some(ListCursor::Published { direction: Direction::Desc, published_at: story.published_at, id: story.id });
+    let by_title = Some(ListCursor::Title { title: story.content.title.clone(), id: story.id });
+    let params = ListParams::default;
+    let tagged = || ListParams { tag: Some(tag.clone().into()), ..params() };
+    let desc = Order::Published(Direction::Desc);
+    let paths = [
+        ("/v1/stories".to_owned(), params(), desc, None, None),
+        ("/v1/stories?sort=published_at".to_owned(), params(), Order::Published(Direction::Asc), None, None),
+        ("/v1/stories?cursor=(a later page)".to_owned(), params(), desc, by_time.clone(), None),
+        (format!("/v1/stories?tag={tag}"), tagged(), desc, None, None),
+        (format!("/v1/stories?tag={tag}&cursor=(a later page)"), tagged(), desc, by_time, None),
+        (format!("/v1/stories?tag={tag}&sort=published_at"), tagged(), Order::Published(Direction::Asc), None, None),
+        (
+            format!("/v1/stories?locale={}", story.content.locale),
+            ListParams { locale: Some(story.content.locale.clone().into()), ..params() },
+            desc,
+            None,
+            None,
+        ),
+        (
+            format!("/v1/stories?author={}", story.content.author_name),
+            ListParams { author: Some(story.content.author_name.clone().into()), ..params() },
+            desc,
+            None,
+            None,
+        ),
+        (
+            "/v1/stories?published_after=(a month before)".to_owned(),
+            ListParams {
+                published_after: story.published_at.map(|t| (t - chrono::Duration::days(30)).and_utc()),
+                ..params()
+            },
+            desc,
+            None,
+            None,
+        ),
+        ("/v1/stories?sort=title".to_owned(), params(), Order::Title, None, None),
+        ("/v1/stories?sort=title&cursor=(a later page)".to_owned(), params(), Order::Title, by_title, None),
+        (format!("/v1/stories?q={word}"), params(), Order::Relevance, None, Some(word.clone())),
+    ];
+    let mut plans = Vec::with_capacity(paths.len());
+    for (name, params, order, after, q) in paths {
+        let filter = ListFilter { visibility: Visibility::Public, params, q, order, after, limit: 21, now: at };
+        plans.push((name, queries::plan(conn, &filter)?));
+    }
+    Ok(plans)
+}
+
 /// A public story as a sitemap lists it.
 pub struct SitemapEntry {
     pub id: i64,

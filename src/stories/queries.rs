@@ -6,8 +6,10 @@ use chrono::NaiveDateTime;
 use diesel::dsl::{And, AsSelect, Eq, Gt, LtEq, SqlTypeOf, sql};
 
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_dsl::methods::LoadQuery;
 use diesel::result::Error as DieselError;
-use diesel::sql_types::{Bool, Double, Nullable};
+use diesel::sql_types::{Bool, Double, Integer, Nullable, Text};
 
 use super::dto::ListParams;
 use super::search::{self, Combine};
@@ -423,19 +425,140 @@ macro_rules! with_list_filters {
 type ListQuery =
     stories::BoxedQuery<'static, MultiBackend, (SqlTypeOf<AsSelect<StoryRow, MultiBackend>>, Nullable<Double>)>;
 
+/// What a list does with its query: load the page ([`Load`]), or ask the
+/// planner how it would ([`Plan`]), so that what is planned is what runs.
+pub trait Run {
+    type Out: Default;
+    fn run<Q>(conn: &mut DbConnection, query: Q) -> QueryResult<Self::Out>
+    where
+        Q: QueryFragment<MultiBackend> + RunQueryDsl<DbConnection> + LoadQuery<'static, DbConnection, ListRow>;
+}
+
+/// A story of a list, with its relevance when searching.
+pub type ListRow = (StoryRow, Option<f64>);
+
+pub struct Load;
+
+impl Run for Load {
+    type Out = Vec<ListRow>;
+
+    fn run<Q>(conn: &mut DbConnection, query: Q) -> QueryResult<Vec<ListRow>>
+    where
+        Q: QueryFragment<MultiBackend> + RunQueryDsl<DbConnection> + LoadQuery<'static, DbConnection, ListRow>,
+    {
+        query.load(conn)
+    }
+}
+
+/// A query plan as lines, indented by depth: SQLite's `EXPLAIN QUERY PLAN`
+/// details, or PostgreSQL's plan nodes (type, direction, index, table).
+pub struct Plan;
+
+impl Run for Plan {
+    type Out = Vec<String>;
+
+    fn run<Q>(conn: &mut DbConnection, query: Q) -> QueryResult<Vec<String>>
+    where
+        Q: QueryFragment<MultiBackend> + RunQueryDsl<DbConnection> + LoadQuery<'static, DbConnection, ListRow>,
+    {
+        match conn {
+            DbConnection::Sqlite(_) => {
+                let rows: Vec<(i32, i32, i32, String)> =
+                    Explain::<_, (Integer, Integer, Integer, Text)>::new("EXPLAIN QUERY PLAN ", query).load(conn)?;
+                let mut depths: HashMap<i32, usize> = HashMap::new();
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, parent, _, detail)| {
+                        let depth = depths.get(&parent).map_or(0, |d| d + 1);
+                        depths.insert(id, depth);
+                        format!("{}{detail}", "  ".repeat(depth))
+                    })
+                    .collect())
+            }
+            DbConnection::Pg(_) => {
+                let json: String = Explain::<_, Text>::new("EXPLAIN (FORMAT JSON) ", query).get_result(conn)?;
+                let plan: serde_json::Value =
+                    serde_json::from_str(&json).map_err(|e| DieselError::DeserializationError(Box::new(e)))?;
+                let mut lines = Vec::new();
+                pg_plan_lines(&plan[0]["Plan"], 0, &mut lines);
+                Ok(lines)
+            }
+        }
+    }
+}
+
+fn pg_plan_lines(node: &serde_json::Value, depth: usize, lines: &mut Vec<String>) {
+    let field = |name: &str| node.get(name).and_then(serde_json::Value::as_str);
+    let mut line = format!("{}{}", "  ".repeat(depth), field("Node Type").unwrap_or("?"));
+    if field("Scan Direction") == Some("Backward") {
+        line.push_str(" Backward");
+    }
+    if let Some(index) = field("Index Name") {
+        line.push_str(&format!(" using {index}"));
+    }
+    if let Some(table) = field("Relation Name") {
+        line.push_str(&format!(" on {table}"));
+    }
+    lines.push(line);
+    for child in node.get("Plans").and_then(serde_json::Value::as_array).into_iter().flatten() {
+        pg_plan_lines(child, depth + 1, lines);
+    }
+}
+
+/// `EXPLAIN` before a query, its binds kept, read as rows of `ST`.
+struct Explain<Q, ST> {
+    prefix: &'static str,
+    query: Q,
+    row: std::marker::PhantomData<ST>,
+}
+
+impl<Q, ST> Explain<Q, ST> {
+    fn new(prefix: &'static str, query: Q) -> Self {
+        Explain { prefix, query, row: std::marker::PhantomData }
+    }
+}
+
+impl<Q, ST> QueryId for Explain<Q, ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q, ST> Query for Explain<Q, ST> {
+    type SqlType = ST;
+}
+
+impl<Q: QueryFragment<MultiBackend>, ST> QueryFragment<MultiBackend> for Explain<Q, ST> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.unsafe_to_cache_prepared();
+        out.push_sql(self.prefix);
+        self.query.walk_ast(out.reborrow())
+    }
+}
+
+impl<Q, ST> RunQueryDsl<DbConnection> for Explain<Q, ST> {}
+
 /// One page of stories (fetch `limit + 1` to learn whether more follow),
 /// each with its relevance score when searching.
-pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(StoryRow, Option<f64>)>> {
+pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<ListRow>> {
+    list_with::<Load>(conn, filter)
+}
+
+/// How the database would find the page [`list`] finds.
+pub fn plan(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<String>> {
+    list_with::<Plan>(conn, filter)
+}
+
+fn list_with<R: Run>(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<R::Out> {
     if let (Order::Relevance, Some(q), true) = (filter.order, &filter.q, matches!(conn, DbConnection::Sqlite(_))) {
-        return list_by_fts5_rank(conn, filter, q);
+        return list_by_fts5_rank::<R>(conn, filter, q);
     }
     let public = matches!(filter.visibility, Visibility::Public | Visibility::Editor(Some(Status::Published)));
     if let (Order::Published(direction), Some(tag), None, true) = (filter.order, &filter.params.tag, &filter.q, public)
     {
         let tag_id = tags::table.filter(tags::slug.eq(tag.to_string())).select(tags::id).first(conn).optional()?;
         return match tag_id {
-            Some(tag_id) => list_in_tag(conn, filter, tag_id, direction),
-            None => Ok(Vec::new()),
+            Some(tag_id) => list_in_tag::<R>(conn, filter, tag_id, direction),
+            None => Ok(R::Out::default()),
         };
     }
     // PostgreSQL ranks each matching row on its own (`ts_rank` of its
@@ -494,7 +617,7 @@ pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(St
             query.order((stories::title.asc(), stories::id.asc()))
         }
     };
-    query.limit(filter.limit).load(conn)
+    R::run(conn, query.limit(filter.limit))
 }
 
 type Condition = Box<dyn BoxableExpression<stories::table, MultiBackend, SqlType = Nullable<Bool>>>;
@@ -544,12 +667,12 @@ fn in_publication_order(
 /// finding its story by primary key. The other filters (locale, author)
 /// are checked on the rows walked: the rarer they are within the tag, the
 /// longer the walk.
-fn list_in_tag(
+fn list_in_tag<R: Run>(
     conn: &mut DbConnection,
     filter: &ListFilter,
     tag_id: i64,
     direction: Direction,
-) -> QueryResult<Vec<(StoryRow, Option<f64>)>> {
+) -> QueryResult<R::Out> {
     use story_tags::{published_at as at, story_id as id};
     let mut query = with_list_filters!(
         @except_tag
@@ -577,17 +700,13 @@ fn list_in_tag(
         };
     }
     let query = if desc { query.order((at.desc(), id.desc())) } else { query.order((at.asc(), id.asc())) };
-    query.limit(filter.limit).load(conn)
+    R::run(conn, query.limit(filter.limit))
 }
 
 /// Search results by relevance on SQLite: joining the FTS5 table lets it
 /// drive the query and compute bm25 once per match (a per-row subquery
 /// would run the whole search again for every row).
-fn list_by_fts5_rank(
-    conn: &mut DbConnection,
-    filter: &ListFilter,
-    q: &str,
-) -> QueryResult<Vec<(StoryRow, Option<f64>)>> {
+fn list_by_fts5_rank<R: Run>(conn: &mut DbConnection, filter: &ListFilter, q: &str) -> QueryResult<R::Out> {
     let mut query = with_list_filters!(
         stories::table
             .inner_join(stories_fts::table.on(stories_fts::rowid.eq(stories::id)))
@@ -599,7 +718,7 @@ fn list_by_fts5_rank(
     if let Some(ListCursor::Relevance { rank, id }) = &filter.after {
         query = query.filter(stories_fts::rank.gt(*rank).or(stories_fts::rank.eq(*rank).and(stories::id.gt(*id))));
     }
-    query.order((stories_fts::rank.asc(), stories::id.asc())).limit(filter.limit).load(conn)
+    R::run(conn, query.order((stories_fts::rank.asc(), stories::id.asc())).limit(filter.limit))
 }
 
 // ---- sitemaps ---------------------------------------------------------------
@@ -635,6 +754,11 @@ pub fn highest_id(conn: &mut DbConnection) -> QueryResult<Option<i64>> {
 }
 
 // ---- tags --------------------------------------------------------------------
+
+/// The tag the most published stories carry, if any.
+pub fn commonest_tag(conn: &mut DbConnection) -> QueryResult<Option<String>> {
+    tags::table.order(tags::published_count.desc()).select(tags::slug).first(conn).optional()
+}
 
 /// Tags used by public stories, with how many use each, in slug order after
 /// `after`: each tag's counter of published stories, less those of them

@@ -181,6 +181,9 @@ pub fn import(db: &Db, input: &mut dyn BufRead, progress: Progress) -> Result<u6
         for statement in crate::stories::REBUILD_TAG_INDEX {
             diesel::sql_query(statement).execute(&mut **tx)?;
         }
+        // Statistics for the query planners (SQLite keeps none unless asked):
+        // without them a big site's `sort=title` sorts instead of walking its index.
+        tx.batch_execute("ANALYZE")?;
         set_identity(tx, "ALWAYS")?;
         Ok(rows)
     })

@@ -9,6 +9,7 @@ mod errors;
 mod feeds;
 mod metrics;
 mod openapi;
+mod plans;
 mod preview;
 mod ratings;
 mod related;
