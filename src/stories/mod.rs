@@ -129,9 +129,14 @@ pub enum ListCursor {
         title: String,
         id: i64,
     },
+    /// With the lowest id of the stories the search ranks: later pages
+    /// continue the same ranking. (Cursors from before the bound had none:
+    /// they rank every match.)
     Relevance {
         rank: f64,
         id: i64,
+        #[serde(default)]
+        floor: i64,
     },
     /// With the prior the list began with: later pages rank by the same one.
     Rating {
@@ -148,7 +153,7 @@ impl ListCursor {
         match order {
             Order::Published(direction) => ListCursor::Published { direction, published_at: row.published_at, id },
             Order::Title => ListCursor::Title { title: row.content.title.clone(), id },
-            Order::Relevance => ListCursor::Relevance { rank: rank.unwrap_or(f64::NEG_INFINITY), id },
+            Order::Relevance { floor } => ListCursor::Relevance { rank: rank.unwrap_or(f64::NEG_INFINITY), id, floor },
             Order::Rating { prior: (weight, mean) } => ListCursor::Rating {
                 score: bayesian_score(row.rating_sum, row.rating_count, weight, mean),
                 prior: (weight, mean),
@@ -160,7 +165,7 @@ impl ListCursor {
     fn continues(&self, order: Order) -> bool {
         match (self, order) {
             (ListCursor::Published { direction, .. }, Order::Published(wanted)) => *direction == wanted,
-            (ListCursor::Title { .. }, Order::Title) | (ListCursor::Relevance { .. }, Order::Relevance) => true,
+            (ListCursor::Title { .. }, Order::Title) | (ListCursor::Relevance { .. }, Order::Relevance { .. }) => true,
             (ListCursor::Rating { prior, .. }, Order::Rating { .. }) => prior.1.is_finite() && prior.0 >= 0.0,
             _ => false,
         }
@@ -463,14 +468,18 @@ fn bounded_search(q: &str) -> Result<String, ApiError> {
     Ok(q.to_owned())
 }
 
-/// What a list costs the database. A search and a ranking by rating score
-/// every story that matches; the other orders walk an index. Editors'
-/// requests, authenticated and few, are not rationed.
+/// What a list costs the database. A search ranks up to a thousand
+/// matches, a ranking by rating scores every story, and a filter (tag,
+/// locale, author) with `sort=title` sorts every story the filter keeps;
+/// the other lists walk an index. Editors' requests, authenticated and few,
+/// are not rationed.
 pub fn list_cost(params: &ListParams, audience: Audience) -> Cost {
     let searching = params.q.as_deref().is_some_and(|q| !q.trim().is_empty());
     let by_rating = matches!(params.sort, Some(SortParam::RatingDesc));
+    let filtered_by_title = matches!(params.sort, Some(SortParam::Title))
+        && (params.tag.is_some() || params.locale.is_some() || params.author.is_some());
     match audience {
-        Audience::Readers if searching || by_rating => Cost::High,
+        Audience::Readers if searching || by_rating || filtered_by_title => Cost::High,
         _ => Cost::Plain,
     }
 }
@@ -500,7 +509,13 @@ pub fn list_page(
                 _ => (prior.weight, prior.mean(conn)?),
             },
         },
-        (None, Some(_)) => Order::Relevance,
+        (None, Some(q)) => Order::Relevance {
+            // Later pages rank the same stories as the first.
+            floor: match &page.after {
+                Some(ListCursor::Relevance { floor, .. }) => *floor,
+                _ => search::candidate_floor(conn, q, Combine::All)?,
+            },
+        },
     };
     if page.after.as_ref().is_some_and(|cursor| !cursor.continues(order)) {
         return Err(ApiError::BadRequest("cursor belongs to a list in another order".into()));
@@ -577,7 +592,8 @@ pub fn public_list_plans(conn: &mut DbConnection) -> Result<Vec<(String, Vec<Str
     let Some((story, _)) = queries::list(conn, &newest)?.into_iter().next() else { return Ok(Vec::new()) };
     let tag = queries::commonest_tag(conn)?.unwrap_or_default();
     let word = search::words(&story.content.title).last().unwrap_or("story").to_owned();
-    let by_time = Some(ListCursor::Published { direction: Direction::Desc, published_at: story.published_at, id: story.id });
+    let by_time =
+        Some(ListCursor::Published { direction: Direction::Desc, published_at: story.published_at, id: story.id });
     let by_title = Some(ListCursor::Title { title: story.content.title.clone(), id: story.id });
     let params = ListParams::default;
     let tagged = || ListParams { tag: Some(tag.clone().into()), ..params() };
@@ -615,7 +631,13 @@ pub fn public_list_plans(conn: &mut DbConnection) -> Result<Vec<(String, Vec<Str
         ),
         ("/v1/stories?sort=title".to_owned(), params(), Order::Title, None, None),
         ("/v1/stories?sort=title&cursor=(a later page)".to_owned(), params(), Order::Title, by_title, None),
-        (format!("/v1/stories?q={word}"), params(), Order::Relevance, None, Some(word.clone())),
+        (
+            format!("/v1/stories?q={word}"),
+            params(),
+            Order::Relevance { floor: search::candidate_floor(conn, &word, Combine::All)? },
+            None,
+            Some(word.clone()),
+        ),
     ];
     let mut plans = Vec::with_capacity(paths.len());
     for (name, params, order, after, q) in paths {

@@ -354,8 +354,11 @@ pub enum Visibility {
 pub enum Order {
     Published(Direction),
     Title,
-    /// Best match first; only with a search query.
-    Relevance,
+    /// Best match first among the matches from story `floor` on (the
+    /// newest [`search::CANDIDATES`]); only with a search query.
+    Relevance {
+        floor: i64,
+    },
     /// Highest Bayesian rating score first, under this prior (weight, mean).
     Rating {
         prior: (f64, f64),
@@ -549,8 +552,10 @@ pub fn plan(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<Str
 }
 
 fn list_with<R: Run>(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<R::Out> {
-    if let (Order::Relevance, Some(q), true) = (filter.order, &filter.q, matches!(conn, DbConnection::Sqlite(_))) {
-        return list_by_fts5_rank::<R>(conn, filter, q);
+    if let (Order::Relevance { floor }, Some(q), true) =
+        (filter.order, &filter.q, matches!(conn, DbConnection::Sqlite(_)))
+    {
+        return list_by_fts5_rank::<R>(conn, filter, q, floor);
     }
     let public = matches!(filter.visibility, Visibility::Public | Visibility::Editor(Some(Status::Published)));
     if let (Order::Published(direction), Some(tag), None, true) = (filter.order, &filter.params.tag, &filter.q, public)
@@ -564,7 +569,7 @@ fn list_with<R: Run>(conn: &mut DbConnection, filter: &ListFilter) -> QueryResul
     // PostgreSQL ranks each matching row on its own (`ts_rank` of its
     // `search_vector`); the GIN index finds the matches.
     let score = match &filter.q {
-        Some(q) if filter.order == Order::Relevance => search::pg_score(q, Combine::All),
+        Some(q) if matches!(filter.order, Order::Relevance { .. }) => search::pg_score(q, Combine::All),
         _ => search::no_score(),
     };
     let mut query: ListQuery =
@@ -576,8 +581,9 @@ fn list_with<R: Run>(conn: &mut DbConnection, filter: &ListFilter) -> QueryResul
     // Keyset: continue strictly after the cursor's row in the list's order.
     let cursor = filter.after.as_ref();
     query = match filter.order {
-        Order::Relevance => {
-            if let Some(ListCursor::Relevance { rank, id }) = cursor {
+        Order::Relevance { floor } => {
+            query = query.filter(stories::id.ge(floor));
+            if let Some(ListCursor::Relevance { rank, id, .. }) = cursor {
                 query = query.filter(score.clone().gt(*rank).or(score.clone().eq(*rank).and(stories::id.gt(*id))));
             }
             query.order((score.asc(), stories::id.asc()))
@@ -706,16 +712,17 @@ fn list_in_tag<R: Run>(
 /// Search results by relevance on SQLite: joining the FTS5 table lets it
 /// drive the query and compute bm25 once per match (a per-row subquery
 /// would run the whole search again for every row).
-fn list_by_fts5_rank<R: Run>(conn: &mut DbConnection, filter: &ListFilter, q: &str) -> QueryResult<R::Out> {
+fn list_by_fts5_rank<R: Run>(conn: &mut DbConnection, filter: &ListFilter, q: &str, floor: i64) -> QueryResult<R::Out> {
     let mut query = with_list_filters!(
         stories::table
             .inner_join(stories_fts::table.on(stories_fts::rowid.eq(stories::id)))
             .filter(search::fts5_match(q, Combine::All))
+            .filter(stories_fts::rowid.ge(floor))
             .select((StoryRow::as_select(), stories_fts::rank.nullable()))
             .into_boxed(),
         filter
     );
-    if let Some(ListCursor::Relevance { rank, id }) = &filter.after {
+    if let Some(ListCursor::Relevance { rank, id, .. }) = &filter.after {
         query = query.filter(stories_fts::rank.gt(*rank).or(stories_fts::rank.eq(*rank).and(stories::id.gt(*id))));
     }
     R::run(conn, query.order((stories_fts::rank.asc(), stories::id.asc())).limit(filter.limit))

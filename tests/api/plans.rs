@@ -11,7 +11,8 @@ use crate::common::{Backend, TestDb};
 const BIN: &str = env!("CARGO_BIN_EXE_anthology");
 
 fn anthology(db: &TestDb, args: &[&str]) -> String {
-    let out = Command::new(BIN).args(args).env_clear().env("DATABASE_URL", &db.url).env("RUST_LOG", "warn").output().unwrap();
+    let out =
+        Command::new(BIN).args(args).env_clear().env("DATABASE_URL", &db.url).env("RUST_LOG", "warn").output().unwrap();
     assert!(out.status.success(), "anthology {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
