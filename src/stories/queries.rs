@@ -432,23 +432,29 @@ type ListQuery =
 /// planner how it would ([`Plan`]), so that what is planned is what runs.
 pub trait Run {
     type Out: Default;
-    fn run<Q>(conn: &mut DbConnection, query: Q) -> QueryResult<Self::Out>
-    where
-        Q: QueryFragment<MultiBackend> + RunQueryDsl<DbConnection> + LoadQuery<'static, DbConnection, ListRow>;
+    fn run<Q: FinishedList>(conn: &mut DbConnection, query: Q) -> QueryResult<Self::Out>;
 }
 
 /// A story of a list, with its relevance when searching.
 pub type ListRow = (StoryRow, Option<f64>);
+
+/// A list's finished query, whichever table it starts from.
+pub trait FinishedList:
+    QueryFragment<MultiBackend> + RunQueryDsl<DbConnection> + LoadQuery<'static, DbConnection, ListRow>
+{
+}
+
+impl<Q> FinishedList for Q where
+    Q: QueryFragment<MultiBackend> + RunQueryDsl<DbConnection> + LoadQuery<'static, DbConnection, ListRow>
+{
+}
 
 pub struct Load;
 
 impl Run for Load {
     type Out = Vec<ListRow>;
 
-    fn run<Q>(conn: &mut DbConnection, query: Q) -> QueryResult<Vec<ListRow>>
-    where
-        Q: QueryFragment<MultiBackend> + RunQueryDsl<DbConnection> + LoadQuery<'static, DbConnection, ListRow>,
-    {
+    fn run<Q: FinishedList>(conn: &mut DbConnection, query: Q) -> QueryResult<Vec<ListRow>> {
         query.load(conn)
     }
 }
@@ -460,10 +466,7 @@ pub struct Plan;
 impl Run for Plan {
     type Out = Vec<String>;
 
-    fn run<Q>(conn: &mut DbConnection, query: Q) -> QueryResult<Vec<String>>
-    where
-        Q: QueryFragment<MultiBackend> + RunQueryDsl<DbConnection> + LoadQuery<'static, DbConnection, ListRow>,
-    {
+    fn run<Q: FinishedList>(conn: &mut DbConnection, query: Q) -> QueryResult<Vec<String>> {
         match conn {
             DbConnection::Sqlite(_) => {
                 let rows: Vec<(i32, i32, i32, String)> =
