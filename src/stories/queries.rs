@@ -786,7 +786,7 @@ pub fn public_tag_counts(
         .count()
         .single_value();
     let mut query = tags::table
-        .filter(tags::published_count.nullable().gt(scheduled.clone()))
+        .filter(tags::published_count.nullable().gt(scheduled))
         .select((tags::slug, tags::published_count, scheduled))
         .order(tags::slug.asc())
         .limit(limit)
