@@ -292,6 +292,7 @@ impl Text {
 /// must hold no stories yet; `progress` hears how many stories are in.
 pub fn seed(db: &Db, stories: u64, votes: u64, progress: &dyn Fn(u64)) -> Result<(), ApiError> {
     db.write_now::<Content, _, _>(|tx| {
+        no_statement_timeout(tx)?;
         let existing: i64 = stories::table.count().get_result(&mut **tx)?;
         if existing > 0 {
             return Err(ApiError::Conflict(format!("the database has {existing} stories: seed only a new one")));
@@ -312,6 +313,7 @@ pub fn seed(db: &Db, stories: u64, votes: u64, progress: &dyn Fn(u64)) -> Result
     let mut next_id = 1;
     while next_id <= stories as i64 {
         db.write_now::<Content, _, _>(|tx| {
+            no_statement_timeout(tx)?;
             for _ in 0..BATCHES_PER_COMMIT {
                 let last = (next_id + BATCH as i64 - 1).min(stories as i64);
                 if next_id > last {
@@ -340,13 +342,13 @@ pub fn seed(db: &Db, stories: u64, votes: u64, progress: &dyn Fn(u64)) -> Result
     }
 
     db.write_now::<Content, _, _>(|tx| {
+        no_statement_timeout(tx)?;
         let at = now().format("%Y-%m-%d %H:%M:%S").to_string();
         let (stories, votes) = (stories.max(1), votes);
         // Voters are distinct; scores lean to 5, as readers' do.
         let insert_votes = match &**tx {
             DbConnection::Pg(_) => format!(
-                "SET LOCAL statement_timeout = 0; \
-                 INSERT INTO ratings (story_id, voter_hash, score, created_at, updated_at) \
+                "INSERT INTO ratings (story_id, voter_hash, score, created_at, updated_at) \
                  SELECT 1 + (i * 7919) % {stories}, 'seed-' || lpad(i::text, 12, '0'), \
                         LEAST(5, 1 + (i * 31 + i / 7) % 6), '{at}', '{at}' \
                  FROM generate_series(1::bigint, {votes}) AS i"
@@ -369,6 +371,18 @@ pub fn seed(db: &Db, stories: u64, votes: u64, progress: &dyn Fn(u64)) -> Result
         diesel::connection::SimpleConnection::batch_execute(&mut **tx, "ANALYZE")?;
         Ok(())
     })
+}
+
+/// A bulk load's statements run as long as they need: on PostgreSQL the
+/// pool's `statement_timeout` is lifted for the transaction (SQLite's
+/// limit applies to reads only).
+fn no_statement_timeout(tx: &mut Tx<'_, Content>) -> QueryResult<()> {
+    match &mut **tx {
+        DbConnection::Pg(pg) => {
+            diesel::connection::SimpleConnection::batch_execute(pg, "SET LOCAL statement_timeout = 0")
+        }
+        DbConnection::Sqlite(_) => Ok(()),
+    }
 }
 
 /// One published story as the stories module would store it.
