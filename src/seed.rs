@@ -117,7 +117,7 @@ const LAST_NAMES: [&str; 25] = [
 ];
 
 /// Real words, most frequent first; a generated tail follows them.
-/// "mother" sits where about a fifth of stories use it, as in the issue's
+/// "mother" sits where about a quarter of stories use it, as in the issue's
 /// measurements.
 const WORDS: [&str; 48] = [
     "the",
