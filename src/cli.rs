@@ -1,7 +1,8 @@
 //! The command line: `anthology [serve]`, `anthology migrate`,
 //! `anthology editors create|list|set-role|disable`, `anthology keys rotate|list|revoke`,
-//! `anthology openapi`. Every command goes through the same domain
-//! functions, and so the same rules, as the API.
+//! `anthology openapi`, `anthology export|import`. Every command goes
+//! through the same domain functions, and so the same rules, as the API;
+//! `anthology seed` (a big site to benchmark) writes the same rows in bulk.
 
 use std::io::{BufRead, IsTerminal};
 
@@ -50,6 +51,21 @@ pub enum Command {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
+    /// Fill a new database with a big site to measure with: published
+    /// stories (varied text, 40 tags, five years of dates) and votes, shaped
+    /// as the app writes them, every derived count consistent.
+    Seed {
+        /// How many stories.
+        #[arg(long, default_value_t = 1_000_000)]
+        stories: u64,
+        /// How many votes, spread evenly over the stories.
+        #[arg(long, default_value_t = 10_000_000)]
+        votes: u64,
+    },
+    /// Print how the database finds each public story list (its query
+    /// plans), as readers' requests would run now: on a big site, no list
+    /// should scan or sort all the stories.
+    Plans,
     /// Load an export into this database, which must be new (no editors or
     /// stories), in one transaction: a failure leaves it empty.
     Import {
@@ -104,6 +120,32 @@ pub fn run_export(config: &Config, out: Option<&std::path::Path>) -> anyhow::Res
         bar.finish_and_clear();
     }
     eprintln!("exported {rows} rows");
+    Ok(())
+}
+
+/// `anthology seed`.
+pub fn run_seed(config: &Config, stories: u64, votes: u64) -> anyhow::Result<()> {
+    let db = open(config)?;
+    let bar = progress_bar("seeded");
+    let tick = ticker(&bar);
+    crate::seed::seed(&db, stories, votes, &tick).map_err(explain)?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    eprintln!("seeded {stories} stories and {votes} votes");
+    Ok(())
+}
+
+/// `anthology plans`: each path's URL, then its plan indented below it.
+pub fn run_plans(config: &Config) -> anyhow::Result<()> {
+    let db = open(config)?;
+    let mut conn = db.conn()?;
+    for (path, plan) in crate::stories::public_list_plans(&mut conn).map_err(explain)? {
+        println!("{path}");
+        for line in plan {
+            println!("    {line}");
+        }
+    }
     Ok(())
 }
 

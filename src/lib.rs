@@ -19,7 +19,8 @@
 //!   `migrations/<backend>/`; the server's own secrets: `server_keys`;
 //! - webhooks (endpoints, the outbox written with each story change, and
 //!   the dispatcher that sends it): `webhooks`;
-//! - configuration: [`config`]; the command line: [`cli`];
+//! - configuration: [`config`]; the command line: [`cli`], with a big
+//!   site to benchmark from `seed`;
 //! - the OpenAPI document and its committed copy: [`openapi`], with the
 //!   schema pieces wire types borrow in `schemas`.
 
@@ -45,6 +46,7 @@ mod routes;
 mod schema;
 mod schemas;
 mod scores;
+mod seed;
 pub mod server;
 mod server_keys;
 mod service;

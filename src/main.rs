@@ -31,6 +31,8 @@ fn main() -> ExitCode {
         Command::Keys(command) => anthology::cli::run_keys(&config, command),
         Command::Export { out } => anthology::cli::run_export(&config, out.as_deref()),
         Command::Import { file } => anthology::cli::run_import(&config, &file),
+        Command::Seed { stories, votes } => anthology::cli::run_seed(&config, stories, votes),
+        Command::Plans => anthology::cli::run_plans(&config),
         Command::Openapi => unreachable!("handled before configuration"),
     };
     match outcome {

@@ -122,6 +122,7 @@ diesel::table! {
     tags (id) {
         id -> BigInt,
         slug -> Text,
+        published_count -> BigInt,
     }
 }
 
@@ -157,6 +158,7 @@ diesel::table! {
         story_id -> BigInt,
         tag_id -> BigInt,
         position -> Integer,
+        published_at -> Nullable<Timestamp>,
     }
 }
 

@@ -23,6 +23,9 @@ use queries::{LinkRow, NewLink, TargetRow};
 pub const MAX_LINKS: usize = 50;
 /// How many candidates each similarity signal contributes before combining.
 const CANDIDATES: i64 = 50;
+/// How many of each shared tag's newest public stories are candidates: a
+/// walk of the tag's index, so a tag on half the site costs no more.
+const PER_TAG: i64 = 500;
 /// Shared words count a little less than shared tags, which editors chose.
 const WORDS_WEIGHT: f64 = 0.75;
 
@@ -253,7 +256,10 @@ fn distinctive_words(text: &str) -> String {
 /// shared tags, weighted by rarity (`ln(1 + stories / stories with the
 /// tag)`), and shared words of the title and excerpt, ranked by the
 /// full-text index and weighted [`WORDS_WEIGHT`]. Ties go to the more
-/// recent story.
+/// recent story. Candidates are recent, so that the cost does not grow with
+/// the site: the newest [`PER_TAG`] public stories of each shared tag, and
+/// the best matches among the newest stories that share words
+/// (`stories::best_public_matches`).
 fn suggestions(
     conn: &mut DbConnection,
     story_id: i64,
@@ -266,8 +272,8 @@ fn suggestions(
         .iter()
         .map(|(tag, with_tag)| (*tag, (1.0 + stories as f64 / (*with_tag).max(1) as f64).ln()))
         .collect();
-    // More tag candidates than needed: some may turn out not to be public.
-    let by_tags = queries::stories_sharing_tags(conn, story_id, &weights, 4 * CANDIDATES)?;
+    // More tag candidates than needed: some may be linked already.
+    let by_tags = queries::stories_sharing_tags(conn, story_id, &weights, PER_TAG, 4 * CANDIDATES as usize)?;
     // Relevance is lower-is-better; flip it so that both signals grow with similarity.
     let words = distinctive_words(&format!("{} {}", story.content.title, story.content.excerpt));
     let by_words: Vec<(i64, f64)> = if words.is_empty() {

@@ -1,12 +1,12 @@
 //! Every SQL statement about related links and suggestions.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::Double;
 
 use crate::db::{Content, DbConnection, Tx, now};
-use crate::schema::{related_links, stories, story_tags};
+use crate::schema::{related_links, stories, story_tags, tags};
 use crate::stories::{StoredStatus, public_at};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -95,43 +95,48 @@ pub fn delete(tx: &mut Tx<'_, Content>, story_id: i64, link_id: i64) -> QueryRes
 }
 
 /// Stories sharing tags with the story, scored by the sum of the shared
-/// tags' weights (rarer tags weigh more): the best `limit`, newest first
-/// among equals. Not filtered by status: that costs a visit to every story
-/// on a common tag, and [`public_targets`] filters the few kept.
+/// tags' weights (rarer tags weigh more), among the newest `per_tag` public
+/// stories of each tag (a walk of the tag's index, however many carry it):
+/// the best `limit`, newest first among equals.
 pub fn stories_sharing_tags(
     conn: &mut DbConnection,
     story_id: i64,
     tag_weights: &[(i64, f64)],
-    limit: i64,
+    per_tag: i64,
+    limit: usize,
 ) -> QueryResult<Vec<(i64, f64)>> {
-    if tag_weights.is_empty() {
-        return Ok(Vec::new());
+    let at = now();
+    let mut scores: HashMap<i64, f64> = HashMap::new();
+    for (tag, weight) in tag_weights {
+        let tagged: Vec<i64> = story_tags::table
+            .filter(story_tags::tag_id.eq(*tag))
+            .filter(story_tags::published_at.le(at))
+            .filter(story_tags::story_id.ne(story_id))
+            .order((story_tags::published_at.desc(), story_tags::story_id.desc()))
+            .select(story_tags::story_id)
+            .limit(per_tag)
+            .load(conn)?;
+        for id in tagged {
+            *scores.entry(id).or_default() += weight;
+        }
     }
-    // The weights are numbers we computed, written into the SQL as literals.
-    let cases: String = tag_weights.iter().map(|(tag, weight)| format!(" WHEN {tag} THEN {weight:.9}")).collect();
-    let score = format!("CAST(SUM(CASE story_tags.tag_id{cases} ELSE 0.0 END) AS DOUBLE PRECISION)");
-    story_tags::table
-        .filter(story_tags::tag_id.eq_any(tag_weights.iter().map(|(tag, _)| *tag).collect::<Vec<_>>()))
-        .filter(story_tags::story_id.ne(story_id))
-        .group_by(story_tags::story_id)
-        .select((story_tags::story_id, sql::<Double>(&score)))
-        .order((sql::<Double>(&score).desc(), story_tags::story_id.desc()))
-        .limit(limit)
-        .load(conn)
+    let mut scored: Vec<(i64, f64)> = scores.into_iter().collect();
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
+    scored.truncate(limit);
+    Ok(scored)
 }
 
-/// The story's tags with how many stories carry each, and how many stories
-/// there are: what rarity is measured against (both from indexes).
+/// The story's tags with how many published stories carry each (their
+/// counters), and how many stories there are at most (the highest id, which
+/// needs no count): what rarity is measured against.
 pub fn tag_frequencies(conn: &mut DbConnection, story_id: i64) -> QueryResult<(Vec<(i64, i64)>, i64)> {
-    let own_tags: Vec<i64> =
-        story_tags::table.filter(story_tags::story_id.eq(story_id)).select(story_tags::tag_id).load(conn)?;
     let frequencies = story_tags::table
-        .filter(story_tags::tag_id.eq_any(&own_tags))
-        .group_by(story_tags::tag_id)
-        .select((story_tags::tag_id, diesel::dsl::count(story_tags::story_id)))
+        .inner_join(tags::table)
+        .filter(story_tags::story_id.eq(story_id))
+        .select((tags::id, tags::published_count))
         .load(conn)?;
-    let stories: i64 = stories::table.count().get_result(conn)?;
-    Ok((frequencies, stories))
+    let stories: Option<i64> = stories::table.select(diesel::dsl::max(stories::id)).first(conn)?;
+    Ok((frequencies, stories.unwrap_or(0)))
 }
 
 /// The public stories among `ids`, as links show them.

@@ -7,7 +7,7 @@
 //! below. Other modules use only the surface re-exported here: finding and
 //! locking a story, the public rule, and search.
 
-mod content;
+pub(crate) mod content;
 pub(crate) mod dto;
 pub(crate) mod handlers;
 mod queries;
@@ -34,7 +34,7 @@ use dto::{
 };
 use queries::{Lifecycle, ListFilter, Order, StoryRow, Visibility};
 
-pub(crate) use queries::{ContentColumns, find, lock, public_at};
+pub(crate) use queries::{ContentColumns, REBUILD_TAG_INDEX, find, lock, public_at};
 pub(crate) use search::{Combine, best_public_matches};
 
 /// A story's state as stored: [`Status`] without `scheduled`, which is
@@ -129,9 +129,14 @@ pub enum ListCursor {
         title: String,
         id: i64,
     },
+    /// With the lowest id of the stories the search ranks: later pages
+    /// continue the same ranking. (Cursors from before the bound had none:
+    /// they rank every match.)
     Relevance {
         rank: f64,
         id: i64,
+        #[serde(default)]
+        floor: i64,
     },
     /// The stored rank, carried as its bits: JSON's decimal text need not
     /// read back as the same float, and the next page compares with it.
@@ -148,7 +153,7 @@ impl ListCursor {
         match order {
             Order::Published(direction) => ListCursor::Published { direction, published_at: row.published_at, id },
             Order::Title => ListCursor::Title { title: row.content.title.clone(), id },
-            Order::Relevance => ListCursor::Relevance { rank: rank.unwrap_or(f64::NEG_INFINITY), id },
+            Order::Relevance { floor } => ListCursor::Relevance { rank: rank.unwrap_or(f64::NEG_INFINITY), id, floor },
             Order::Rating => ListCursor::Rating { rank_bits: row.rating_rank.to_bits(), id },
         }
     }
@@ -157,7 +162,7 @@ impl ListCursor {
         match (self, order) {
             (ListCursor::Published { direction, .. }, Order::Published(wanted)) => *direction == wanted,
             (ListCursor::Title { .. }, Order::Title)
-            | (ListCursor::Relevance { .. }, Order::Relevance)
+            | (ListCursor::Relevance { .. }, Order::Relevance { .. })
             | (ListCursor::Rating { .. }, Order::Rating) => true,
             _ => false,
         }
@@ -294,6 +299,7 @@ pub fn create(tx: &mut Tx<'_, Content>, input: StoryInput, editor: &EditorRow) -
         let columns = columns_for(tx, &input, None, &editor.display_name)?;
         match tx.savepoint(|tx| queries::insert(tx, &columns, editor.id, now())) {
             Ok(row) => {
+                // A draft counts toward no tag: nothing to reindex.
                 queries::set_tags(tx, row.id, &tags)?;
                 return record(tx, row, RevisionChange::Created, editor);
             }
@@ -332,16 +338,32 @@ fn save_content(
     editor: &EditorRow,
 ) -> Result<Story, ApiError> {
     let columns = columns_for(tx, input, Some(current.id), &current.content.author_name)?;
-    let row = queries::update(tx, current.id, expected_version, Some(&columns), None).map_err(|err| match err {
-        ApiError::Conflict(_) => slug_taken(&columns.slug),
-        other => other,
+    let row = keeping_tag_index(tx, current.id, |tx| {
+        let row = queries::update(tx, current.id, expected_version, Some(&columns), None).map_err(|err| match err {
+            ApiError::Conflict(_) => slug_taken(&columns.slug),
+            other => other,
+        })?;
+        queries::set_tags(tx, row.id, &unique_tags(&input.tags))?;
+        Ok(row)
     })?;
-    queries::set_tags(tx, row.id, &unique_tags(&input.tags))?;
     let story = record(tx, row, change, editor)?;
     if story.status == Status::Published {
         announce(tx, EventType::StoryUpdated, &story)?;
     }
     Ok(story)
+}
+
+/// Runs `change` to story `id`, then brings the tag index and counters in
+/// step with it, in the same transaction (`queries::reindex_tags`).
+fn keeping_tag_index<T>(
+    tx: &mut Tx<'_, Content>,
+    id: i64,
+    change: impl FnOnce(&mut Tx<'_, Content>) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let before = queries::counted_tags(tx, id)?;
+    let changed = change(tx)?;
+    queries::reindex_tags(tx, id, &before)?;
+    Ok(changed)
 }
 
 /// Tells webhook endpoints of a change, in the change's transaction.
@@ -386,7 +408,7 @@ pub fn delete(tx: &mut Tx<'_, Content>, id: i64, expected_version: Option<i64>) 
     if expected_version.is_some_and(|v| v != story.version) {
         return Err(ApiError::PreconditionFailed);
     }
-    queries::delete(tx, id)?;
+    keeping_tag_index(tx, id, |tx| Ok(queries::delete(tx, id)?))?;
     announce(tx, EventType::StoryDeleted, &to_story(story, Vec::new(), now()))
 }
 
@@ -443,15 +465,18 @@ fn bounded_search(q: &str) -> Result<String, ApiError> {
     Ok(q.to_owned())
 }
 
-/// What a list costs the database. A search scores every story that
-/// matches; the orders walk an index, a ranking by rating too (the stored
-/// ranks) but, filtered, it may walk far, so it stays rationed. Editors'
+/// What a list costs the database. A search ranks up to a thousand
+/// matches; a ranking by rating walks the stored ranks but, filtered, may
+/// walk far; a filter (tag, locale, author) with `sort=title` sorts every
+/// story the filter keeps; the other lists walk an index. Editors'
 /// requests, authenticated and few, are not rationed.
 pub fn list_cost(params: &ListParams, audience: Audience) -> Cost {
     let searching = params.q.as_deref().is_some_and(|q| !q.trim().is_empty());
     let by_rating = matches!(params.sort, Some(SortParam::RatingDesc));
+    let filtered_by_title = matches!(params.sort, Some(SortParam::Title))
+        && (params.tag.is_some() || params.locale.is_some() || params.author.is_some());
     match audience {
-        Audience::Readers if searching || by_rating => Cost::High,
+        Audience::Readers if searching || by_rating || filtered_by_title => Cost::High,
         _ => Cost::Plain,
     }
 }
@@ -474,7 +499,13 @@ pub fn list_page(
         (Some(SortParam::PublishedAsc), _) => Order::Published(Direction::Asc),
         (Some(SortParam::Title), _) => Order::Title,
         (Some(SortParam::RatingDesc), _) => Order::Rating,
-        (None, Some(_)) => Order::Relevance,
+        (None, Some(q)) => Order::Relevance {
+            // Later pages rank the same stories as the first.
+            floor: match &page.after {
+                Some(ListCursor::Relevance { floor, .. }) => *floor,
+                _ => search::candidate_floor(conn, q, Combine::All)?,
+            },
+        },
     };
     if page.after.as_ref().is_some_and(|cursor| !cursor.continues(order)) {
         return Err(ApiError::BadRequest("cursor belongs to a list in another order".into()));
@@ -534,6 +565,82 @@ pub fn newest_public(conn: &mut DbConnection, tag: Option<ParamText>, limit: i64
         .collect())
 }
 
+/// How the database finds each public list, on this database: the query
+/// plan of every path a reader can take through `GET /v1/stories` (the
+/// ranking by rating aside), each named by an example of its URL. Built
+/// around the newest public story (its locale, author, title and time) and
+/// the tag most stories carry; empty when no story is public.
+pub fn public_list_plans(conn: &mut DbConnection) -> Result<Vec<(String, Vec<String>)>, ApiError> {
+    let at = now();
+    let newest = ListFilter {
+        visibility: Visibility::Public,
+        params: ListParams::default(),
+        q: None,
+        order: Order::Published(Direction::Desc),
+        after: None,
+        limit: 1,
+        bodies: false,
+        now: at,
+    };
+    let Some((story, _)) = queries::list(conn, &newest)?.into_iter().next() else { return Ok(Vec::new()) };
+    let tag = queries::commonest_tag(conn)?.unwrap_or_default();
+    let word = search::words(&story.content.title).last().unwrap_or("story").to_owned();
+    let by_time =
+        Some(ListCursor::Published { direction: Direction::Desc, published_at: story.published_at, id: story.id });
+    let by_title = Some(ListCursor::Title { title: story.content.title.clone(), id: story.id });
+    let params = ListParams::default;
+    let tagged = || ListParams { tag: Some(tag.clone().into()), ..params() };
+    let desc = Order::Published(Direction::Desc);
+    let paths = [
+        ("/v1/stories".to_owned(), params(), desc, None, None),
+        ("/v1/stories?sort=published_at".to_owned(), params(), Order::Published(Direction::Asc), None, None),
+        ("/v1/stories?cursor=(a later page)".to_owned(), params(), desc, by_time.clone(), None),
+        (format!("/v1/stories?tag={tag}"), tagged(), desc, None, None),
+        (format!("/v1/stories?tag={tag}&cursor=(a later page)"), tagged(), desc, by_time, None),
+        (format!("/v1/stories?tag={tag}&sort=published_at"), tagged(), Order::Published(Direction::Asc), None, None),
+        (
+            format!("/v1/stories?locale={}", story.content.locale),
+            ListParams { locale: Some(story.content.locale.clone().into()), ..params() },
+            desc,
+            None,
+            None,
+        ),
+        (
+            format!("/v1/stories?author={}", story.content.author_name),
+            ListParams { author: Some(story.content.author_name.clone().into()), ..params() },
+            desc,
+            None,
+            None,
+        ),
+        (
+            "/v1/stories?published_after=(a month before)".to_owned(),
+            ListParams {
+                published_after: story.published_at.map(|t| (t - chrono::Duration::days(30)).and_utc()),
+                ..params()
+            },
+            desc,
+            None,
+            None,
+        ),
+        ("/v1/stories?sort=title".to_owned(), params(), Order::Title, None, None),
+        ("/v1/stories?sort=title&cursor=(a later page)".to_owned(), params(), Order::Title, by_title, None),
+        (
+            format!("/v1/stories?q={word}"),
+            params(),
+            Order::Relevance { floor: search::candidate_floor(conn, &word, Combine::All)? },
+            None,
+            Some(word.clone()),
+        ),
+    ];
+    let mut plans = Vec::with_capacity(paths.len());
+    for (name, params, order, after, q) in paths {
+        let filter =
+            ListFilter { visibility: Visibility::Public, params, q, order, after, limit: 21, bodies: false, now: at };
+        plans.push((name, queries::plan(conn, &filter)?));
+    }
+    Ok(plans)
+}
+
 /// A public story as a sitemap lists it.
 pub struct SitemapEntry {
     pub id: i64,
@@ -568,8 +675,8 @@ pub fn highest_id(conn: &mut DbConnection) -> Result<i64, ApiError> {
     Ok(queries::highest_id(conn)?.unwrap_or(0))
 }
 
-/// What the tags list costs: it counts the tags of every public story.
-pub const TAGS_COST: Cost = Cost::High;
+/// What the tags list costs: a walk of the tags, each with its counter.
+pub const TAGS_COST: Cost = Cost::Plain;
 
 /// Tags in use by public stories, with how many carry each, in slug order.
 pub fn tags_page(conn: &mut DbConnection, page: PageRequest<String>) -> Result<TagList, ApiError> {
@@ -641,7 +748,7 @@ pub fn transition(
         }
     };
     let was_public = is_public(current.status, current.published_at, now());
-    let row = queries::update(tx, id, expected_version, None, Some(&lifecycle))?;
+    let row = keeping_tag_index(tx, id, |tx| queries::update(tx, id, expected_version, None, Some(&lifecycle)))?;
     let story = record(tx, row, change, editor)?;
     // Scheduled stories' `story.published` comes when their time does (the
     // webhooks dispatcher looks for them).

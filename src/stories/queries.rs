@@ -1,13 +1,15 @@
 //! Every SQL statement about stories, their tags and their revisions.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDateTime;
 use diesel::dsl::{And, Eq, Gt, LtEq, SqlTypeOf, case_when};
 
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_dsl::methods::LoadQuery;
 use diesel::result::Error as DieselError;
-use diesel::sql_types::{Bool, Double, Nullable};
+use diesel::sql_types::{Bool, Double, Integer, Nullable, Text};
 
 use super::dto::ListParams;
 use super::search::{self, Combine};
@@ -217,6 +219,60 @@ pub fn set_tags(tx: &mut Tx<'_, Content>, story_id: i64, tag_slugs: &[String]) -
     Ok(())
 }
 
+/// The tags story `story_id` counts toward in `tags.published_count`: its
+/// tags while it is published (or scheduled).
+pub fn counted_tags(conn: &mut DbConnection, story_id: i64) -> QueryResult<Vec<i64>> {
+    story_tags::table
+        .filter(story_tags::story_id.eq(story_id))
+        .filter(story_tags::published_at.is_not_null())
+        .select(story_tags::tag_id)
+        .load(conn)
+}
+
+/// After a change to story `story_id` (its tags, its lifecycle, its
+/// deletion): its tag rows take its publication time while it is published,
+/// and the counters move from the tags it counted toward `before` (what
+/// [`counted_tags`] said before the change) to those it counts toward now.
+/// One tag at a time in id order, so that concurrent writers on PostgreSQL
+/// lock tag rows in the same order and cannot deadlock.
+pub fn reindex_tags(tx: &mut Tx<'_, Content>, story_id: i64, before: &[i64]) -> QueryResult<()> {
+    let conn: &mut DbConnection = tx;
+    let published_at: Option<NaiveDateTime> = stories::table
+        .find(story_id)
+        .filter(stories::status.eq(StoredStatus::Published.as_str()))
+        .select(stories::published_at)
+        .first(conn)
+        .optional()?
+        .flatten();
+    diesel::update(story_tags::table.filter(story_tags::story_id.eq(story_id)))
+        .set(story_tags::published_at.eq(published_at))
+        .execute(conn)?;
+    let mut moves: BTreeMap<i64, i64> = BTreeMap::new();
+    for tag in before {
+        *moves.entry(*tag).or_default() -= 1;
+    }
+    for tag in counted_tags(conn, story_id)? {
+        *moves.entry(tag).or_default() += 1;
+    }
+    for (tag, by) in moves.into_iter().filter(|(_, by)| *by != 0) {
+        diesel::update(tags::table.find(tag))
+            .set(tags::published_count.eq(tags::published_count + by))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Set-based SQL, the same on both backends, that recomputes the tag index
+/// and counters of every story from `stories` and `story_tags`: for rows
+/// loaded in bulk (an import, the seed), where per-story upkeep would cost
+/// a statement per row. The migration that added them backfills alike.
+pub const REBUILD_TAG_INDEX: [&str; 2] = [
+    "UPDATE story_tags SET published_at = (SELECT stories.published_at FROM stories \
+     WHERE stories.id = story_tags.story_id AND stories.status = 'published')",
+    "UPDATE tags SET published_count = (SELECT COUNT(*) FROM story_tags \
+     WHERE story_tags.tag_id = tags.id AND story_tags.published_at IS NOT NULL)",
+];
+
 fn tag_id(tx: &mut Tx<'_, Content>, slug: &str) -> QueryResult<i64> {
     if let Some(id) = tags::table.filter(tags::slug.eq(slug)).select(tags::id).first(&mut **tx).optional()? {
         return Ok(id);
@@ -311,8 +367,11 @@ pub enum Visibility {
 pub enum Order {
     Published(Direction),
     Title,
-    /// Best match first; only with a search query.
-    Relevance,
+    /// Best match first among the matches from story `floor` on (the
+    /// newest [`search::CANDIDATES`]); only with a search query.
+    Relevance {
+        floor: i64,
+    },
     /// Highest Bayesian rating score first: the stored rank (`scores::Prior::rank`).
     Rating,
 }
@@ -340,6 +399,18 @@ pub struct ListFilter {
 macro_rules! with_list_filters {
     ($query:expr, $filter:expr) => {{
         let filter: &ListFilter = $filter;
+        let mut query = with_list_filters!(@except_tag $query, filter);
+        if let Some(tag) = &filter.params.tag {
+            let tagged = story_tags::table
+                .inner_join(tags::table)
+                .filter(tags::slug.eq(tag.to_string()))
+                .select(story_tags::story_id);
+            query = query.filter(stories::id.eq_any(tagged));
+        }
+        query
+    }};
+    (@except_tag $query:expr, $filter:expr) => {{
+        let filter: &ListFilter = $filter;
         let now = filter.now;
         let mut query = match filter.visibility {
             Visibility::Public | Visibility::Editor(Some(Status::Published)) => $query.filter(public_at(now)),
@@ -351,13 +422,6 @@ macro_rules! with_list_filters {
             Visibility::Editor(None) => $query,
         };
         let params = &filter.params;
-        if let Some(tag) = &params.tag {
-            let tagged = story_tags::table
-                .inner_join(tags::table)
-                .filter(tags::slug.eq(tag.to_string()))
-                .select(story_tags::story_id);
-            query = query.filter(stories::id.eq_any(tagged));
-        }
         if let Some(locale) = &params.locale {
             query = query.filter(stories::locale.eq(locale.to_string()));
         }
@@ -374,6 +438,46 @@ macro_rules! with_list_filters {
     }};
 }
 
+/// A [`StoryRow`]'s columns, the bodies only when `$bodies` (a bool): a
+/// bound flag rather than two queries, so one cached statement serves both
+/// (and neither backend reads a body the CASE does not take). What every
+/// list selects, whichever table it walks.
+macro_rules! story_columns {
+    ($bodies:expr) => {{
+        let bodies = $bodies.into_sql::<Bool>();
+        let content = (
+            stories::slug,
+            stories::title,
+            stories::subtitle,
+            stories::excerpt,
+            stories::excerpt_is_custom,
+            case_when(bodies, stories::body).otherwise(""),
+            case_when(bodies, stories::body_html).otherwise(""),
+            stories::locale,
+            stories::author_name,
+            stories::cover_image_url,
+            stories::cover_image_alt,
+            stories::seo_meta_title,
+            stories::seo_meta_description,
+            stories::seo_canonical_url,
+            stories::word_count,
+            stories::reading_time_minutes,
+        );
+        (
+            stories::id,
+            content,
+            stories::status,
+            stories::published_at,
+            stories::version,
+            stories::created_at,
+            stories::updated_at,
+            stories::rating_count,
+            stories::rating_sum,
+            stories::rating_rank,
+        )
+    }};
+}
+
 /// A story list: rows (their columns, as [`list`] selects them), each with
 /// its relevance (NULL unless searching).
 type ListQuery = stories::BoxedQuery<
@@ -382,44 +486,154 @@ type ListQuery = stories::BoxedQuery<
     (SqlTypeOf<<StoryRow as Selectable<MultiBackend>>::SelectExpression>, Nullable<Double>),
 >;
 
+/// What a list does with its query: load the page ([`Load`]), or ask the
+/// planner how it would ([`Plan`]), so that what is planned is what runs.
+pub trait Run {
+    type Out: Default;
+    fn run<Q: FinishedList>(conn: &mut DbConnection, query: Q) -> QueryResult<Self::Out>;
+}
+
+/// A story of a list, with its relevance when searching.
+pub type ListRow = (StoryRow, Option<f64>);
+
+/// A list's finished query, whichever table it starts from.
+pub trait FinishedList:
+    QueryFragment<MultiBackend> + RunQueryDsl<DbConnection> + LoadQuery<'static, DbConnection, ListRow>
+{
+}
+
+impl<Q> FinishedList for Q where
+    Q: QueryFragment<MultiBackend> + RunQueryDsl<DbConnection> + LoadQuery<'static, DbConnection, ListRow>
+{
+}
+
+pub struct Load;
+
+impl Run for Load {
+    type Out = Vec<ListRow>;
+
+    fn run<Q: FinishedList>(conn: &mut DbConnection, query: Q) -> QueryResult<Vec<ListRow>> {
+        query.load(conn)
+    }
+}
+
+/// A query plan as lines, indented by depth: SQLite's `EXPLAIN QUERY PLAN`
+/// details, or PostgreSQL's plan nodes (type, direction, index, table).
+pub struct Plan;
+
+impl Run for Plan {
+    type Out = Vec<String>;
+
+    fn run<Q: FinishedList>(conn: &mut DbConnection, query: Q) -> QueryResult<Vec<String>> {
+        match conn {
+            DbConnection::Sqlite(_) => {
+                let rows: Vec<(i32, i32, i32, String)> =
+                    Explain::<_, (Integer, Integer, Integer, Text)>::new("EXPLAIN QUERY PLAN ", query).load(conn)?;
+                let mut depths: HashMap<i32, usize> = HashMap::new();
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, parent, _, detail)| {
+                        let depth = depths.get(&parent).map_or(0, |d| d + 1);
+                        depths.insert(id, depth);
+                        format!("{}{detail}", "  ".repeat(depth))
+                    })
+                    .collect())
+            }
+            DbConnection::Pg(_) => {
+                let json: String = Explain::<_, Text>::new("EXPLAIN (FORMAT JSON) ", query).get_result(conn)?;
+                let plan: serde_json::Value =
+                    serde_json::from_str(&json).map_err(|e| DieselError::DeserializationError(Box::new(e)))?;
+                let mut lines = Vec::new();
+                pg_plan_lines(&plan[0]["Plan"], 0, &mut lines);
+                Ok(lines)
+            }
+        }
+    }
+}
+
+fn pg_plan_lines(node: &serde_json::Value, depth: usize, lines: &mut Vec<String>) {
+    let field = |name: &str| node.get(name).and_then(serde_json::Value::as_str);
+    let mut line = format!("{}{}", "  ".repeat(depth), field("Node Type").unwrap_or("?"));
+    if field("Scan Direction") == Some("Backward") {
+        line.push_str(" Backward");
+    }
+    if let Some(index) = field("Index Name") {
+        line.push_str(&format!(" using {index}"));
+    }
+    if let Some(table) = field("Relation Name") {
+        line.push_str(&format!(" on {table}"));
+    }
+    lines.push(line);
+    for child in node.get("Plans").and_then(serde_json::Value::as_array).into_iter().flatten() {
+        pg_plan_lines(child, depth + 1, lines);
+    }
+}
+
+/// `EXPLAIN` before a query, its binds kept, read as rows of `ST`.
+struct Explain<Q, ST> {
+    prefix: &'static str,
+    query: Q,
+    row: std::marker::PhantomData<ST>,
+}
+
+impl<Q, ST> Explain<Q, ST> {
+    fn new(prefix: &'static str, query: Q) -> Self {
+        Explain { prefix, query, row: std::marker::PhantomData }
+    }
+}
+
+impl<Q, ST> QueryId for Explain<Q, ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q, ST> Query for Explain<Q, ST> {
+    type SqlType = ST;
+}
+
+impl<Q: QueryFragment<MultiBackend>, ST> QueryFragment<MultiBackend> for Explain<Q, ST> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.unsafe_to_cache_prepared();
+        out.push_sql(self.prefix);
+        self.query.walk_ast(out.reborrow())
+    }
+}
+
+impl<Q, ST> RunQueryDsl<DbConnection> for Explain<Q, ST> {}
+
 /// One page of stories (fetch `limit + 1` to learn whether more follow),
 /// each with its relevance score when searching.
-pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(StoryRow, Option<f64>)>> {
-    if let (Order::Relevance, Some(q), true) = (filter.order, &filter.q, matches!(conn, DbConnection::Sqlite(_))) {
-        return list_by_fts5_rank(conn, filter, q);
+pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<ListRow>> {
+    list_with::<Load>(conn, filter)
+}
+
+/// How the database would find the page [`list`] finds.
+pub fn plan(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<String>> {
+    list_with::<Plan>(conn, filter)
+}
+
+fn list_with<R: Run>(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<R::Out> {
+    if let (Order::Relevance { floor }, Some(q), true) =
+        (filter.order, &filter.q, matches!(conn, DbConnection::Sqlite(_)))
+    {
+        return list_by_fts5_rank::<R>(conn, filter, q, floor);
+    }
+    let public = matches!(filter.visibility, Visibility::Public | Visibility::Editor(Some(Status::Published)));
+    if let (Order::Published(direction), Some(tag), None, true) = (filter.order, &filter.params.tag, &filter.q, public)
+    {
+        let tag_id = tags::table.filter(tags::slug.eq(tag.to_string())).select(tags::id).first(conn).optional()?;
+        return match tag_id {
+            Some(tag_id) => list_in_tag::<R>(conn, filter, tag_id, direction),
+            None => Ok(R::Out::default()),
+        };
     }
     // PostgreSQL ranks each matching row on its own (`ts_rank` of its
     // `search_vector`); the GIN index finds the matches.
     let score = match &filter.q {
-        Some(q) if filter.order == Order::Relevance => Some(search::pg_score(q, Combine::All)),
+        Some(q) if matches!(filter.order, Order::Relevance { .. }) => Some(search::pg_score(q, Combine::All)),
         _ => None,
     };
-    // A StoryRow's columns, the bodies only when wanted: a bound flag rather
-    // than two queries, so one cached statement serves both (and neither
-    // backend reads a body the CASE does not take).
-    let bodies = filter.bodies.into_sql::<Bool>();
-    let columns = {
-        use stories::*;
-        let content = (
-            slug,
-            title,
-            subtitle,
-            excerpt,
-            excerpt_is_custom,
-            case_when(bodies, body).otherwise(""),
-            case_when(bodies, body_html).otherwise(""),
-            locale,
-            author_name,
-            cover_image_url,
-            cover_image_alt,
-            seo_meta_title,
-            seo_meta_description,
-            seo_canonical_url,
-            word_count,
-            reading_time_minutes,
-        );
-        (id, content, status, published_at, version, created_at, updated_at, rating_count, rating_sum, rating_rank)
-    };
+    let columns = story_columns!(filter.bodies);
     // Without a score, a bound NULL: literal SQL would keep the statement
     // out of diesel's cache.
     let query: ListQuery = match &score {
@@ -435,9 +649,10 @@ pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(St
     let cursor = filter.after.as_ref();
     query = match filter.order {
         // `list_page` orders by relevance only with a search, which has a score here.
-        Order::Relevance => match score {
+        Order::Relevance { floor } => match score {
             Some(score) => {
-                if let Some(ListCursor::Relevance { rank, id }) = cursor {
+                query = query.filter(stories::id.ge(floor));
+                if let Some(ListCursor::Relevance { rank, id, .. }) = cursor {
                     query = query.filter(score.clone().gt(*rank).or(score.clone().eq(*rank).and(stories::id.gt(*id))));
                 }
                 query.order((score.asc(), stories::id.asc()))
@@ -476,7 +691,7 @@ pub fn list(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<(St
             query.order((stories::title.asc(), stories::id.asc()))
         }
     };
-    query.limit(filter.limit).load(conn)
+    R::run(conn, query.limit(filter.limit))
 }
 
 type Condition = Box<dyn BoxableExpression<stories::table, MultiBackend, SqlType = Nullable<Bool>>>;
@@ -520,26 +735,65 @@ fn in_publication_order(
     }
 }
 
+/// A public list of one tag in publication order: a walk of the tag's
+/// `(tag_id, published_at, story_id)` index, whose copy of the publication
+/// time is both the public rule (`<= now`) and the order, each row then
+/// finding its story by primary key. The other filters (locale, author)
+/// are checked on the rows walked: the rarer they are within the tag, the
+/// longer the walk.
+fn list_in_tag<R: Run>(
+    conn: &mut DbConnection,
+    filter: &ListFilter,
+    tag_id: i64,
+    direction: Direction,
+) -> QueryResult<R::Out> {
+    use story_tags::{published_at as at, story_id as id};
+    let mut query = with_list_filters!(
+        @except_tag
+        story_tags::table
+            .inner_join(stories::table)
+            .filter(story_tags::tag_id.eq(tag_id))
+            .filter(at.le(filter.now))
+            .select((story_columns!(filter.bodies), None::<f64>.into_sql::<Nullable<Double>>()))
+            .into_boxed(),
+        filter
+    );
+    // The publication window on the index's copy as well, so that it bounds the walk.
+    if let Some(after) = filter.params.published_after {
+        query = query.filter(at.gt(after.naive_utc()));
+    }
+    if let Some(before) = filter.params.published_before {
+        query = query.filter(at.lt(before.naive_utc()));
+    }
+    let desc = direction == Direction::Desc;
+    if let Some(ListCursor::Published { published_at: Some(last_at), id: last, .. }) = &filter.after {
+        query = if desc {
+            query.filter(at.le(*last_at)).filter(at.lt(*last_at).or(id.lt(*last).nullable()))
+        } else {
+            query.filter(at.ge(*last_at)).filter(at.gt(*last_at).or(id.gt(*last).nullable()))
+        };
+    }
+    let query = if desc { query.order((at.desc(), id.desc())) } else { query.order((at.asc(), id.asc())) };
+    R::run(conn, query.limit(filter.limit))
+}
+
 /// Search results by relevance on SQLite: joining the FTS5 table lets it
 /// drive the query and compute bm25 once per match (a per-row subquery
 /// would run the whole search again for every row).
-fn list_by_fts5_rank(
-    conn: &mut DbConnection,
-    filter: &ListFilter,
-    q: &str,
-) -> QueryResult<Vec<(StoryRow, Option<f64>)>> {
+fn list_by_fts5_rank<R: Run>(conn: &mut DbConnection, filter: &ListFilter, q: &str, floor: i64) -> QueryResult<R::Out> {
     let mut query = with_list_filters!(
         stories::table
             .inner_join(stories_fts::table.on(stories_fts::rowid.eq(stories::id)))
             .filter(search::fts5_match(q, Combine::All))
-            .select((StoryRow::as_select(), stories_fts::rank.nullable()))
+            .filter(stories_fts::rowid.ge(floor))
+            .select((story_columns!(filter.bodies), stories_fts::rank.nullable()))
             .into_boxed(),
         filter
     );
-    if let Some(ListCursor::Relevance { rank, id }) = &filter.after {
+    if let Some(ListCursor::Relevance { rank, id, .. }) = &filter.after {
         query = query.filter(stories_fts::rank.gt(*rank).or(stories_fts::rank.eq(*rank).and(stories::id.gt(*id))));
     }
-    query.order((stories_fts::rank.asc(), stories::id.asc())).limit(filter.limit).load(conn)
+    R::run(conn, query.order((stories_fts::rank.asc(), stories::id.asc())).limit(filter.limit))
 }
 
 // ---- sitemaps ---------------------------------------------------------------
@@ -576,24 +830,35 @@ pub fn highest_id(conn: &mut DbConnection) -> QueryResult<Option<i64>> {
 
 // ---- tags --------------------------------------------------------------------
 
-/// Tags used by public stories, with how many use each, in slug order after `after`.
+/// The tag the most published stories carry, if any.
+pub fn commonest_tag(conn: &mut DbConnection) -> QueryResult<Option<String>> {
+    tags::table.order(tags::published_count.desc()).select(tags::slug).first(conn).optional()
+}
+
+/// Tags used by public stories, with how many use each, in slug order after
+/// `after`: each tag's counter of published stories, less those of them
+/// still scheduled (the future end of the tag's index), so nothing counts
+/// every story and a scheduled story counts from its time on, with no write.
 pub fn public_tag_counts(
     conn: &mut DbConnection,
     now: NaiveDateTime,
     after: Option<&str>,
     limit: i64,
 ) -> QueryResult<Vec<(String, i64)>> {
-    let mut query = story_tags::table
-        .inner_join(tags::table)
-        .inner_join(stories::table)
-        .filter(public_at(now))
-        .group_by(tags::slug)
-        .select((tags::slug, diesel::dsl::count(story_tags::story_id)))
+    let scheduled = story_tags::table
+        .filter(story_tags::tag_id.eq(tags::id))
+        .filter(story_tags::published_at.gt(now))
+        .count()
+        .single_value();
+    let mut query = tags::table
+        .filter(tags::published_count.nullable().gt(scheduled))
+        .select((tags::slug, tags::published_count, scheduled))
         .order(tags::slug.asc())
         .limit(limit)
         .into_boxed();
     if let Some(after) = after {
         query = query.filter(tags::slug.gt(after.to_owned()));
     }
-    query.load(conn)
+    let rows: Vec<(String, i64, Option<i64>)> = query.load(conn)?;
+    Ok(rows.into_iter().map(|(slug, published, scheduled)| (slug, published - scheduled.unwrap_or(0))).collect())
 }

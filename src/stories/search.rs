@@ -45,8 +45,41 @@ pub fn fts5_match(q: &str, combine: Combine) -> WithText<Bool> {
     sql::<Bool>("stories_fts MATCH ").bind::<Text, _>(fts5_query(q, combine)).sql("")
 }
 
+/// How many of the newest stories matching a search are ranked. Ranking is
+/// per match (bm25, `ts_rank`), so a common word would rank a fifth of a
+/// big site on every request; instead the newest this many matches are
+/// ranked, best first. Both indexes find them without ranking: FTS5 walks
+/// its doclists in rowid order, PostgreSQL the primary key (or the GIN
+/// index when the words are rare).
+pub const CANDIDATES: i64 = 1_000;
+
+/// The lowest story id among the newest [`CANDIDATES`] stories that match
+/// `q` (of any status): a bounded search ranks the matches from there on.
+/// 0 when fewer match, so all are ranked.
+pub fn candidate_floor(conn: &mut DbConnection, q: &str, combine: Combine) -> QueryResult<i64> {
+    let floor = match conn {
+        DbConnection::Sqlite(_) => stories_fts::table
+            .filter(fts5_match(q, combine))
+            .select(stories_fts::rowid)
+            .order(stories_fts::rowid.desc())
+            .offset(CANDIDATES - 1)
+            .first(conn),
+        DbConnection::Pg(_) => {
+            let matching = matches(conn, q, combine);
+            stories::table
+                .filter(matching)
+                .select(stories::id)
+                .order(stories::id.desc())
+                .offset(CANDIDATES - 1)
+                .first(conn)
+        }
+    };
+    Ok(floor.optional()?.unwrap_or(0))
+}
+
 /// The ids of the `limit` public stories (other than `except`) most relevant
-/// to `q`, best first, with their relevance (lower is better).
+/// to `q` among the newest [`CANDIDATES`] matches, best first, with their
+/// relevance (lower is better).
 pub fn best_public_matches(
     conn: &mut DbConnection,
     q: &str,
@@ -55,10 +88,12 @@ pub fn best_public_matches(
     limit: i64,
 ) -> QueryResult<Vec<(i64, f64)>> {
     let at = crate::db::now();
+    let floor = candidate_floor(conn, q, combine)?;
     match conn {
         DbConnection::Sqlite(_) => stories::table
             .inner_join(stories_fts::table.on(stories_fts::rowid.eq(stories::id)))
             .filter(fts5_match(q, combine))
+            .filter(stories_fts::rowid.ge(floor))
             .filter(stories::id.ne(except))
             .filter(public_at(at))
             .select((stories::id, stories_fts::rank))
@@ -69,6 +104,7 @@ pub fn best_public_matches(
             let score = pg_score(q, combine);
             let rows: Vec<(i64, Option<f64>)> = stories::table
                 .filter(matches(conn, q, combine))
+                .filter(stories::id.ge(floor))
                 .filter(stories::id.ne(except))
                 .filter(public_at(at))
                 .select((stories::id, score.clone()))

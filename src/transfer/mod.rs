@@ -8,12 +8,14 @@
 //! line with the number of rows, so a file cut short is told from a whole
 //! one. Export reads one consistent snapshot in batches by primary key, in
 //! constant memory; import loads an empty database in one transaction, so a
-//! failure leaves it empty. Counters that only throttle (failed logins,
+//! failure leaves it empty. The tag index and counters (`story_tags.published_at`,
+//! `tags.published_count`) are derived: not exported, recomputed after
+//! loading. Counters that only throttle (failed logins,
 //! vote allowances) are not carried over, nor is the webhook outbox (events,
 //! deliveries, attempts): endpoints and their secrets are. Stories' rating
 //! ranks are derived: the import recomputes them under the prior it loaded.
 
-mod rows;
+pub(crate) mod rows;
 
 use std::io::{BufRead, Write};
 
@@ -182,6 +184,12 @@ pub fn import(db: &Db, input: &mut dyn BufRead, progress: Progress) -> Result<u6
         set_identity(tx, "BY DEFAULT")?;
         let rows = load(tx, input, progress)?;
         crate::ratings::rank_all(tx)?;
+        for statement in crate::stories::REBUILD_TAG_INDEX {
+            diesel::sql_query(statement).execute(&mut **tx)?;
+        }
+        // Statistics for the query planners (SQLite keeps none unless asked):
+        // without them a big site's `sort=title` sorts instead of walking its index.
+        tx.batch_execute("ANALYZE")?;
         set_identity(tx, "ALWAYS")?;
         Ok(rows)
     })
@@ -201,7 +209,7 @@ fn refuse_unless_empty(tx: &mut Tx<'_, Content>) -> Result<(), ApiError> {
 /// On PostgreSQL, lets the identity columns take the file's ids (`BY
 /// DEFAULT`), then (`ALWAYS`) restores them and moves each sequence past the
 /// highest id, so the next row gets a fresh one. SQLite needs neither.
-fn set_identity(tx: &mut Tx<'_, Content>, how: &str) -> Result<(), ApiError> {
+pub(crate) fn set_identity(tx: &mut Tx<'_, Content>, how: &str) -> Result<(), ApiError> {
     let DbConnection::Pg(pg) = &mut **tx else { return Ok(()) };
     for table in IDENTITY_TABLES {
         pg.batch_execute(&format!("ALTER TABLE {table} ALTER COLUMN id SET GENERATED {how}"))?;

@@ -42,6 +42,9 @@ pub struct ServerKey {
 pub struct Tag {
     pub id: i64,
     pub slug: String,
+    /// Derived: not exported, recomputed once the import has loaded every row.
+    #[serde(skip_serializing, default)]
+    pub published_count: i64,
 }
 
 #[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
@@ -74,6 +77,9 @@ pub struct StoryTag {
     pub story_id: i64,
     pub tag_id: i64,
     pub position: i32,
+    /// Derived: not exported, recomputed once the import has loaded every row.
+    #[serde(skip_serializing, default)]
+    pub published_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]

@@ -11,6 +11,7 @@ mod feeds;
 mod live_votes;
 mod metrics;
 mod openapi;
+mod plans;
 mod preview;
 mod ratings;
 mod related;

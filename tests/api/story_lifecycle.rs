@@ -10,6 +10,7 @@ crate::on_both_backends!(
     a_scheduled_story_turns_public_by_itself,
     deleting_removes_the_story_and_its_revisions,
     publish_takes_an_optional_body_and_honours_if_match,
+    a_tag_list_and_count_follow_the_story,
 );
 
 /// What an anonymous reader gets for a story by id, by slug, and in the list.
@@ -76,6 +77,58 @@ async fn a_scheduled_story_turns_public_by_itself(backend: Backend) {
     assert_eq!(read["status"], "published");
     let published_at: chrono::DateTime<chrono::Utc> = read["published_at"].as_str().unwrap().parse().unwrap();
     assert_eq!(published_at, at.parse::<chrono::DateTime<chrono::Utc>>().unwrap());
+}
+
+/// `/v1/tags`, and how many stories `?tag=kin` lists.
+async fn tag_view(app: &TestApp) -> (Value, usize) {
+    let tags = app.anon().get("/v1/tags").await.ok(200)["data"].clone();
+    let listed = app.anon().get("/v1/stories?tag=kin").await.ok(200)["data"].as_array().unwrap().len();
+    (tags, listed)
+}
+
+/// The tag index and counters are kept by every write (publish, retag,
+/// archive, unpublish, delete), and a scheduled story joins its tag's list
+/// and count when its time comes, with no write.
+async fn a_tag_list_and_count_follow_the_story(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("ANTHOLOGY_CACHE_TTL_MS", "0")]).await;
+    let editor = app.editor().await;
+    let kin = |count: i64| json!([{"slug": "kin", "count": count}]);
+    let story = editor.create_story(json!({"title": "Kin", "tags": ["kin"]})).await;
+    let id = &story["id"];
+    assert_eq!(tag_view(&app).await, (json!([]), 0));
+    editor.publish(id, None).await;
+    assert_eq!(tag_view(&app).await, (kin(1), 1));
+
+    let retag = |tags: Value, version: &'static str| {
+        let path = format!("/v1/stories/{id}");
+        let body = serde_json::to_vec(&json!({ "tags": tags })).unwrap();
+        let editor = &editor;
+        async move {
+            let patch = crate::common::Body::Raw("application/merge-patch+json", body);
+            editor.send(Method::PATCH, &path, patch, &[("If-Match", version)]).await.ok(200);
+        }
+    };
+    retag(json!(["other"]), "\"v2\"").await;
+    assert_eq!(tag_view(&app).await, (json!([{"slug": "other", "count": 1}]), 0));
+    retag(json!(["kin", "other"]), "\"v3\"").await;
+    assert_eq!(tag_view(&app).await.1, 1);
+
+    editor.post(&format!("/v1/stories/{id}/archive"), json!({})).await.ok(200);
+    assert_eq!(tag_view(&app).await, (json!([]), 0));
+    editor.publish(id, None).await;
+    editor.post(&format!("/v1/stories/{id}/unpublish"), json!({})).await.ok(200);
+    assert_eq!(tag_view(&app).await, (json!([]), 0));
+
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    editor.publish(id, Some(&at)).await;
+    let other = editor.create_story(json!({"title": "Kin too", "tags": ["kin"]})).await;
+    editor.publish(&other["id"], None).await;
+    assert_eq!(tag_view(&app).await, (json!([{"slug": "kin", "count": 1}]), 1));
+    tokio_sleep(std::time::Duration::from_millis(2300)).await;
+    assert_eq!(tag_view(&app).await, (json!([{"slug": "kin", "count": 2}, {"slug": "other", "count": 1}]), 2));
+
+    assert_eq!(editor.delete(&format!("/v1/stories/{id}")).await.status.as_u16(), 204);
+    assert_eq!(tag_view(&app).await, (kin(1), 1));
 }
 
 async fn tokio_sleep(duration: std::time::Duration) {
