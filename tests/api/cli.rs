@@ -307,12 +307,23 @@ fn the_server_shuts_down_gracefully_on_sigterm() {
     // The log line is JSON: {"fields":{"addr":"127.0.0.1:PORT","message":"listening"},…}
     let log: serde_json::Value = serde_json::from_str(&listening).unwrap();
     let addr = log["fields"]["addr"].as_str().unwrap().to_owned();
-    // Wait until it answers, so the signal finds the server running.
-    let answered = (0..100).any(|_| {
+    // Wait until it answers a request, not merely accepts a connection (the
+    // socket listens before the server runs): then its signal handling is
+    // installed, and the signal finds the server running.
+    let answers = || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&addr).ok()?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(2))).ok()?;
+        stream.write_all(b"GET /health HTTP/1.0\r\n\r\n").ok()?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).ok()?;
+        (answer.split_whitespace().nth(1) == Some("200")).then_some(())
+    };
+    let answered = (0..200).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(50));
-        std::net::TcpStream::connect(&addr).is_ok()
+        answers().is_some()
     });
-    assert!(answered, "nothing listens on {addr}");
+    assert!(answered, "nothing answers on {addr}");
     std::thread::sleep(std::time::Duration::from_millis(200));
     let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
