@@ -24,6 +24,10 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 /// millisecond, a search tens of them, a login about fifty.
 const LATENCY_BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
 
+/// How often histogram samples are folded into their buckets: the
+/// exporter's own default when it runs the upkeep itself.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
 /// The recorder is process-wide (the `metrics` facade allows one): every app
 /// in the process records into it.
 fn handle() -> &'static PrometheusHandle {
@@ -36,6 +40,18 @@ fn handle() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Another recorder installed first (a test harness's) only means ours sees nothing.
         let _ = metrics::set_global_recorder(recorder);
+        // A histogram keeps every sample until upkeep folds it into the
+        // buckets; `build_recorder` leaves upkeep to us. Without it, and with
+        // nobody scraping (the listener is off by default), every request's
+        // samples stayed for good: RSS grew by about 0.6 MiB per second
+        // under load (exporter's docs: "upkeep task").
+        let upkeep = handle.clone();
+        let _ = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                upkeep.run_upkeep();
+            }
+        });
         metrics::describe_counter!("http_requests_total", "Requests answered, by route template, method and status");
         metrics::describe_histogram!("http_request_duration_seconds", "Time to answer, by route template");
         metrics::describe_counter!("response_cache_hits_total", "Public reads answered from the response cache");
