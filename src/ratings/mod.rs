@@ -1,8 +1,10 @@
 //! Ratings: readers' 1–5 "Rate article" votes, the one public write.
 //!
-//! Routes: `handlers.rs`. SQL: `queries.rs`. Wire types: `dto.rs`. Below:
-//! how a voter id becomes a keyed hash, the Bayesian score, and the per
-//! address throttle.
+//! Routes: `handlers.rs`. SQL: `queries.rs`. Wire types: `dto.rs`. Votes
+//! are written in batches (`writer.rs`); the prior's snapshot and the
+//! stored ranks are kept by `upkeep.rs`. Below: how a voter id becomes a
+//! keyed hash, a batch of votes, the snapshot's rules, and the per address
+//! throttle.
 //!
 //! Every story keeps its counters (count, sum, histogram) in its own row,
 //! changed in the same transaction as the vote, under a lock on that row;
@@ -128,21 +130,14 @@ struct Rated {
 /// readers cannot see is 404, and a refused vote changes nothing. Returns
 /// each vote's outcome, in order.
 ///
-/// Every row is locked once, in one order (addresses by key, then stories
-/// by id), so batches of several processes never wait for each other in a
+/// Every row is locked once, in one order (stories by id, then addresses
+/// by key), so batches of several processes never wait for each other in a
 /// circle; everything is decided under those locks, in memory, before it is
 /// written, so no refusal needs a rollback; and each story's counters, each
 /// address's allowance and the site-wide totals are written once per batch.
 pub fn vote(tx: &mut Tx<'_, Content>, ballots: &[Ballot], limits: &VoteLimits) -> Result<Vec<Voted>, ApiError> {
     let at = now();
     let day = at.date().and_time(chrono::NaiveTime::MIN);
-    let mut allowances = BTreeMap::new();
-    for ballot in ballots {
-        allowances.entry(ballot.client_key.as_str()).or_insert((0, 0, at));
-    }
-    for (key, (counted, _, start)) in &mut allowances {
-        (*counted, *start) = queries::hold_allowance(tx, key, at)?;
-    }
     let stories: BTreeSet<i64> = ballots.iter().map(|ballot| ballot.story_id).collect();
     let mut rated: BTreeMap<i64, Rated> = BTreeMap::new();
     for story_id in stories {
@@ -160,11 +155,20 @@ pub fn vote(tx: &mut Tx<'_, Content>, ballots: &[Ballot], limits: &VoteLimits) -
             story.votes.insert(hash, (id, score));
         }
     }
-    let clients = allowances.keys().map(|key| key.to_string()).collect();
+    let clients = ballots.iter().map(|ballot| ballot.client_key.clone()).collect();
     let mut new_voters: HashMap<(i64, String), (Option<i32>, i32)> = queries::new_voters(tx, story_ids, clients, day)?
         .into_iter()
         .map(|(story_id, client_key, n)| ((story_id, client_key), (Some(n), n)))
         .collect();
+    // Last, as briefly as may be: one address's votes all take its row, so
+    // another batch can lock and read its own stories meanwhile.
+    let mut allowances = BTreeMap::new();
+    for ballot in ballots {
+        allowances.entry(ballot.client_key.as_str()).or_insert((0, 0, at));
+    }
+    for (key, (counted, _, start)) in &mut allowances {
+        (*counted, *start) = queries::hold_allowance(tx, key, at)?;
+    }
     // Read after the stories are locked (see `queries::store_counters`).
     let prior = queries::prior(tx)?;
     let mut totals = (0, 0);
@@ -266,12 +270,16 @@ pub fn rerank(
     Ok(last)
 }
 
+/// Stories ranked per transaction in the background: each holds its rows
+/// (on SQLite, the writer's turn) for milliseconds.
+const RERANK_BATCH: i64 = 1000;
+
 /// Ranks every rated story under the prior at once, in this transaction
 /// (an import, which loads the ranks' inputs but not the ranks).
 pub fn rank_all(tx: &mut Tx<'_, Content>) -> Result<(), ApiError> {
     let prior = queries::prior(tx)?;
     let mut after = i64::MIN;
-    while let Some(last) = rerank(tx, &prior, after, 1000)? {
+    while let Some(last) = rerank(tx, &prior, after, RERANK_BATCH)? {
         after = last;
     }
     Ok(())

@@ -12,10 +12,6 @@ use crate::scores::RatingPrior;
 /// How often it looks.
 const EVERY: Duration = Duration::from_secs(60);
 
-/// Stories re-ranked per transaction: each holds its rows (on SQLite, the
-/// writer's turn) for milliseconds.
-const RERANK_BATCH: i64 = 1000;
-
 pub struct Upkeep {
     db: Db,
     config: RatingPrior,
@@ -47,7 +43,9 @@ impl Upkeep {
         let retaken = self.db.write::<Content, _, _>(move |tx| super::retake_prior(tx, &config, drift)).await?;
         if let Some(prior) = retaken {
             let mut after = i64::MIN;
-            while let Some(last) = self.db.write(move |tx| super::rerank(tx, &prior, after, RERANK_BATCH)).await? {
+            while let Some(last) =
+                self.db.write(move |tx| super::rerank(tx, &prior, after, super::RERANK_BATCH)).await?
+            {
                 after = last;
             }
         }
