@@ -22,6 +22,7 @@
 //   DOCS_TIMEOUT_MS   per-step timeout (default 20000)
 //   DOCS_HEADED=1     show the browser window (debugging only)
 
+import { checks, firstLine } from './checks.mjs';
 import { chromium } from 'playwright-core';
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -56,54 +57,7 @@ const allowedOrigin = browseBase.origin;
 
 // ---- bookkeeping -----------------------------------------------------------
 
-let passed = 0;
-let failed = 0;
-const failures = [];
-
-function check(name, ok, detail = '') {
-  if (ok) {
-    passed++;
-    console.log(`ok    ${name}`);
-  } else {
-    failed++;
-    const msg = detail ? `${name}: ${detail}` : name;
-    failures.push(msg);
-    console.log(`FAIL  ${msg}`);
-  }
-  return ok;
-}
-
-// A check whose failure makes the remaining steps meaningless.
-class Abort extends Error {}
-function must(name, ok, detail) {
-  if (!check(name, ok, detail)) throw new Abort(name);
-}
-
-// Runs `fn`; a thrown error (e.g. a Playwright timeout) becomes a failed check.
-async function step(name, fn) {
-  try {
-    const res = await fn();
-    check(name, true);
-    return res;
-  } catch (e) {
-    check(name, false, firstLine(e));
-    throw new Abort(name);
-  }
-}
-
-function firstLine(e) {
-  const s = String(e && e.message ? e.message : e);
-  return s.split('\n').filter(Boolean).slice(0, 2).join(' | ');
-}
-
-function finish(code) {
-  if (failures.length) {
-    console.log(`\n${failures.length} failure(s):`);
-    for (const f of failures) console.log(`  - ${f}`);
-  }
-  console.log(`docs in chromium: ${passed} passed, ${failed} failed`);
-  process.exit(code);
-}
+const { check, must, step, runMain } = checks('docs in chromium');
 
 // ---- 1. the OpenAPI document (from Node, not the browser) ------------------
 
@@ -322,16 +276,4 @@ async function main() {
   }
 }
 
-const overall = setTimeout(() => {
-  check(`finishes within ${OVERALL_TIMEOUT / 1000}s`, false, 'timed out');
-  finish(1);
-}, OVERALL_TIMEOUT);
-overall.unref();
-
-main().then(
-  () => finish(failed ? 1 : 0),
-  (e) => {
-    if (!(e instanceof Abort)) check('unexpected error', false, e && e.stack ? e.stack : String(e));
-    finish(1);
-  },
-);
+runMain(main, OVERALL_TIMEOUT);

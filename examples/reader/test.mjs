@@ -18,6 +18,7 @@
 //   CHROMIUM_PATH      browser binary (default /usr/bin/chromium)
 //   READER_TIMEOUT_MS  per-step timeout (default 20000)
 
+import { checks, firstLine } from '../../clients/browser/checks.mjs';
 import createClient from 'openapi-fetch';
 import { chromium } from 'playwright-core';
 import { createServer } from 'node:http';
@@ -44,42 +45,8 @@ const shotPath = path.resolve(shotArg);
 
 // ---- bookkeeping -----------------------------------------------------------
 
-let passed = 0;
-let failed = 0;
-
-function check(name, ok, detail = '') {
-  if (ok) passed++;
-  else failed++;
-  console.log(`${ok ? 'ok   ' : 'FAIL '} ${name}${!ok && detail ? `: ${detail}` : ''}`);
-  return ok;
-}
-
-class Abort extends Error {}
-/** A check whose failure makes the rest meaningless. */
-function must(name, ok, detail) {
-  if (!check(name, ok, detail)) throw new Abort(name);
-}
-
-/** Runs `fn`; a throw is a failed (and aborting) check. */
-async function step(name, fn) {
-  try {
-    const result = await fn();
-    check(name, true);
-    return result;
-  } catch (e) {
-    if (e instanceof Abort) throw e;
-    check(name, false, firstLine(e));
-    throw new Abort(name);
-  }
-}
-
-const firstLine = (e) => String((e && e.message) || e).split('\n')[0];
+const { check, must, step, runMain } = checks('reader');
 const show = (v) => JSON.stringify(v);
-
-function finish(code) {
-  console.log(`reader: ${passed} passed, ${failed} failed`);
-  process.exit(code || failed ? 1 : 0);
-}
 
 // ---- 1. seed through the API ----------------------------------------------
 
@@ -325,16 +292,4 @@ async function main() {
   }
 }
 
-const overall = setTimeout(() => {
-  check(`finishes within ${OVERALL_TIMEOUT / 1000}s`, false, 'timed out');
-  finish(1);
-}, OVERALL_TIMEOUT);
-overall.unref();
-
-main().then(
-  () => finish(failed ? 1 : 0),
-  (e) => {
-    if (!(e instanceof Abort)) check('unexpected error', false, e && e.stack ? e.stack : String(e));
-    finish(1);
-  },
-);
+runMain(main, OVERALL_TIMEOUT);
