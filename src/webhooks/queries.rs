@@ -10,8 +10,9 @@ use crate::schema::{
     stories, webhook_attempts, webhook_deliveries, webhook_endpoints, webhook_events, webhook_publications,
 };
 
-/// Event types as stored: a JSON array of their names.
-#[derive(Debug, Clone)]
+/// Event types as stored (and exported): the text of a JSON array of their names.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct StoredEvents(pub Vec<EventType>);
 
 impl TryFrom<String> for StoredEvents {
@@ -22,19 +23,28 @@ impl TryFrom<String> for StoredEvents {
     }
 }
 
+impl From<StoredEvents> for String {
+    fn from(events: StoredEvents) -> String {
+        events_text(&events.0)
+    }
+}
+
 fn events_text(events: &[EventType]) -> String {
     serde_json::to_string(events).unwrap_or_else(|_| "[]".into())
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// An endpoint as stored, whole (secret included): what the admin routes
+/// read, and the export's row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = webhook_endpoints)]
 pub struct EndpointRow {
     pub id: i64,
     pub url: String,
-    #[diesel(deserialize_as = String)]
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub events: StoredEvents,
     pub description: String,
     pub disabled: bool,
+    pub secret: String,
     pub created_at: NaiveDateTime,
 }
 
