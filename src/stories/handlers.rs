@@ -225,34 +225,37 @@ pub async fn publish_story(
     change(editor.0, &state, id, expected, Transition::Publish { at }).await
 }
 
-/// Unpublish a story.
-///
-/// Back to draft: no longer public, publication time cleared. `If-Match` is
-/// honoured when sent.
-#[utoipa::path(
-    tag = "stories", operation_id = "unpublishStory", security(("bearer" = [])),
-    params(StoryId, IfMatch<false>),
-    responses(
-        (status = 200, description = "The story, now a draft", body = Story), StoryChangeFailures)
-)]
-#[post("/stories/{id:\\d+}/unpublish")]
-pub async fn unpublish_story(editor: CurrentEditor, state: State, id: StoryId, expected: IfMatch<false>) -> Reply {
-    change(editor.0, &state, id.0, expected, Transition::Unpublish).await
+/// Declares the handler of a lifecycle move that takes no body: unpublish
+/// and archive differ only in their route and their [`Transition`].
+macro_rules! move_without_body {
+    ($(#[doc = $doc:literal])* $name:ident, $path:literal, $operation_id:literal, $description:literal, $to:expr) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(
+            tag = "stories", operation_id = $operation_id, security(("bearer" = [])),
+            params(StoryId, IfMatch<false>),
+            responses((status = 200, description = $description, body = Story), StoryChangeFailures)
+        )]
+        #[post($path)]
+        pub async fn $name(editor: CurrentEditor, state: State, id: StoryId, expected: IfMatch<false>) -> Reply {
+            change(editor.0, &state, id.0, expected, $to).await
+        }
+    };
 }
 
-/// Archive a story.
-///
-/// Off the public site, kept with its publication time. `If-Match` is
-/// honoured when sent.
-#[utoipa::path(
-    tag = "stories", operation_id = "archiveStory", security(("bearer" = [])),
-    params(StoryId, IfMatch<false>),
-    responses(
-        (status = 200, description = "The story, now archived", body = Story), StoryChangeFailures)
-)]
-#[post("/stories/{id:\\d+}/archive")]
-pub async fn archive_story(editor: CurrentEditor, state: State, id: StoryId, expected: IfMatch<false>) -> Reply {
-    change(editor.0, &state, id.0, expected, Transition::Archive).await
+move_without_body! {
+    /// Unpublish a story.
+    ///
+    /// Back to draft: no longer public, publication time cleared. `If-Match` is
+    /// honoured when sent.
+    unpublish_story, "/stories/{id:\\d+}/unpublish", "unpublishStory", "The story, now a draft", Transition::Unpublish
+}
+
+move_without_body! {
+    /// Archive a story.
+    ///
+    /// Off the public site, kept with its publication time. `If-Match` is
+    /// honoured when sent.
+    archive_story, "/stories/{id:\\d+}/archive", "archiveStory", "The story, now archived", Transition::Archive
 }
 
 /// List a story's revisions.
