@@ -7,8 +7,8 @@ use actix_web::http::header::{self, HeaderValue, HttpDate};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 
 use super::dto::{
-    CostlyReadFailures, ListParams, PublishRequest, Revision, RevisionList, SlugPath, Story, StoryChangeFailures,
-    StoryInput, StoryList, StoryNotFound, StoryPatch, StoryRead, TagList,
+    CostlyReadFailures, ListParams, PublishRequest, Revision, RevisionList, RevisionNotFound, SlugPath, StaleVersion,
+    Story, StoryChangeFailures, StoryInput, StoryList, StoryNotFound, StoryPatch, StoryRead, TagList,
 };
 use super::{StoryKey, Transition};
 use crate::auth::{CurrentEditor, MaybeEditor};
@@ -285,10 +285,7 @@ pub async fn list_revisions(
 #[utoipa::path(
     tag = "stories", operation_id = "getStoryRevision", security(("bearer" = [])),
     params(("id" = i64, Path, description = "The story's id"), ("version" = i64, Path, description = "The version")),
-    responses(
-        (status = 200, description = "The revision", body = Revision),
-        (status = 404, description = "No such story or version", body = Problem),
-    )
+    responses((status = 200, description = "The revision", body = Revision), RevisionNotFound)
 )]
 #[get("/stories/{id:\\d+}/revisions/{version:\\d+}")]
 pub async fn get_revision(_: CurrentEditor, state: State, path: web::Path<(i64, i64)>) -> Reply {
@@ -308,8 +305,8 @@ pub async fn get_revision(_: CurrentEditor, state: State, path: web::Path<(i64, 
     ),
     responses(
         (status = 200, description = "The story with the restored content", body = Story),
-        (status = 404, description = "No such story or version", body = Problem),
-        (status = 412, description = "The story changed since the ETag in If-Match", body = Problem),
+        RevisionNotFound,
+        StaleVersion,
     )
 )]
 #[post("/stories/{id:\\d+}/revisions/{version:\\d+}/restore")]
