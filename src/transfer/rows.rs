@@ -1,6 +1,8 @@
 //! Every exported table's rows, as stored: one struct per table, read and
-//! written whole. A column added to `schema.rs` must be added here too: the
-//! test below fails until each struct selects exactly its table's columns.
+//! written whole — the owning module's row where it has one (editors,
+//! revisions, votes, webhook endpoints), else declared here. A column added
+//! to `schema.rs` must be added to its struct too: the test below fails
+//! until each struct selects exactly its table's columns.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
