@@ -280,11 +280,9 @@ nginx -c "$WORK/nginx.conf" -p "$WORK"
 N="http://127.0.0.1:$PORT_NGINX"
 
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); wrk -t2 -c$CONNS -d$DURATION"
-if ! $VOTES_ONLY; then
-  echo "== public reads beside nginx serving the same bytes ($STORIES stories; story: $(wc -c <"$WORK/static/${BACKENDS%%,*}/story.json") bytes, list: $(wc -c <"$WORK/static/${BACKENDS%%,*}/list.json") bytes uncompressed)"
-  printf '%-8s %-5s %-5s %-7s %-6s %9s %9s %6s %9s %9s %15s %10s\n' \
-    backend cache enc votes/s read anthology nginx ratio p50 p99 "bytes (a / n)" "peak RSS"
-fi
+echo "== public reads beside nginx serving the same bytes ($STORIES stories; story: $(wc -c <"$WORK/static/${BACKENDS%%,*}/story.json") bytes, list: $(wc -c <"$WORK/static/${BACKENDS%%,*}/list.json") bytes uncompressed)"
+printf '%-8s %-5s %-5s %-7s %-6s %9s %9s %6s %9s %9s %15s %10s\n' \
+  backend cache enc votes/s read anthology nginx ratio p50 p99 "bytes (a / n)" "peak RSS"
 $VOTES_ONLY && CACHES=""
 for backend in ${BACKENDS//,/ }; do
   A="http://127.0.0.1:${PORT[$backend]}"
