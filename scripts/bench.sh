@@ -94,6 +94,8 @@ check() {
 check backend "$BACKENDS" sqlite postgres
 check compression "$ENCODINGS" none gzip br
 check cache "$CACHES" on off
+# Only votes: no read conditions at all.
+$VOTES_ONLY && CACHES=""
 for n in $VOTE_RATES $STORIES $REPEAT $CONNS $BIG $VOTE_ADDRESSES $VOTE_PROCESSES; do
   [[ ${n//,/} =~ ^[0-9]+$ ]] || { echo "not a number: $n" >&2; exit 2; }
 done
@@ -283,7 +285,6 @@ echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/10485
 echo "== public reads beside nginx serving the same bytes ($STORIES stories; story: $(wc -c <"$WORK/static/${BACKENDS%%,*}/story.json") bytes, list: $(wc -c <"$WORK/static/${BACKENDS%%,*}/list.json") bytes uncompressed)"
 printf '%-8s %-5s %-5s %-7s %-6s %9s %9s %6s %9s %9s %15s %10s\n' \
   backend cache enc votes/s read anthology nginx ratio p50 p99 "bytes (a / n)" "peak RSS"
-$VOTES_ONLY && CACHES=""
 for backend in ${BACKENDS//,/ }; do
   A="http://127.0.0.1:${PORT[$backend]}"
   for cache in ${CACHES//,/ }; do
