@@ -27,13 +27,23 @@
 #   --big N             stories in the large-site section (default: 100000)
 #   --reads-only        only the read conditions: skip votes/aggregates and
 #                       the large-site section
+#   --votes-only        only votes/s and aggregate reads (no reads beside
+#                       nginx, no large-site section)
+#   --vote-addresses LIST  client addresses the votes/s run's voters come
+#                       from (X-Forwarded-For, the proxy 127.0.0.1 trusted):
+#                       1 is one address, as a load tester; many, as a
+#                       real site (default: 1)
+#   --vote-processes N  Anthology processes on the one PostgreSQL during
+#                       votes/s, the connections split between them
+#                       (default: 1; SQLite is always one process)
 #
 # For each condition it prints, for story by slug and the list of 20:
 # Anthology's and nginx's req/s, their ratio, Anthology's p50/p99, nginx's p99, the bytes
 # of one response on the wire (headers and body; Anthology / nginx), and the
 # server's peak RSS (VmHWM) during that condition. The server's peak over the
 # whole run (seeding, a login, reads with and without cache, votes) ends the
-# report. DURATION, CONNS, STORIES and BIG in the environment set the defaults.
+# report. DURATION, CONNS, STORIES and BIG in the environment set the
+# defaults; ANTHOLOGY_BIN runs that binary instead of building this tree's.
 #
 #   scripts/bench.sh                                    # about 8 minutes, including a release build
 #   scripts/bench.sh --compression none,gzip,br --votes 0,20,200 --cache on,off --repeat 3
@@ -51,6 +61,9 @@ DURATION="${DURATION:-10s}"
 CONNS="${CONNS:-64}"
 BIG="${BIG:-100000}"
 READS_ONLY=false
+VOTES_ONLY=false
+VOTE_ADDRESSES="1"
+VOTE_PROCESSES=1
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -64,6 +77,9 @@ while [ $# -gt 0 ]; do
     --conns) CONNS=$2; shift 2 ;;
     --big) BIG=$2; shift 2 ;;
     --reads-only) READS_ONLY=true; shift ;;
+    --votes-only) VOTES_ONLY=true; shift ;;
+    --vote-addresses) VOTE_ADDRESSES=$2; shift 2 ;;
+    --vote-processes) VOTE_PROCESSES=$2; shift 2 ;;
     -h | --help) usage 0 ;;
     *) echo "unknown option: $1" >&2; usage ;;
   esac
@@ -78,7 +94,9 @@ check() {
 check backend "$BACKENDS" sqlite postgres
 check compression "$ENCODINGS" none gzip br
 check cache "$CACHES" on off
-for n in $VOTE_RATES $STORIES $REPEAT $CONNS $BIG; do
+# Only votes: no read conditions at all.
+$VOTES_ONLY && CACHES=""
+for n in $VOTE_RATES $STORIES $REPEAT $CONNS $BIG $VOTE_ADDRESSES $VOTE_PROCESSES; do
   [[ ${n//,/} =~ ^[0-9]+$ ]] || { echo "not a number: $n" >&2; exit 2; }
 done
 
@@ -90,8 +108,9 @@ install() { apt-get update -qq && apt-get install -y -qq "$@" >/dev/null; }
 for tool in wrk nginx sqlite3 curl; do command -v "$tool" >/dev/null 2>&1 || install "$tool"; done
 BROTLI_MODULE=/usr/lib/nginx/modules/ngx_http_brotli_filter_module.so
 if [[ ",$ENCODINGS," == *,br,* ]] && [ ! -f "$BROTLI_MODULE" ]; then install libnginx-mod-http-brotli-filter; fi
-cargo build --release --locked -q
-BIN="$PWD/target/release/anthology"
+# ANTHOLOGY_BIN: another build to measure (say, main's, for a before/after).
+BIN="${ANTHOLOGY_BIN:-$PWD/target/release/anthology}"
+[ -n "${ANTHOLOGY_BIN:-}" ] || cargo build --release --locked -q
 
 # shellcheck source=scripts/throwaway-pg.sh
 . scripts/throwaway-pg.sh
@@ -127,7 +146,7 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 start() {
   local name=$1; shift
   env DATABASE_URL="${URL[$name]}" ANTHOLOGY_ADDR="127.0.0.1:${PORT[$name]}" RUST_LOG=warn \
-    RATING_VOTES_PER_MINUTE=10000000 RATING_NEW_VOTERS_PER_DAY=1000000 \
+    RATING_VOTES_PER_MINUTE=10000000 RATING_NEW_VOTERS_PER_DAY=1000000 TRUSTED_PROXIES=127.0.0.1 \
     JWT_SECRET=bench-secret-bench-secret-bench-secret "$@" "$BIN" >>"$WORK/$name.log" 2>&1 &
   PIDS+=($!)
   echo $! >"$WORK/$name.pid"
@@ -309,22 +328,73 @@ done
 
 if ! $READS_ONLY; then
   cat >"$WORK/vote.lua" <<LUA
--- A vote from a new voter each time, on one of the first 1,000 stories.
+-- A vote from a new voter each time, on one of the first 1,000 stories,
+-- from one of ADDRESSES client addresses (X-Forwarded-For; 1: none sent).
+local addresses = tonumber(os.getenv("ADDRESSES"))
 math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
 local function hex(n) local s = "" for _ = 1, n do s = s .. string.format("%x", math.random(0, 15)) end return s end
 request = function()
   local voter = hex(8) .. "-" .. hex(4) .. "-4" .. hex(3) .. "-a" .. hex(3) .. "-" .. hex(12)
   local body = '{"score": ' .. math.random(1, 5) .. '}'
-  return wrk.format("PUT", "/v1/stories/" .. math.random(1, $(( STORIES < 1000 ? STORIES : 1000 ))) .. "/ratings/" .. voter, { ["Content-Type"] = "application/json" }, body)
+  local headers = { ["Content-Type"] = "application/json" }
+  if addresses > 1 then
+    local a = math.random(0, addresses - 1)
+    headers["X-Forwarded-For"] = "10." .. math.floor(a / 65536) % 256 .. "." .. math.floor(a / 256) % 256 .. "." .. a % 256
+  end
+  return wrk.format("PUT", "/v1/stories/" .. math.random(1, $(( STORIES < 1000 ? STORIES : 1000 ))) .. "/ratings/" .. voter, headers, body)
 end
 LUA
+  # exact NAME: whether the stories' counters, the totals' shards and the
+  # votes themselves agree: counts and sums, and each story's recount.
+  exact() {
+    local sql="SELECT (SELECT SUM(rating_count) FROM stories), (SELECT SUM(vote_count) FROM rating_totals),
+      (SELECT COUNT(*) FROM ratings), (SELECT SUM(rating_sum) FROM stories), (SELECT SUM(vote_sum) FROM rating_totals),
+      (SELECT SUM(score) FROM ratings), (SELECT COUNT(*) FROM stories s WHERE rating_count <> (SELECT COUNT(*) FROM ratings r
+      WHERE r.story_id = s.id) OR rating_sum <> (SELECT COALESCE(SUM(score), 0) FROM ratings r WHERE r.story_id = s.id))"
+    local row
+    if [ "$1" = postgres ]; then
+      row=$("${as_pg[@]}" psql -h "$PG_DIR" -U postgres -d bench -tA -F' ' -c "$sql")
+    else
+      row=$(sqlite3 -separator ' ' "$WORK/bench.db" "$sql")
+    fi
+    awk '{ ok = $1 == $2 && $2 == $3 && $4 == $5 && $5 == $6 && $7 == 0
+           printf "  aggregates %s: %d votes (stories %d, totals %d), sum %d (stories %d, totals %d), %d stories off\n",
+             ok ? "exact" : "NOT EXACT", $3, $1, $2, $6, $4, $5, $7 }' <<<"$row"
+  }
   for backend in ${BACKENDS//,/ }; do
-    echo "== ratings on $backend"
-    load "$backend: votes (distinct voters)" "http://127.0.0.1:${PORT[$backend]}" "$WORK/vote.lua"
+    processes=1
+    [ "$backend" = postgres ] && processes=$VOTE_PROCESSES
+    echo "== ratings on $backend ($processes process(es), $(( CONNS / processes )) connections each)"
+    for p in $(seq 2 "$processes"); do
+      URL[$backend$p]=${URL[$backend]}
+      PORT[$backend$p]=$(( PORT[$backend] + 10 * p ))
+      start "$backend$p"
+    done
+    for addresses in ${VOTE_ADDRESSES//,/ }; do
+      for run in $(seq "$REPEAT"); do
+        echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+        loads=() total=0
+        for p in $(seq "$processes"); do
+          name=$backend; [ "$p" -gt 1 ] && name=$backend$p
+          ADDRESSES=$addresses load "$name: votes, $addresses address(es)" "http://127.0.0.1:${PORT[$name]}" \
+            "$WORK/vote.lua" $(( CONNS / processes )) >"$WORK/votes-$p.txt" &
+          loads+=($!)
+        done
+        wait "${loads[@]}"
+        for p in $(seq "$processes"); do
+          cat "$WORK/votes-$p.txt"
+          name=$backend; [ "$p" -gt 1 ] && name=$backend$p
+          total=$(awk -v a="$total" -v b="$(field "$name: votes, $addresses address(es)" rps)" 'BEGIN { print a + b }')
+        done
+        [ "$processes" -gt 1 ] && printf '  all %d processes: %.0f votes/s\n' "$processes" "$total"
+        exact "$backend"
+      done
+    done
+    for p in $(seq 2 "$processes"); do stop "$backend$p"; done
     load "$backend: aggregate reads" "http://127.0.0.1:${PORT[$backend]}/v1/stories/1/rating"
   done
 
-  if [[ ",$BACKENDS," == *,sqlite,* ]]; then
+  if [[ ",$BACKENDS," == *,sqlite,* ]] && ! $VOTES_ONLY; then
     echo "== $BIG stories (filled in with SQL), response cache off; one client unless said"
     stop sqlite
     sqlite3 "$WORK/bench.db" <<SQL

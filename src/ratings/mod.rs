@@ -117,11 +117,20 @@ pub struct Ballot {
 pub type Voted = Result<(VoteOutcome, RatingAggregate), ApiError>;
 
 /// A story in a batch of votes: its counters, held under its lock, and the
-/// votes its voters in the batch had already cast (hash → id, score).
+/// votes its voters in the batch cast, earlier or in the batch.
 struct Rated {
     counters: StoryCounters,
-    votes: HashMap<String, (i64, i32)>,
+    votes: HashMap<String, Cast>,
     changed: bool,
+}
+
+/// A voter's vote on a story as the batch leaves it.
+struct Cast {
+    /// `None` until stored: a first vote cast in this batch.
+    id: Option<i64>,
+    score: i32,
+    /// Cast in this batch, at this ballot: what is written, in this order.
+    at_ballot: Option<usize>,
 }
 
 /// Records readers' votes on public stories, in the order given, as if each
@@ -130,51 +139,52 @@ struct Rated {
 /// readers cannot see is 404, and a refused vote changes nothing. Returns
 /// each vote's outcome, in order.
 ///
-/// Every row is locked once, in one order (stories by id, then addresses
-/// by key), so batches of several processes never wait for each other in a
-/// circle; everything is decided under those locks, in memory, before it is
-/// written, so no refusal needs a rollback; and each story's counters, each
-/// address's allowance and the site-wide totals are written once per batch.
+/// A batch is a fixed number of statements, however many votes and stories
+/// it holds: every row is locked once, in one order (stories by id, then
+/// addresses by key), so batches of several processes never wait for each
+/// other in a circle; everything is decided under those locks, in memory,
+/// before it is written, so no refusal needs a rollback; then each kind of
+/// change (new votes, replaced votes, counters, new voters, allowances,
+/// totals) is written at once.
 pub fn vote(tx: &mut Tx<'_, Content>, ballots: &[Ballot], limits: &VoteLimits) -> Result<Vec<Voted>, ApiError> {
     let at = now();
     let day = at.date().and_time(chrono::NaiveTime::MIN);
-    let stories: BTreeSet<i64> = ballots.iter().map(|ballot| ballot.story_id).collect();
-    let mut rated: BTreeMap<i64, Rated> = BTreeMap::new();
-    for story_id in stories {
-        let Some(counters) = queries::lock_counters(tx, story_id)? else { continue };
-        if is_public(counters.status, counters.published_at, at) {
-            rated.insert(story_id, Rated { counters, votes: HashMap::new(), changed: false });
-        }
-    }
+    let stories: Vec<i64> = ballots.iter().map(|ballot| ballot.story_id).collect::<BTreeSet<_>>().into_iter().collect();
+    let mut rated: BTreeMap<i64, Rated> = queries::lock_counters(tx, &stories)?
+        .into_iter()
+        .filter(|counters| is_public(counters.status, counters.published_at, at))
+        .map(|counters| (counters.id, Rated { counters, votes: HashMap::new(), changed: false }))
+        .collect();
     // What hangs off the stories, read under their locks, for the whole batch
     // at once: the voters' earlier votes, the addresses' new voters today.
     let story_ids: Vec<i64> = rated.keys().copied().collect();
     let voters = ballots.iter().map(|ballot| ballot.voter_hash.clone()).collect();
     for (story_id, hash, id, score) in queries::votes_of(tx, story_ids.clone(), voters)? {
         if let Some(story) = rated.get_mut(&story_id) {
-            story.votes.insert(hash, (id, score));
+            story.votes.insert(hash, Cast { id: Some(id), score, at_ballot: None });
         }
     }
     let clients = ballots.iter().map(|ballot| ballot.client_key.clone()).collect();
-    let mut new_voters: HashMap<(i64, String), (Option<i32>, i32)> = queries::new_voters(tx, story_ids, clients, day)?
-        .into_iter()
-        .map(|(story_id, client_key, n)| ((story_id, client_key), (Some(n), n)))
-        .collect();
-    // Last, as briefly as may be: one address's votes all take its row, so
-    // another batch can lock and read its own stories meanwhile.
-    let mut allowances = BTreeMap::new();
-    for ballot in ballots {
-        allowances.entry(ballot.client_key.as_str()).or_insert((0, 0, at));
-    }
-    for (key, (counted, _, start)) in &mut allowances {
-        (*counted, *start) = queries::hold_allowance(tx, key, at)?;
+    let mut new_voters: HashMap<(i64, &str), (Option<i32>, i32)> = HashMap::new();
+    for (story_id, client_key, n) in queries::new_voters(tx, story_ids, clients, day)? {
+        if let Some(ballot) = ballots.iter().find(|ballot| ballot.client_key == client_key) {
+            new_voters.insert((story_id, ballot.client_key.as_str()), (Some(n), n));
+        }
     }
     // Read after the stories are locked (see `queries::store_counters`).
     let prior = queries::prior(tx)?;
+    // Last, as briefly as may be: one address's votes all take its row, so
+    // another batch can lock and read its own stories meanwhile.
+    let keys: Vec<&str> =
+        ballots.iter().map(|ballot| ballot.client_key.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+    let mut allowances: BTreeMap<String, (i32, i32, chrono::NaiveDateTime)> = queries::hold_allowances(tx, &keys, at)?
+        .into_iter()
+        .map(|(key, counted, start)| (key, (counted, 0, start)))
+        .collect();
     let mut totals = (0, 0);
     let mut outcomes = Vec::with_capacity(ballots.len());
-    for ballot in ballots {
-        let Some((counted, admitted, start)) = allowances.get_mut(ballot.client_key.as_str()) else {
+    for (i, ballot) in ballots.iter().enumerate() {
+        let Some((counted, admitted, start)) = allowances.get_mut(&ballot.client_key) else {
             return Err(ApiError::internal(anyhow::anyhow!("a vote's address was not held")));
         };
         if *counted + *admitted >= limits.per_minute as i32 {
@@ -185,44 +195,72 @@ pub fn vote(tx: &mut Tx<'_, Content>, ballots: &[Ballot], limits: &VoteLimits) -
             outcomes.push(Err(ApiError::NotFound));
             continue;
         };
-        let earlier = story.votes.get(&ballot.voter_hash).copied();
-        let outcome = match earlier {
-            Some((id, _)) => {
-                queries::replace_vote(tx, id, ballot.score, at)?;
-                story.votes.insert(ballot.voter_hash.clone(), (id, ballot.score));
-                VoteOutcome::Replaced
-            }
+        let cast = Cast { id: None, score: ballot.score, at_ballot: Some(i) };
+        let earlier = match story.votes.get_mut(&ballot.voter_hash) {
+            Some(earlier) => Some(std::mem::replace(earlier, Cast { id: earlier.id, ..cast })),
             None => {
-                let added = new_voters.entry((ballot.story_id, ballot.client_key.clone())).or_insert((None, 0));
+                let added = new_voters.entry((ballot.story_id, ballot.client_key.as_str())).or_insert((None, 0));
                 if added.1 >= limits.new_voters_per_day as i32 {
                     outcomes.push(Err(too_many_until(day + chrono::Duration::days(1), at)));
                     continue;
                 }
                 added.1 += 1;
-                let id = queries::insert_vote(tx, ballot.story_id, &ballot.voter_hash, ballot.score, at)?;
-                story.votes.insert(ballot.voter_hash.clone(), (id, ballot.score));
-                VoteOutcome::Created
+                story.votes.insert(ballot.voter_hash.clone(), cast);
+                None
             }
         };
-        let delta = story.counters.counts.apply(earlier.map(|(_, score)| score), Some(ballot.score));
+        let outcome = if earlier.is_some() { VoteOutcome::Replaced } else { VoteOutcome::Created };
+        let delta = story.counters.counts.apply(earlier.map(|cast| cast.score), Some(ballot.score));
         (totals.0, totals.1) = (totals.0 + delta.0, totals.1 + delta.1);
         story.changed = true;
         *admitted += 1;
         outcomes.push(Ok((outcome, aggregate(&story.counters, &prior))));
     }
-    for (key, (_, admitted, _)) in &allowances {
-        if *admitted > 0 {
-            queries::spend_allowance(tx, key, *admitted)?;
+    let mut inserted = Vec::new();
+    let mut replaced = Vec::new();
+    for (story_id, story) in &rated {
+        for (voter_hash, cast) in &story.votes {
+            match (cast.id, cast.at_ballot) {
+                (None, Some(i)) => inserted.push((
+                    i,
+                    queries::NewVote {
+                        story_id: *story_id,
+                        voter_hash,
+                        score: cast.score,
+                        created_at: at,
+                        updated_at: at,
+                    },
+                )),
+                (Some(id), Some(_)) => replaced.push((id, cast.score)),
+                _ => {}
+            }
         }
     }
-    for ((story_id, client_key), (was, now)) in &new_voters {
-        if Some(*now) != *was {
-            queries::set_new_voters(tx, (*story_id, client_key, day), *was, *now)?;
-        }
-    }
-    for (story_id, story) in rated.iter().filter(|(_, story)| story.changed) {
-        queries::store_counters(tx, *story_id, &story.counters.counts, &prior)?;
-    }
+    // In the order they were cast, so the newest vote has the highest id.
+    inserted.sort_unstable_by_key(|(i, _)| *i);
+    let inserted: Vec<_> = inserted.into_iter().map(|(_, vote)| vote).collect();
+    queries::insert_votes(tx, &inserted)?;
+    queries::replace_votes(tx, &replaced, at)?;
+    let changed: Vec<_> =
+        rated.iter().filter(|(_, story)| story.changed).map(|(id, story)| (*id, &story.counters.counts)).collect();
+    queries::store_counters(tx, &changed, &prior)?;
+    let counted: Vec<_> = new_voters
+        .iter()
+        .filter(|(_, (was, now))| Some(*now) != *was)
+        .map(|((story_id, client_key), (_, now))| queries::NewVoters {
+            story_id: *story_id,
+            client_key,
+            day_start: day,
+            new_voters: *now,
+        })
+        .collect();
+    queries::set_new_voters(tx, &counted)?;
+    let spent: Vec<_> = allowances
+        .iter()
+        .filter(|(_, (_, admitted, _))| *admitted > 0)
+        .map(|(key, (_, admitted, _))| (key.as_str(), *admitted))
+        .collect();
+    queries::spend_allowances(tx, &spent)?;
     queries::add_to_totals(tx, totals.0, totals.1)?;
     Ok(outcomes)
 }

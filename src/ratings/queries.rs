@@ -1,11 +1,13 @@
 //! Every SQL statement about ratings and the per-story counters.
 
 use chrono::NaiveDateTime;
-use diesel::dsl::sql;
+use diesel::dsl::{case_when, sql};
+use diesel::pg::sql_types::Array;
 use diesel::prelude::*;
-use diesel::sql_types::Double;
+use diesel::sql_types::{BigInt, Double, Integer, Text, Timestamp};
+use diesel::upsert::excluded;
 
-use crate::db::{Content, DbConnection, Internal, Tx, is_unique_violation};
+use crate::db::{Content, DbConnection, Internal, Tx};
 use crate::schema::{rating_prior, rating_totals, ratings, stories, vote_allowances, vote_sources};
 use crate::scores::Prior;
 use crate::stories::StoredStatus;
@@ -79,31 +81,59 @@ pub fn counters(conn: &mut DbConnection, story_id: i64) -> QueryResult<Option<St
     stories::table.find(story_id).select(StoryCounters::as_select()).first(conn).optional()
 }
 
-/// Locks the story's row ([`crate::stories::lock`]), then reads its counters.
-/// Every vote and deletion on a story goes through here first, so they
-/// apply one at a time, and what hangs off the story (its votes, its new
-/// voters of the day) is changed only by whoever holds the lock.
-pub fn lock_counters(tx: &mut Tx<'_, Content>, story_id: i64) -> QueryResult<Option<StoryCounters>> {
-    if !crate::stories::lock(tx, story_id)? {
-        return Ok(None);
+/// Locks the stories' rows and reads their counters, in id order; stories
+/// that do not exist are left out. Every vote and deletion on a story goes
+/// through here first, so they apply one at a time, and what hangs off the
+/// story (its votes, its new voters of the day) is changed only by whoever
+/// holds the lock. On PostgreSQL the rows are locked in id order, the one
+/// order every writer of every process takes them in, so that writers never
+/// wait for each other in a circle; SQLite's write transaction (`BEGIN
+/// IMMEDIATE`) already excludes other writers.
+pub fn lock_counters(tx: &mut Tx<'_, Content>, story_ids: &[i64]) -> QueryResult<Vec<StoryCounters>> {
+    let query = stories::table.filter(stories::id.eq_any(story_ids)).order(stories::id);
+    match &mut **tx {
+        // The lock an UPDATE of the row would take ([`crate::stories::lock`]).
+        DbConnection::Pg(pg) => query.select(StoryCounters::as_select()).for_no_key_update().load(pg),
+        DbConnection::Sqlite(sqlite) => query.select(StoryCounters::as_select()).load(sqlite),
     }
-    counters(tx, story_id)
 }
 
-/// Writes a story's counters and its rank under `prior`. Call with the story
-/// locked ([`lock_counters`]) and `prior` read after that, so that a new
-/// snapshot either is seen here or re-ranks the story after this commits.
-pub fn store_counters(
-    tx: &mut Tx<'_, Content>,
-    story_id: i64,
-    counts: &RatingCounts,
-    prior: &Prior,
-) -> QueryResult<()> {
-    let rank = prior.rank(counts.rating_sum, counts.rating_count);
-    diesel::update(stories::table.find(story_id))
-        .set((counts, stories::rating_rank.eq(rank)))
-        .execute(&mut **tx)
-        .map(drop)
+/// Writes stories' counters and their ranks under `prior`. Call with the
+/// stories locked ([`lock_counters`]) and `prior` read after that, so that
+/// a new snapshot either is seen here or re-ranks the stories after this
+/// commits. PostgreSQL: one statement for them all; SQLite, in process,
+/// runs one prepared statement per story.
+pub fn store_counters(tx: &mut Tx<'_, Content>, changed: &[(i64, &RatingCounts)], prior: &Prior) -> QueryResult<()> {
+    let rank = |counts: &RatingCounts| prior.rank(counts.rating_sum, counts.rating_count);
+    match &mut **tx {
+        DbConnection::Pg(pg) => {
+            let column = |f: fn(&RatingCounts) -> i64| changed.iter().map(|(_, c)| f(c)).collect::<Vec<i64>>();
+            diesel::sql_query(
+                "UPDATE stories SET rating_count = v.n, rating_sum = v.s, rating_1 = v.r1, rating_2 = v.r2, \
+                 rating_3 = v.r3, rating_4 = v.r4, rating_5 = v.r5, rating_rank = v.rank \
+                 FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9) AS v(id, n, s, r1, r2, r3, r4, r5, rank) \
+                 WHERE stories.id = v.id",
+            )
+            .bind::<Array<BigInt>, _>(changed.iter().map(|(id, _)| *id).collect::<Vec<i64>>())
+            .bind::<Array<BigInt>, _>(column(|c| c.rating_count))
+            .bind::<Array<BigInt>, _>(column(|c| c.rating_sum))
+            .bind::<Array<BigInt>, _>(column(|c| c.rating_1))
+            .bind::<Array<BigInt>, _>(column(|c| c.rating_2))
+            .bind::<Array<BigInt>, _>(column(|c| c.rating_3))
+            .bind::<Array<BigInt>, _>(column(|c| c.rating_4))
+            .bind::<Array<BigInt>, _>(column(|c| c.rating_5))
+            .bind::<Array<Double>, _>(changed.iter().map(|(_, c)| rank(c)).collect::<Vec<f64>>())
+            .execute(pg)?;
+        }
+        DbConnection::Sqlite(sqlite) => {
+            for (id, counts) in changed {
+                diesel::update(stories::table.find(id))
+                    .set((*counts, stories::rating_rank.eq(rank(counts))))
+                    .execute(sqlite)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What a vote did.
@@ -130,32 +160,58 @@ pub fn votes_of(
         .load(conn)
 }
 
-/// Stores a voter's first vote; returns its id. Call with the story locked.
-pub fn insert_vote(
-    tx: &mut Tx<'_, Content>,
-    story_id: i64,
-    voter_hash: &str,
-    score: i32,
-    at: NaiveDateTime,
-) -> QueryResult<i64> {
-    diesel::insert_into(ratings::table)
-        .values((
-            ratings::story_id.eq(story_id),
-            ratings::voter_hash.eq(voter_hash),
-            ratings::score.eq(score),
-            ratings::created_at.eq(at),
-            ratings::updated_at.eq(at),
-        ))
-        .returning(ratings::id)
-        .get_result(&mut **tx)
+/// A voter's first vote on a story, to be stored.
+#[derive(Insertable)]
+#[diesel(table_name = ratings)]
+pub struct NewVote<'a> {
+    pub story_id: i64,
+    pub voter_hash: &'a str,
+    pub score: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
 }
 
-/// Replaces a vote's score. Call with its story locked.
-pub fn replace_vote(tx: &mut Tx<'_, Content>, id: i64, score: i32, at: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(ratings::table.find(id))
-        .set((ratings::score.eq(score), ratings::updated_at.eq(at)))
-        .execute(&mut **tx)
-        .map(drop)
+/// Stores voters' first votes, in one statement. Call with their stories
+/// locked: then no other writer adds a vote by these voters meanwhile.
+pub fn insert_votes(tx: &mut Tx<'_, Content>, votes: &[NewVote<'_>]) -> QueryResult<()> {
+    if votes.is_empty() {
+        return Ok(());
+    }
+    let insert = diesel::insert_into(ratings::table).values(votes);
+    match &mut **tx {
+        DbConnection::Pg(pg) => insert.execute(pg),
+        DbConnection::Sqlite(sqlite) => insert.execute(sqlite),
+    }
+    .map(drop)
+}
+
+/// Replaces votes' scores: (id, score). Call with their stories locked.
+/// PostgreSQL: one statement; SQLite: one prepared statement per vote.
+pub fn replace_votes(tx: &mut Tx<'_, Content>, votes: &[(i64, i32)], at: NaiveDateTime) -> QueryResult<()> {
+    if votes.is_empty() {
+        return Ok(());
+    }
+    match &mut **tx {
+        DbConnection::Pg(pg) => {
+            let (ids, scores): (Vec<i64>, Vec<i32>) = votes.iter().copied().unzip();
+            diesel::sql_query(
+                "UPDATE ratings SET score = v.score, updated_at = $3 \
+                 FROM unnest($1, $2) AS v(id, score) WHERE ratings.id = v.id",
+            )
+            .bind::<Array<BigInt>, _>(ids)
+            .bind::<Array<Integer>, _>(scores)
+            .bind::<Timestamp, _>(at)
+            .execute(pg)?;
+        }
+        DbConnection::Sqlite(sqlite) => {
+            for (id, score) in votes {
+                diesel::update(ratings::table.find(id))
+                    .set((ratings::score.eq(score), ratings::updated_at.eq(at)))
+                    .execute(sqlite)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Deletes a vote, adjusting its story's counters; `None` if there is no
@@ -163,14 +219,14 @@ pub fn replace_vote(tx: &mut Tx<'_, Content>, id: i64, score: i32, at: NaiveDate
 pub fn delete(tx: &mut Tx<'_, Content>, rating_id: i64) -> QueryResult<Option<i64>> {
     let story = ratings::table.find(rating_id).select(ratings::story_id).first::<i64>(&mut **tx).optional()?;
     let Some(story_id) = story else { return Ok(None) };
-    let Some(mut story) = lock_counters(tx, story_id)? else { return Ok(None) };
+    let Some(mut story) = lock_counters(tx, &[story_id])?.pop() else { return Ok(None) };
     // Read again under the lock: a concurrent re-vote may have changed it.
     let deleted: Option<i32> =
         diesel::delete(ratings::table.find(rating_id)).returning(ratings::score).get_result(&mut **tx).optional()?;
     let Some(score) = deleted else { return Ok(None) };
     let (count, sum) = story.counts.apply(Some(score), None);
     let prior = prior(tx)?;
-    store_counters(tx, story_id, &story.counts, &prior)?;
+    store_counters(tx, &[(story_id, &story.counts)], &prior)?;
     add_to_totals(tx, count, sum)?;
     Ok(Some(story_id))
 }
@@ -259,56 +315,70 @@ pub fn list(conn: &mut DbConnection, story_id: i64, before_id: Option<i64>, limi
 /// How long an address's allowance of votes lasts.
 const ALLOWANCE_WINDOW: chrono::Duration = chrono::Duration::minutes(1);
 
-/// `client_key`'s allowance window, its row locked until the transaction
-/// ends: (votes counted in it, when it began). A window that is over starts
-/// again at `now` with none. Lock several in one order (sorted by key), so
-/// that transactions holding some never wait for each other in a circle.
-pub fn hold_allowance(
+/// The addresses' allowance windows, their rows locked until the transaction
+/// ends: (address, votes counted in it, when it began). A window that is
+/// over, or none, starts again at `now` with none. One statement: an upsert
+/// takes every row, those another process is creating at the same moment
+/// included. Pass the keys sorted and distinct: PostgreSQL locks them in
+/// that order, so transactions holding some never wait for each other in
+/// a circle.
+pub fn hold_allowances(
     tx: &mut Tx<'_, Content>,
-    client_key: &str,
+    client_keys: &[&str],
     now: NaiveDateTime,
-) -> QueryResult<(i32, NaiveDateTime)> {
-    let open = vote_allowances::window_start.gt(now - ALLOWANCE_WINDOW);
-    // A no-op update: it takes PostgreSQL's row lock, as a read would not.
-    let held = |tx: &mut Tx<'_, Content>| {
-        diesel::update(vote_allowances::table.find(client_key).filter(open))
-            .set(vote_allowances::votes.eq(vote_allowances::votes))
-            .returning((vote_allowances::votes, vote_allowances::window_start))
-            .get_result::<(i32, NaiveDateTime)>(&mut **tx)
-            .optional()
+) -> QueryResult<Vec<(String, i32, NaiveDateTime)>> {
+    let fresh = |key| {
+        (vote_allowances::client_key.eq(key), vote_allowances::window_start.eq(now), vote_allowances::votes.eq(0))
     };
-    if let Some(window) = held(tx)? {
-        return Ok(window);
+    let over = vote_allowances::window_start.le(now - ALLOWANCE_WINDOW);
+    // The one upsert, of one row or of several (SQLite's diesel upserts one).
+    macro_rules! upsert {
+        ($values:expr) => {
+            diesel::insert_into(vote_allowances::table)
+                .values($values)
+                .on_conflict(vote_allowances::client_key)
+                .do_update()
+                .set((
+                    vote_allowances::window_start.eq(case_when(over, excluded(vote_allowances::window_start))
+                        .otherwise(vote_allowances::window_start)),
+                    vote_allowances::votes
+                        .eq(case_when(over, excluded(vote_allowances::votes)).otherwise(vote_allowances::votes)),
+                ))
+                .returning((vote_allowances::client_key, vote_allowances::votes, vote_allowances::window_start))
+        };
     }
-    // The window is over, or there was none: start one. Only a window still
-    // over is restarted, so a window another process started meanwhile is kept.
-    let restarted = diesel::update(
-        vote_allowances::table.find(client_key).filter(vote_allowances::window_start.le(now - ALLOWANCE_WINDOW)),
-    )
-    .set((vote_allowances::window_start.eq(now), vote_allowances::votes.eq(0)))
-    .execute(&mut **tx)?;
-    if restarted == 1 {
-        return Ok((0, now));
-    }
-    let values = (
-        vote_allowances::client_key.eq(client_key),
-        vote_allowances::window_start.eq(now),
-        vote_allowances::votes.eq(0),
-    );
-    match tx.savepoint(|tx| diesel::insert_into(vote_allowances::table).values(values).execute(&mut **tx)) {
-        Ok(_) => Ok((0, now)),
-        // Another process's vote started it first.
-        Err(err) if is_unique_violation(&err) => held(tx)?.ok_or(diesel::result::Error::NotFound),
-        Err(err) => Err(err),
+    match &mut **tx {
+        DbConnection::Pg(pg) => upsert!(client_keys.iter().map(|key| fresh(*key)).collect::<Vec<_>>()).get_results(pg),
+        DbConnection::Sqlite(sqlite) => client_keys.iter().map(|key| upsert!(fresh(*key)).get_result(sqlite)).collect(),
     }
 }
 
-/// Counts `votes` more in `client_key`'s window, held with [`hold_allowance`].
-pub fn spend_allowance(tx: &mut Tx<'_, Content>, client_key: &str, votes: i32) -> QueryResult<()> {
-    diesel::update(vote_allowances::table.find(client_key))
-        .set(vote_allowances::votes.eq(vote_allowances::votes + votes))
-        .execute(&mut **tx)
-        .map(drop)
+/// Counts more votes in addresses' windows, held with [`hold_allowances`]:
+/// (address, votes). PostgreSQL: one statement; SQLite: one per address.
+pub fn spend_allowances(tx: &mut Tx<'_, Content>, spent: &[(&str, i32)]) -> QueryResult<()> {
+    if spent.is_empty() {
+        return Ok(());
+    }
+    match &mut **tx {
+        DbConnection::Pg(pg) => {
+            let (keys, votes): (Vec<&str>, Vec<i32>) = spent.iter().copied().unzip();
+            diesel::sql_query(
+                "UPDATE vote_allowances SET votes = vote_allowances.votes + v.n \
+                 FROM unnest($1, $2) AS v(client_key, n) WHERE vote_allowances.client_key = v.client_key",
+            )
+            .bind::<Array<Text>, _>(keys)
+            .bind::<Array<Integer>, _>(votes)
+            .execute(pg)?;
+        }
+        DbConnection::Sqlite(sqlite) => {
+            for (key, votes) in spent {
+                diesel::update(vote_allowances::table.find(key))
+                    .set(vote_allowances::votes.eq(vote_allowances::votes + votes))
+                    .execute(sqlite)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// When `client_key`'s allowance window that began at `start` ends.
@@ -333,29 +403,36 @@ pub fn new_voters(
         .load(conn)
 }
 
-/// Stores a count of new voters, `was` being what [`new_voters`] read
-/// (`None`: no row yet).
-pub fn set_new_voters(
-    tx: &mut Tx<'_, Content>,
-    (story_id, client_key, day): (i64, &str, NaiveDateTime),
-    was: Option<i32>,
-    now: i32,
-) -> QueryResult<()> {
-    let conn: &mut DbConnection = tx;
-    match was {
-        Some(_) => diesel::update(vote_sources::table.find((story_id, client_key, day)))
-            .set(vote_sources::new_voters.eq(now))
-            .execute(conn),
-        None => diesel::insert_into(vote_sources::table)
-            .values((
-                vote_sources::story_id.eq(story_id),
-                vote_sources::client_key.eq(client_key),
-                vote_sources::day_start.eq(day),
-                vote_sources::new_voters.eq(now),
-            ))
-            .execute(conn),
+/// A count of new voters one address added to one story on one day.
+#[derive(Insertable)]
+#[diesel(table_name = vote_sources)]
+pub struct NewVoters<'a> {
+    pub story_id: i64,
+    pub client_key: &'a str,
+    pub day_start: NaiveDateTime,
+    pub new_voters: i32,
+}
+
+/// Stores counts of new voters, in one statement. Call with the stories
+/// locked ([`new_voters`]).
+pub fn set_new_voters(tx: &mut Tx<'_, Content>, counts: &[NewVoters<'_>]) -> QueryResult<()> {
+    if counts.is_empty() {
+        return Ok(());
     }
-    .map(drop)
+    // The one upsert, of one row or of several (SQLite's diesel upserts one).
+    macro_rules! upsert {
+        ($values:expr) => {
+            diesel::insert_into(vote_sources::table)
+                .values($values)
+                .on_conflict((vote_sources::story_id, vote_sources::client_key, vote_sources::day_start))
+                .do_update()
+                .set(vote_sources::new_voters.eq(excluded(vote_sources::new_voters)))
+        };
+    }
+    match &mut **tx {
+        DbConnection::Pg(pg) => upsert!(counts).execute(pg).map(drop),
+        DbConnection::Sqlite(sqlite) => counts.iter().try_for_each(|count| upsert!(count).execute(sqlite).map(drop)),
+    }
 }
 
 /// Forgets every address's allowance windows that are over, and new-voter

@@ -20,6 +20,7 @@ crate::on_both_backends!(
     well_rated_stories_rank_first,
     every_process_shares_one_vote_allowance,
     parallel_votes_from_one_address_stop_at_the_allowance,
+    parallel_votes_from_many_addresses_stop_at_each_allowance,
     one_address_adds_only_so_many_new_voters_a_day,
     refused_votes_in_a_batch_leave_the_others_exact,
     the_rating_list_pages_by_stored_rank,
@@ -433,6 +434,48 @@ async fn parallel_votes_from_one_address_stop_at_the_allowance(backend: Backend)
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 5, "{statuses:?}");
     assert!(statuses.iter().all(|s| *s == 201 || *s == 429), "{statuses:?}");
     assert_eq!(app.anon().get(&format!("/v1/stories/{}/rating", story["id"])).await.ok(200)["count"], 5);
+}
+
+/// Sixty votes at once from six addresses behind a trusted proxy, on three
+/// stories, through two processes, with an allowance of four: exactly four
+/// count per address, and the counters and totals stay exact. Batches then
+/// hold several addresses' rows and several stories at once.
+async fn parallel_votes_from_many_addresses_stop_at_each_allowance(backend: Backend) {
+    let settings = [("RATING_VOTES_PER_MINUTE", "4"), ("TRUSTED_PROXIES", "127.0.0.0/8, ::1")];
+    let app = TestApp::start_with(backend, &settings).await;
+    let second = app.another_process(&settings).await;
+    let editor = app.editor().await;
+    let mut stories = Vec::new();
+    for title in ["Many one", "Many two", "Many three"] {
+        stories.push(published_story(&editor, title).await);
+    }
+    let sessions = [app.anon(), second.anon()];
+    let clients: Vec<String> = (1..=6).map(|i| format!("198.51.100.{i}")).collect();
+    let requests = (0..60).map(|i| {
+        let (session, story, client) = (&sessions[i % 2], &stories[i % 3], &clients[i % 6]);
+        let path = format!("/v1/stories/{}/ratings/{}", story["id"], uuid::Uuid::new_v4());
+        async move {
+            let forwarded = [("X-Forwarded-For", client.as_str())];
+            let res = session.send(Method::PUT, &path, Body::Json(json!({"score": 1 + i % 5})), &forwarded).await;
+            (client, res.status.as_u16())
+        }
+    });
+    let outcomes = join_all(requests).await;
+    for client in &clients {
+        let statuses: Vec<u16> = outcomes.iter().filter(|(c, _)| *c == client).map(|(_, s)| *s).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 4, "{client}: {statuses:?}");
+        assert!(statuses.iter().all(|s| *s == 201 || *s == 429), "{client}: {statuses:?}");
+    }
+    let mut counted = 0;
+    for story in &stories {
+        let id = story["id"].as_i64().unwrap();
+        let aggregate = app.anon().get(&format!("/v1/stories/{id}/rating")).await.ok(200);
+        assert_eq!(aggregate["count"], recomputed(&app, id).0, "story {id}");
+        counted += recomputed(&app, id).0;
+        assert_rank_stored(&app, id);
+    }
+    assert_eq!(counted, 24);
+    assert_totals_exact(&app);
 }
 
 /// Made-up voter ids from one machine stop counting after the daily cap, on
