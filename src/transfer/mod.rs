@@ -14,6 +14,9 @@
 //! vote allowances) are not carried over, nor is the webhook outbox (events,
 //! deliveries, attempts): endpoints and their secrets are. Stories' rating
 //! ranks are derived: the import recomputes them under the prior it loaded.
+//! Stored suggestions are derived too, but costly to compute: they are
+//! carried, and the import queues each published story's refresh (at once
+//! for one that has none), not the queue itself.
 
 pub(crate) mod rows;
 
@@ -27,8 +30,8 @@ use serde::{Deserialize, Serialize};
 use crate::db::{Content, Db, DbConnection, Tx, now};
 use crate::error::ApiError;
 use crate::schema::{
-    editors, rating_prior, rating_totals, ratings, related_links, server_keys, stories, story_revisions, story_tags,
-    tags, webhook_endpoints, webhook_publications,
+    editors, rating_prior, rating_totals, ratings, related_links, server_keys, stories, story_revisions,
+    story_suggestions, story_tags, tags, webhook_endpoints, webhook_publications,
 };
 
 const FORMAT: &str = "anthology-export";
@@ -60,6 +63,7 @@ enum Record {
     RatingTotals(rows::RatingTotals),
     RatingPrior(rows::RatingPrior),
     RelatedLinks(rows::RelatedLink),
+    StorySuggestions(rows::StorySuggestion),
     WebhookEndpoints(rows::WebhookEndpoint),
     WebhookPublications(rows::WebhookPublication),
 }
@@ -151,6 +155,28 @@ pub fn export(db: &Db, out: &mut dyn Write, progress: Progress) -> anyhow::Resul
             emit(Record::RatingPrior(prior), out)?;
         }
         by_key!(related_links, rows::RelatedLink, RelatedLinks, id);
+        // (story_id, position) is the key.
+        let mut after = (i64::MIN, i32::MIN);
+        loop {
+            let batch: Vec<rows::StorySuggestion> = story_suggestions::table
+                .filter(
+                    story_suggestions::story_id.gt(after.0).or(story_suggestions::story_id
+                        .eq(after.0)
+                        .and(story_suggestions::position.gt(after.1))),
+                )
+                .order((story_suggestions::story_id, story_suggestions::position))
+                .limit(BATCH)
+                .select(rows::StorySuggestion::as_select())
+                .load(conn)?;
+            let full = batch.len() as i64 == BATCH;
+            for row in batch {
+                after = (row.story_id, row.position);
+                emit(Record::StorySuggestions(row), out)?;
+            }
+            if !full {
+                break;
+            }
+        }
         by_key!(webhook_endpoints, rows::WebhookEndpoint, WebhookEndpoints, id);
         // One row per story scheduled and published, few.
         let publications = webhook_publications::table
@@ -184,6 +210,7 @@ pub fn import(db: &Db, input: &mut dyn BufRead, progress: Progress) -> Result<u6
         set_identity(tx, "BY DEFAULT")?;
         let rows = load(tx, input, progress)?;
         crate::ratings::rank_all(tx)?;
+        crate::related::queue_published(tx)?;
         for statement in crate::stories::REBUILD_TAG_INDEX {
             diesel::sql_query(statement).execute(&mut **tx)?;
         }
@@ -277,6 +304,7 @@ fn insert(tx: &mut Tx<'_, Content>, record: Record) -> QueryResult<()> {
             .set((rating_prior::weight.eq(row.weight), rating_prior::mean.eq(row.mean)))
             .execute(conn),
         Record::RelatedLinks(row) => diesel::insert_into(related_links::table).values(&row).execute(conn),
+        Record::StorySuggestions(row) => diesel::insert_into(story_suggestions::table).values(&row).execute(conn),
         Record::WebhookEndpoints(row) => diesel::insert_into(webhook_endpoints::table).values(&row).execute(conn),
         Record::WebhookPublications(row) => diesel::insert_into(webhook_publications::table).values(&row).execute(conn),
     }
