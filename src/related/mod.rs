@@ -226,7 +226,8 @@ fn list(conn: &mut DbConnection, story_id: i64, audience: Audience, suggest: u8)
     if suggest > 0 {
         let next = data.iter().map(|l| l.position).max().unwrap_or(0);
         let linked: Vec<i64> = linked.into_iter().collect();
-        for (i, target) in queries::stored_public(conn, story_id, &linked, i64::from(suggest), at)?.into_iter().enumerate()
+        for (i, target) in
+            queries::stored_public(conn, story_id, &linked, i64::from(suggest), at)?.into_iter().enumerate()
         {
             data.push(RelatedLink {
                 id: None,
@@ -390,8 +391,7 @@ fn compute(conn: &mut DbConnection, story_id: i64, reason: Reason) -> Result<Com
     let text = format!("{} {}", story.content.title, story.content.excerpt);
     // Linked stories are left out before scaling, as they are when read.
     let linked: HashSet<i64> = queries::linked_stories(conn, story_id)?.into_iter().collect();
-    let targets: Vec<i64> =
-        suggestions(conn, story_id, &text, &linked, STORED)?.into_iter().map(|t| t.id).collect();
+    let targets: Vec<i64> = suggestions(conn, story_id, &text, &linked, STORED)?.into_iter().map(|t| t.id).collect();
     let changed = targets != queries::stored_targets(conn, story_id)?;
     let neighbours_due = match (reason, story.status) {
         (Reason::Changed, StoredStatus::Published) => story.published_at.map(|at| at.max(now())),

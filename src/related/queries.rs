@@ -290,15 +290,13 @@ pub fn lease(
 /// `next`: `false` when the lease is no longer `worker`'s (the story was
 /// queued again meanwhile, or the lease ran out and another process took it).
 pub fn finish<S: WriteScope>(tx: &mut Tx<'_, S>, id: i64, worker: &str, next: NaiveDateTime) -> QueryResult<bool> {
-    let finished = diesel::update(
-        suggestion_queue::table.find(id).filter(suggestion_queue::claimed_by.eq(worker)),
-    )
-    .set((
-        suggestion_queue::reason.eq(Reason::Refresh.as_str()),
-        suggestion_queue::due_at.eq(next),
-        suggestion_queue::claimed_by.eq(None::<&str>),
-        suggestion_queue::locked_until.eq(None::<NaiveDateTime>),
-    ))
-    .execute(&mut **tx)?;
+    let finished = diesel::update(suggestion_queue::table.find(id).filter(suggestion_queue::claimed_by.eq(worker)))
+        .set((
+            suggestion_queue::reason.eq(Reason::Refresh.as_str()),
+            suggestion_queue::due_at.eq(next),
+            suggestion_queue::claimed_by.eq(None::<&str>),
+            suggestion_queue::locked_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(&mut **tx)?;
     Ok(finished == 1)
 }

@@ -340,7 +340,8 @@ fn save_content(
     editor: &EditorRow,
 ) -> Result<Story, ApiError> {
     let columns = columns_for(tx, input, Some(current.id), &current.content.author_name)?;
-    let drawn_from = (current.content.title.clone(), current.content.excerpt.clone(), queries::tags_of(tx, current.id)?);
+    let drawn_from =
+        (current.content.title.clone(), current.content.excerpt.clone(), queries::tags_of(tx, current.id)?);
     let row = keeping_tag_index(tx, current.id, |tx| {
         let row = queries::update(tx, current.id, expected_version, Some(&columns), None).map_err(|err| match err {
             ApiError::Conflict(_) => slug_taken(&columns.slug),

@@ -118,6 +118,31 @@ pub fn export(db: &Db, out: &mut dyn Write, progress: Progress) -> anyhow::Resul
                 }
             }};
         }
+        /// Every row of a table keyed by two columns, a batch at a time,
+        /// from `$start` (the lowest values of both).
+        macro_rules! by_pair {
+            ($table:ident, $row:ty, $variant:ident, $first:ident, $second:ident, $start:expr) => {{
+                let mut after = $start;
+                loop {
+                    let batch: Vec<$row> = $table::table
+                        .filter(
+                            $table::$first.gt(after.0).or($table::$first.eq(after.0).and($table::$second.gt(after.1))),
+                        )
+                        .order(($table::$first, $table::$second))
+                        .limit(BATCH)
+                        .select(<$row>::as_select())
+                        .load(conn)?;
+                    let full = batch.len() as i64 == BATCH;
+                    for row in batch {
+                        after = (row.$first, row.$second);
+                        emit(Record::$variant(row), out)?;
+                    }
+                    if !full {
+                        break;
+                    }
+                }
+            }};
+        }
         by_key!(editors, rows::Editor, Editors, id);
         for key in server_keys::table.order(server_keys::kid).select(rows::ServerKey::as_select()).load(conn)? {
             emit(Record::ServerKeys(key), out)?;
@@ -125,27 +150,7 @@ pub fn export(db: &Db, out: &mut dyn Write, progress: Progress) -> anyhow::Resul
         by_key!(tags, rows::Tag, Tags, id);
         by_key!(stories, rows::Story, Stories, id, Box::new);
         // (story_id, tag_id) is the key; stories have a few tags each.
-        let mut after = (i64::MIN, i64::MIN);
-        loop {
-            let batch: Vec<rows::StoryTag> = story_tags::table
-                .filter(
-                    story_tags::story_id
-                        .gt(after.0)
-                        .or(story_tags::story_id.eq(after.0).and(story_tags::tag_id.gt(after.1))),
-                )
-                .order((story_tags::story_id, story_tags::tag_id))
-                .limit(BATCH)
-                .select(rows::StoryTag::as_select())
-                .load(conn)?;
-            let full = batch.len() as i64 == BATCH;
-            for row in batch {
-                after = (row.story_id, row.tag_id);
-                emit(Record::StoryTags(row), out)?;
-            }
-            if !full {
-                break;
-            }
-        }
+        by_pair!(story_tags, rows::StoryTag, StoryTags, story_id, tag_id, (i64::MIN, i64::MIN));
         by_key!(story_revisions, rows::Revision, StoryRevisions, id);
         by_key!(ratings, rows::Rating, Ratings, id);
         for totals in rating_totals::table.select(rows::RatingTotals::as_select()).load(conn)? {
@@ -155,28 +160,7 @@ pub fn export(db: &Db, out: &mut dyn Write, progress: Progress) -> anyhow::Resul
             emit(Record::RatingPrior(prior), out)?;
         }
         by_key!(related_links, rows::RelatedLink, RelatedLinks, id);
-        // (story_id, position) is the key.
-        let mut after = (i64::MIN, i32::MIN);
-        loop {
-            let batch: Vec<rows::StorySuggestion> = story_suggestions::table
-                .filter(
-                    story_suggestions::story_id.gt(after.0).or(story_suggestions::story_id
-                        .eq(after.0)
-                        .and(story_suggestions::position.gt(after.1))),
-                )
-                .order((story_suggestions::story_id, story_suggestions::position))
-                .limit(BATCH)
-                .select(rows::StorySuggestion::as_select())
-                .load(conn)?;
-            let full = batch.len() as i64 == BATCH;
-            for row in batch {
-                after = (row.story_id, row.position);
-                emit(Record::StorySuggestions(row), out)?;
-            }
-            if !full {
-                break;
-            }
-        }
+        by_pair!(story_suggestions, rows::StorySuggestion, StorySuggestions, story_id, position, (i64::MIN, i32::MIN));
         by_key!(webhook_endpoints, rows::WebhookEndpoint, WebhookEndpoints, id);
         // One row per story scheduled and published, few.
         let publications = webhook_publications::table

@@ -224,11 +224,8 @@ impl TestApp {
         );
         for _ in 0..400 {
             let sql = sql.clone();
-            let waiting = self
-                .db
-                .read(move |conn| Ok(diesel::sql_query(sql).get_result::<Waiting>(conn)?.n))
-                .await
-                .unwrap();
+            let waiting =
+                self.db.read(move |conn| Ok(diesel::sql_query(sql).get_result::<Waiting>(conn)?.n)).await.unwrap();
             if waiting == 0 {
                 return;
             }

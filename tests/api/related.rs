@@ -434,7 +434,8 @@ async fn editing_tags_or_title_computes_suggestions_again(backend: Backend) {
 
     let path = format!("/v1/stories/{}", story["id"]);
     let etag = editor.get(&path).await.header("etag").unwrap().to_owned();
-    let res = editor.with_headers(Method::PATCH, &path, Some(json!({"tags": ["sailing"]})), &[("If-Match", &etag)]).await;
+    let res =
+        editor.with_headers(Method::PATCH, &path, Some(json!({"tags": ["sailing"]})), &[("If-Match", &etag)]).await;
     res.ok(200);
     let etag = res.header("etag").unwrap().to_owned();
     app.suggestions_settled().await;
