@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 
-use crate::db::{Content, DbConnection, Tx, WriteScope, now, stored_as_text};
+use crate::db::{Content, DbConnection, Internal, Tx, now, stored_as_text};
 use crate::error::{ApiError, FieldError};
 use crate::http::Audience;
 use crate::stories::{Combine, Status, StoredStatus, best_public_matches, is_public, visible_to};
@@ -268,13 +268,14 @@ fn distinctive_words(text: &str) -> String {
 }
 
 /// Up to `n` public stories most like story `story_id`, whose title and
-/// excerpt are `text`, never itself nor one in `exclude`. Two signals, each scaled to its best
-/// candidate and added: shared tags, weighted by rarity (`ln(1 + stories /
-/// stories with the tag)`), and shared words of the title and excerpt,
-/// ranked by the full-text index and weighted [`WORDS_WEIGHT`]. Ties go to
-/// the more recent story. Candidates are recent, so that the cost does not
-/// grow with the site: the newest [`PER_TAG`] public stories of each shared
-/// tag, and the best matches among the newest stories that share words
+/// excerpt are `text`, never itself nor one in `exclude`. Two signals, each
+/// scaled to its best candidate and added: shared tags, weighted by rarity
+/// (`ln(1 + stories / stories with the tag)`), and shared words of the
+/// title and excerpt, ranked by the full-text index and weighted
+/// [`WORDS_WEIGHT`]. Ties go to the more recent story. Candidates are
+/// recent, so that the cost does not grow with the site: the newest
+/// [`PER_TAG`] public stories of each shared tag, and the best matches
+/// among the newest stories that share words
 /// (`stories::best_public_matches`). Only the suggester runs it.
 fn suggestions(
     conn: &mut DbConnection,
@@ -372,8 +373,7 @@ struct Computed {
     story_id: i64,
     /// The best [`STORED`] targets, best first.
     targets: Vec<i64>,
-    /// Whether they differ from the stored ones: only then are they written
-    /// (and the caches of public responses emptied).
+    /// Whether they differ from the stored ones: only then are they written.
     changed: bool,
     /// When the stories it suggests are to be computed again (so that they
     /// may suggest it back): from when it is public, if it is published and
@@ -400,31 +400,25 @@ fn compute(conn: &mut DbConnection, story_id: i64, reason: Reason) -> Result<Com
     Ok(Computed { story_id, targets, changed, neighbours_due })
 }
 
-/// Ends `worker`'s leases of the `computed` stories, queueing each one's
-/// refresh and, where due, its neighbours. Returns those whose lease was
-/// still `worker`'s: the others were queued again meanwhile (or taken over),
-/// and what was computed for them is not stored.
-fn finish<S: WriteScope>(tx: &mut Tx<'_, S>, worker: &str, computed: Vec<Computed>) -> Result<Vec<Computed>, ApiError> {
+/// Ends `worker`'s leases of the `computed` stories, storing the
+/// suggestions that changed and queueing each story's refresh and, where
+/// due, its neighbours. A story whose lease is no longer `worker`'s was
+/// queued again meanwhile (or taken over): what was computed for it is
+/// dropped.
+fn store(tx: &mut Tx<'_, Internal>, worker: &str, computed: Vec<Computed>) -> Result<(), ApiError> {
     let next = now() + REFRESH_AFTER;
-    let mut kept = Vec::with_capacity(computed.len());
     for story in computed {
         if !queries::finish(tx, story.story_id, worker, next)? {
             continue;
+        }
+        if story.changed {
+            queries::replace_suggestions(tx, story.story_id, &story.targets)?;
         }
         if let Some(due) = story.neighbours_due {
             for target in &story.targets {
                 queries::enqueue(tx, *target, Reason::Neighbour, due)?;
             }
         }
-        kept.push(story);
-    }
-    Ok(kept)
-}
-
-/// [`finish`], then stores the suggestions that changed.
-fn store(tx: &mut Tx<'_, Content>, worker: &str, computed: Vec<Computed>) -> Result<(), ApiError> {
-    for story in finish(tx, worker, computed)?.into_iter().filter(|story| story.changed) {
-        queries::replace_suggestions(tx, story.story_id, &story.targets)?;
     }
     Ok(())
 }

@@ -190,7 +190,7 @@ pub fn stored_public(
 }
 
 /// Stores `targets` as story `story_id`'s suggestions, best first.
-pub fn replace_suggestions(tx: &mut Tx<'_, Content>, story_id: i64, targets: &[i64]) -> QueryResult<()> {
+pub fn replace_suggestions(tx: &mut Tx<'_, Internal>, story_id: i64, targets: &[i64]) -> QueryResult<()> {
     let conn: &mut DbConnection = tx;
     diesel::delete(story_suggestions::table.filter(story_suggestions::story_id.eq(story_id))).execute(conn)?;
     for (i, target) in targets.iter().enumerate() {
@@ -289,7 +289,7 @@ pub fn lease(
 /// Ends `worker`'s lease of story `id`, queueing its next refresh at
 /// `next`: `false` when the lease is no longer `worker`'s (the story was
 /// queued again meanwhile, or the lease ran out and another process took it).
-pub fn finish<S: WriteScope>(tx: &mut Tx<'_, S>, id: i64, worker: &str, next: NaiveDateTime) -> QueryResult<bool> {
+pub fn finish(tx: &mut Tx<'_, Internal>, id: i64, worker: &str, next: NaiveDateTime) -> QueryResult<bool> {
     let finished = diesel::update(suggestion_queue::table.find(id).filter(suggestion_queue::claimed_by.eq(worker)))
         .set((
             suggestion_queue::reason.eq(Reason::Refresh.as_str()),

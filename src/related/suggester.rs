@@ -8,7 +8,7 @@
 //! transaction: another process passes over them), computes each on a read
 //! connection — the costly part, outside any write transaction, so SQLite's
 //! one writer (editors, votes) never waits for it — and then, in one write
-//! transaction, stores what changed and ends the leases. A process killed
+//! transaction, stores the lists that changed and ends the leases. A process killed
 //! mid-round leaves its leases to run out, and any process (itself,
 //! restarted) takes them over. A story queued again while it was being
 //! computed loses its lease, so what was computed for it is dropped and it
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::Reason;
 use super::queries;
-use crate::db::{Content, Db, Internal, now};
+use crate::db::{Db, Internal, now};
 use crate::error::ApiError;
 
 /// How often the queue is looked at when there was nothing to do.
@@ -95,12 +95,13 @@ impl Suggester {
             computed.push(self.db.read(move |conn| super::compute(conn, story_id, reason)).await?);
         }
         let worker = self.worker.clone();
-        if computed.iter().any(|story| story.changed) {
-            self.db.write::<Content, _, _>(move |tx| super::store(tx, &worker, computed)).await?;
-        } else {
-            // Nothing readers see changes: the caches of public responses stay.
-            self.db.write::<Internal, _, _>(move |tx| super::finish(tx, &worker, computed).map(drop)).await?;
-        }
+        // Not a `Content` write: cached public responses may show the
+        // previous suggestions for up to the cache's TTL (seconds), within
+        // how fresh suggestions are anyway; a target that stops being public
+        // does so by a write that empties the caches itself. Emptying them
+        // on every stored change would, on a big site whose refreshes change
+        // a list every second, leave the cache nothing to serve.
+        self.db.write::<Internal, _, _>(move |tx| super::store(tx, &worker, computed)).await?;
         Ok(Some(found))
     }
 }
