@@ -29,7 +29,7 @@
 #                       the large-site section
 #
 # For each condition it prints, for story by slug and the list of 20:
-# Anthology's and nginx's req/s, their ratio, Anthology's p50/p99, the bytes
+# Anthology's and nginx's req/s, their ratio, Anthology's p50/p99, nginx's p99, the bytes
 # of one response on the wire (headers and body; Anthology / nginx), and the
 # server's peak RSS (VmHWM) during that condition. The server's peak over the
 # whole run (seeding, a login, reads with and without cache, votes) ends the
@@ -264,8 +264,8 @@ N="http://127.0.0.1:$PORT_NGINX"
 
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); wrk -t2 -c$CONNS -d$DURATION"
 echo "== public reads beside nginx serving the same bytes ($STORIES stories; story: $(wc -c <"$WORK/static/${BACKENDS%%,*}/story.json") bytes, list: $(wc -c <"$WORK/static/${BACKENDS%%,*}/list.json") bytes uncompressed)"
-printf '%-8s %-5s %-5s %-7s %-6s %9s %9s %6s %9s %9s %15s %10s\n' \
-  backend cache enc votes/s read anthology nginx ratio p50 p99 "bytes (a / n)" "peak RSS"
+printf '%-8s %-5s %-5s %-7s %-6s %9s %9s %6s %9s %9s %11s %15s %10s\n' \
+  backend cache enc votes/s read anthology nginx ratio p50 p99 "nginx p99" "bytes (a / n)" "peak RSS"
 for backend in ${BACKENDS//,/ }; do
   A="http://127.0.0.1:${PORT[$backend]}"
   for cache in ${CACHES//,/ }; do
@@ -294,10 +294,10 @@ for backend in ${BACKENDS//,/ }; do
             a_path="/v1/stories/slug/mums-moving-in"
             [ "$read" = list ] && a_path="/v1/stories?limit=20"
             errors=$(field "a-$read" errors)
-            printf '%-8s %-5s %-5s %-7s %-6s %9.0f %9.0f %6.2f %9s %9s %15s %10s%s\n' \
+            printf '%-8s %-5s %-5s %-7s %-6s %9.0f %9.0f %6.2f %9s %9s %11s %15s %10s%s\n' \
               "$backend" "$cache" "$enc" "$rate" "$read" "$(field "a-$read" rps)" "$(field "n-$read" rps)" \
               "$(awk -v a="$(field "a-$read" rps)" -v n="$(field "n-$read" rps)" 'BEGIN { print a / n }')" \
-              "$(field "a-$read" p50)" "$(field "a-$read" p99)" \
+              "$(field "a-$read" p50)" "$(field "a-$read" p99)" "$(field "n-$read" p99)" \
               "$(wire_bytes "$A$a_path" "$header") / $(wire_bytes "$N/$backend/$read.json" "$header")" "$rss" \
               "$([ "$errors" != 0 ] && echo " non-2xx: $errors")$([ "$read" = list ] && echo "$sent")"
           done

@@ -9,13 +9,14 @@
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::{ResponseError, web};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::config::DatabaseUrl;
 use crate::error::ApiError;
@@ -117,6 +118,26 @@ fn forget_if_dead(conn: &mut DbConnection) {
         DbConnection::Sqlite(sqlite) => AnsiTransactionManager::transaction_manager_status_mut(sqlite),
     };
     status.set_in_error();
+}
+
+/// Runs `f` on `conn`, holding the connection's `turn` until the work is
+/// done (even if the client has gone meanwhile).
+fn with_connection<T>(
+    pool: &DbPool,
+    _turn: OwnedSemaphorePermit,
+    mut conn: PooledDbConnection,
+    asked: Instant,
+    sqlite_budget: Option<Duration>,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let state = pool.state();
+    crate::metrics::pool_checkout(asked.elapsed(), state.connections, state.idle_connections);
+    let _deadline = sqlite_budget.map(sqlite_deadline::start);
+    let outcome = f(&mut conn);
+    if outcome.as_ref().is_err_and(|err| err.status_code().is_server_error()) {
+        forget_if_dead(&mut conn);
+    }
+    outcome
 }
 
 /// Creates a new SQLite file readable by its owner only: it holds the token
@@ -367,15 +388,29 @@ impl Db {
         self.pool.get().map_err(|e| DbSetupError::Connect(e.to_string()))
     }
 
-    /// Runs `f` with a pooled connection on the blocking thread pool. A pool
-    /// that cannot hand out a connection means the database is unreachable:
-    /// 503, not 500. On SQLite, `f`'s statements are interrupted once the
-    /// statement timeout has passed since it began (503 too).
+    /// Runs `f` with a pooled connection. A pool that cannot hand out a
+    /// connection means the database is unreachable: 503, not 500. On SQLite,
+    /// `f`'s statements are interrupted once the statement timeout has passed
+    /// since it began (503 too).
+    ///
+    /// On SQLite a plain read runs right here, on the async worker, when a
+    /// connection is free at once: it is a few index lookups in this process,
+    /// CPU work of tens of microseconds like the JSON it becomes, and handing
+    /// it to a blocking thread and back cost more than the query (a third of
+    /// the CPU of an uncached read went to the kernel waking threads).
+    /// PostgreSQL reads wait on the network, and costly reads
+    /// ([`Db::read_costing`]) may run long: those go to the blocking pool.
     pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
+        if self.sqlite_budget.is_some()
+            && let Ok(turn) = self.connections.clone().try_acquire_owned()
+            && let Some(conn) = self.pool.try_get()
+        {
+            return with_connection(&self.pool, turn, conn, Instant::now(), self.sqlite_budget, f);
+        }
         self.on_blocking_pool(self.sqlite_budget, f).await
     }
 
@@ -386,24 +421,15 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let (pool, budget) = (self.pool.clone(), sqlite_budget);
         let Ok(Ok(turn)) = actix_web::rt::time::timeout(POOL_WAIT, self.connections.clone().acquire_owned()).await
         else {
             return Err(ApiError::unavailable(anyhow::anyhow!("no database connection was free for {POOL_WAIT:?}")));
         };
+        let pool = self.pool.clone();
         web::block(move || {
-            // Held until the work is done, even if the client has gone.
-            let _turn = turn;
-            let asked = std::time::Instant::now();
-            let mut conn = pool.get().map_err(ApiError::unavailable)?;
-            let state = pool.state();
-            crate::metrics::pool_checkout(asked.elapsed(), state.connections, state.idle_connections);
-            let _deadline = budget.map(sqlite_deadline::start);
-            let outcome = f(&mut conn);
-            if outcome.as_ref().is_err_and(|err| err.status_code().is_server_error()) {
-                forget_if_dead(&mut conn);
-            }
-            outcome
+            let asked = Instant::now();
+            let conn = pool.get().map_err(ApiError::unavailable)?;
+            with_connection(&pool, turn, conn, asked, sqlite_budget, f)
         })
         .await
         .map_err(ApiError::internal)?
@@ -426,7 +452,7 @@ impl Db {
         };
         // The turn goes with the work, and ends with it even if the client
         // has gone meanwhile: leaving cannot make room for more.
-        self.read(move |conn| {
+        self.on_blocking_pool(self.sqlite_budget, move |conn| {
             let _turn = turn;
             f(conn)
         })

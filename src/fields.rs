@@ -260,21 +260,37 @@ impl StringField for HttpUrl {
     }
 }
 
-string_field! {
-    /// A URL path segment we mint.
-    Slug
+/// Declares a slug field type: lower-case ASCII letters and digits in
+/// hyphen-separated words, at most `$max` characters; else a `format` error
+/// saying `$message`.
+macro_rules! slug_field {
+    ($(#[doc = $doc:literal])* $name:ident, $max:ident, $message:literal) => {
+        string_field! {
+            $(#[doc = $doc])*
+            $name
+        }
+
+        impl StringField for $name {
+            fn rule(value: &str) -> Result<(), ValidationError> {
+                slug(value, $max, || format!($message))
+            }
+
+            fn string_schema() -> ObjectBuilder {
+                string_of_length(0, $max).pattern(Some(SLUG_PATTERN))
+            }
+        }
+    };
 }
 
-impl StringField for Slug {
-    fn rule(value: &str) -> Result<(), ValidationError> {
-        slug(value, SLUG_MAX, || {
-            format!("must be lower-case letters and digits separated by single hyphens, at most {SLUG_MAX} characters")
-        })
-    }
+slug_field! {
+    /// A URL path segment we mint.
+    Slug, SLUG_MAX, "must be lower-case letters and digits separated by single hyphens, at most {SLUG_MAX} characters"
+}
 
-    fn string_schema() -> ObjectBuilder {
-        string_of_length(0, SLUG_MAX).pattern(Some(SLUG_PATTERN))
-    }
+slug_field! {
+    /// One of a story's [`Tags`]: a short slug. Its schema is the component
+    /// `TagSlug`.
+    TagSlug, TAG_MAX, "each tag must be a slug (lower-case letters, digits, hyphens) of at most {TAG_MAX} characters"
 }
 
 string_field! {
@@ -297,31 +313,6 @@ impl StringField for Locale {
 
     fn string_schema() -> ObjectBuilder {
         string_of_length(0, LOCALE_MAX).pattern(Some(LOCALE_PATTERN))
-    }
-}
-
-string_field! {
-    /// One of a story's [`Tags`]: a short slug. Its schema is the component
-    /// `TagSlug`.
-    TagSlug
-}
-
-impl StringField for TagSlug {
-    fn rule(value: &str) -> Result<(), ValidationError> {
-        slug(value, TAG_MAX, || {
-            format!("each tag must be a slug (lower-case letters, digits, hyphens) of at most {TAG_MAX} characters")
-        })
-    }
-
-    fn string_schema() -> ObjectBuilder {
-        // The committed document has `example`, as utoipa's derive writes it.
-        #[allow(deprecated)]
-        string_of_length(0, TAG_MAX)
-            .pattern(Some(SLUG_PATTERN))
-            .description(Some(format!(
-                "The schema of one tag in a story's `tags`: a slug of at most {TAG_MAX} characters."
-            )))
-            .example(Some("family".into()))
     }
 }
 
@@ -389,8 +380,16 @@ impl PartialSchema for Tags {
 }
 
 impl ToSchema for Tags {
+    /// The component `TagSlug`, described as one of these tags.
     fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        schemas.push((TagSlug::name().into(), TagSlug::schema()));
+        // The committed document has `example`, as utoipa's derive writes it.
+        #[allow(deprecated)]
+        let tag = TagSlug::string_schema()
+            .description(Some(format!(
+                "The schema of one tag in a story's `tags`: a slug of at most {TAG_MAX} characters."
+            )))
+            .example(Some("family".into()));
+        schemas.push((TagSlug::name().into(), tag.into()));
     }
 }
 

@@ -47,3 +47,21 @@ pub fn header(description: &str) -> Header {
     header.description = Some(description.to_owned());
     header
 }
+
+/// Declares a set of problem answers for handlers' `responses(...)`: each
+/// status with its description, written once for every route that meets it.
+macro_rules! problems {
+    ($(#[doc = $doc:literal])* $name:ident { $($status:literal => $description:literal),+ $(,)? }) => {
+        $(#[doc = $doc])*
+        pub struct $name;
+
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+                std::collections::BTreeMap::from([
+                    $(($status.to_owned(), $crate::schemas::problem_response($description).into())),+
+                ])
+            }
+        }
+    };
+}
+pub(crate) use problems;

@@ -91,3 +91,8 @@ pub struct EditorPatch {
 fn editor_patch_password() -> utoipa::openapi::ObjectBuilder {
     fields::nullable::<Password>().description(Some("A new password, 10 to 1024 characters."))
 }
+
+crate::schemas::problems! {
+    /// 404 for an editor that does not exist.
+    EditorNotFound { "404" => "No such editor" }
+}

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, get, patch, post, web};
 
 use super::EditorUpdate;
-use super::dto::{Editor, EditorList, EditorPatch, NewEditor};
+use super::dto::{Editor, EditorList, EditorNotFound, EditorPatch, NewEditor};
 use crate::auth::{CurrentAdmin, password};
 use crate::error::{ApiError, Problem};
 use crate::http::{Audience, EditorId, Reply, created, page_json, private_json};
@@ -59,10 +59,7 @@ pub async fn create_editor(_: CurrentAdmin, state: State, new: ApiJson<NewEditor
 #[utoipa::path(
     tag = "editors", operation_id = "getEditor", security(("bearer" = [])),
     params(EditorId),
-    responses(
-        (status = 200, description = "The editor", body = Editor),
-        (status = 404, description = "No such editor", body = Problem),
-    )
+    responses((status = 200, description = "The editor", body = Editor), EditorNotFound)
 )]
 #[get("/editors/{id:\\d+}")]
 pub async fn get_editor(_: CurrentAdmin, state: State, EditorId(id): EditorId) -> Reply {
@@ -80,7 +77,7 @@ pub async fn get_editor(_: CurrentAdmin, state: State, EditorId(id): EditorId) -
     request_body(content = EditorPatch, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated editor", body = Editor),
-        (status = 404, description = "No such editor", body = Problem),
+        EditorNotFound,
         (status = 409, description = "It would leave no active admin", body = Problem),
     )
 )]

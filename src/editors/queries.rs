@@ -7,13 +7,15 @@ use super::{EditorUpdate, Role};
 use crate::db::{DbConnection, Internal, Tx, now};
 use crate::schema::editors;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// An editor as stored, whole (password hash included): what the rules
+/// read, and the export's row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = editors)]
 pub struct EditorRow {
     pub id: i64,
     pub email: String,
     pub display_name: String,
-    #[diesel(deserialize_as = String)]
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub role: Role,
     pub password_hash: String,
     pub disabled: bool,

@@ -44,56 +44,52 @@ async fn newest(req: &HttpRequest, state: &State, params: FeedParams) -> Result<
     Ok((stories, site(req, state, params.tag.map(String::from))))
 }
 
-/// Atom feed.
-///
-/// The newest public stories as Atom 1.0, with their full `body_html`,
-/// byline, tags (as categories) and times; `?tag=` narrows it.
-#[utoipa::path(
-    tag = "feeds", operation_id = "getAtomFeed", security(()),
-    params(FeedParams, IfNoneMatch),
-    responses(
-        (status = 200, description = "An Atom 1.0 feed", content_type = "application/atom+xml", body = String),
-    )
-)]
-#[get("/feed.atom")]
-pub async fn atom_feed(req: HttpRequest, state: State, params: web::Query<FeedParams>, _: IfNoneMatch) -> Reply {
-    let (stories, site) = newest(&req, &state, params.into_inner()).await?;
-    public_bytes(&req, "application/atom+xml; charset=utf-8", super::atom(&stories, &site)?)
+/// Declares a feed's handler: the newest public stories in one format,
+/// rendered by `$render` and sent as `$content_type`. The three feeds differ
+/// in nothing else.
+macro_rules! feed {
+    (
+        $(#[doc = $doc:literal])*
+        $name:ident, $path:literal, $operation_id:literal, $description:literal, $content_type:literal,
+        $body:ty, $render:path
+    ) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(
+            tag = "feeds", operation_id = $operation_id, security(()),
+            params(FeedParams, IfNoneMatch),
+            responses((status = 200, description = $description, content_type = $content_type, body = $body))
+        )]
+        #[get($path)]
+        pub async fn $name(req: HttpRequest, state: State, params: web::Query<FeedParams>, _: IfNoneMatch) -> Reply {
+            let (stories, site) = newest(&req, &state, params.into_inner()).await?;
+            public_bytes(&req, concat!($content_type, "; charset=utf-8"), $render(&stories, &site)?)
+        }
+    };
 }
 
-/// RSS feed.
-///
-/// The newest public stories as RSS 2.0, with their full `body_html` (in
-/// `content:encoded`), byline (`dc:creator`), tags and times; `?tag=` narrows it.
-#[utoipa::path(
-    tag = "feeds", operation_id = "getRssFeed", security(()),
-    params(FeedParams, IfNoneMatch),
-    responses(
-        (status = 200, description = "An RSS 2.0 feed", content_type = "application/rss+xml", body = String),
-    )
-)]
-#[get("/feed.rss")]
-pub async fn rss_feed(req: HttpRequest, state: State, params: web::Query<FeedParams>, _: IfNoneMatch) -> Reply {
-    let (stories, site) = newest(&req, &state, params.into_inner()).await?;
-    public_bytes(&req, "application/rss+xml; charset=utf-8", super::rss(&stories, &site)?)
+feed! {
+    /// Atom feed.
+    ///
+    /// The newest public stories as Atom 1.0, with their full `body_html`,
+    /// byline, tags (as categories) and times; `?tag=` narrows it.
+    atom_feed, "/feed.atom", "getAtomFeed", "An Atom 1.0 feed", "application/atom+xml", String, super::atom
 }
 
-/// JSON Feed.
-///
-/// The newest public stories as JSON Feed 1.1, with their full `body_html`,
-/// byline, tags and times; `?tag=` narrows it.
-#[utoipa::path(
-    tag = "feeds", operation_id = "getJsonFeed", security(()),
-    params(FeedParams, IfNoneMatch),
-    responses(
-        (status = 200, description = "A JSON Feed 1.1 document", content_type = "application/feed+json",
-            body = serde_json::Value),
-    )
-)]
-#[get("/feed.json")]
-pub async fn json_feed(req: HttpRequest, state: State, params: web::Query<FeedParams>, _: IfNoneMatch) -> Reply {
-    let (stories, site) = newest(&req, &state, params.into_inner()).await?;
-    public_bytes(&req, "application/feed+json; charset=utf-8", super::json_feed(&stories, &site)?)
+feed! {
+    /// RSS feed.
+    ///
+    /// The newest public stories as RSS 2.0, with their full `body_html` (in
+    /// `content:encoded`), byline (`dc:creator`), tags and times; `?tag=` narrows it.
+    rss_feed, "/feed.rss", "getRssFeed", "An RSS 2.0 feed", "application/rss+xml", String, super::rss
+}
+
+feed! {
+    /// JSON Feed.
+    ///
+    /// The newest public stories as JSON Feed 1.1, with their full `body_html`,
+    /// byline, tags and times; `?tag=` narrows it.
+    json_feed, "/feed.json", "getJsonFeed", "A JSON Feed 1.1 document", "application/feed+json", serde_json::Value,
+    super::json_feed
 }
 
 /// How many sitemap files cover ids up to `highest`: at least one.

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::Reason;
 use super::queries;
-use crate::db::{Db, Internal, now};
+use crate::db::{Cost, Db, Internal, now};
 use crate::error::ApiError;
 
 /// How often the queue is looked at when there was nothing to do.
@@ -91,8 +91,12 @@ impl Suggester {
         let mut computed = Vec::with_capacity(leased.len());
         for (story_id, reason) in leased {
             let reason = Reason::try_from(reason).map_err(ApiError::internal)?;
-            // A read each: each story's work has the statement timeout's budget.
-            computed.push(self.db.read(move |conn| super::compute(conn, story_id, reason)).await?);
+            // A read each, so each story's work has the statement timeout's
+            // budget; a costly one, so it runs on the blocking pool and takes
+            // turns with readers' searches (when none is free for a moment,
+            // the round fails and the leases run out: tried again later).
+            let compute = move |conn: &mut _| super::compute(conn, story_id, reason);
+            computed.push(self.db.read_costing(Cost::High, compute).await?);
         }
         let worker = self.worker.clone();
         // Not a `Content` write: cached public responses may show the

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::fields::{
     self, Description, Excerpt, HttpUrl, Locale, Markdown, Name, ParamText, SearchText, ShortText, Slug, Tags, Title,
 };
-use crate::schemas::{header, json_response, problem_response};
+use crate::schemas::{header, json_response, problem_response, problems};
 
 /// How a list is ordered.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
@@ -487,20 +487,16 @@ pub struct StoryChangeFailures;
 impl IntoResponses for StoryChangeFailures {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         let mut responses = StoryNotFound::responses();
-        responses.insert("412".to_owned(), problem_response("The story changed since the ETag in If-Match").into());
+        responses.extend(StaleVersion::responses());
         responses
     }
 }
 
-/// The failure of reading something of a story that readers may see only
-/// while it is public, beside its 200 (and the 304 of every `If-None-Match`
-/// read, which the document's post-processing adds).
-pub struct PublicReadFailures;
-
-impl IntoResponses for PublicReadFailures {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        BTreeMap::from([("404".to_owned(), problem_response("No such story, or not public").into())])
-    }
+problems! {
+    /// The failure of reading something of a story that readers may see only
+    /// while it is public, beside its 200 (and the 304 of every `If-None-Match`
+    /// read, which the document's post-processing adds).
+    PublicReadFailures { "404" => "No such story, or not public" }
 }
 
 /// The 503 of a read that may be costly ([`crate::db::Cost::High`]): said
@@ -521,13 +517,19 @@ impl IntoResponses for CostlyReadFailures {
     }
 }
 
-/// 404 for a story that does not exist.
-pub struct StoryNotFound;
+problems! {
+    /// 404 for a story that does not exist.
+    StoryNotFound { "404" => "No such story" }
+}
 
-impl IntoResponses for StoryNotFound {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        BTreeMap::from([("404".to_owned(), problem_response("No such story").into())])
-    }
+problems! {
+    /// 404 for a story, or a version of it, that does not exist.
+    RevisionNotFound { "404" => "No such story or version" }
+}
+
+problems! {
+    /// 412 for a change based on a version of the story that is no longer its latest.
+    StaleVersion { "412" => "The story changed since the ETag in If-Match" }
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use actix_web::http::header::{self, HeaderValue, HttpDate};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 
 use super::dto::{
-    CostlyReadFailures, ListParams, PublishRequest, Revision, RevisionList, SlugPath, Story, StoryChangeFailures,
-    StoryInput, StoryList, StoryNotFound, StoryPatch, StoryRead, TagList,
+    CostlyReadFailures, ListParams, PublishRequest, Revision, RevisionList, RevisionNotFound, SlugPath, StaleVersion,
+    Story, StoryChangeFailures, StoryInput, StoryList, StoryNotFound, StoryPatch, StoryRead, TagList,
 };
 use super::{StoryKey, Transition};
 use crate::auth::{CurrentEditor, MaybeEditor};
@@ -225,34 +225,37 @@ pub async fn publish_story(
     change(editor.0, &state, id, expected, Transition::Publish { at }).await
 }
 
-/// Unpublish a story.
-///
-/// Back to draft: no longer public, publication time cleared. `If-Match` is
-/// honoured when sent.
-#[utoipa::path(
-    tag = "stories", operation_id = "unpublishStory", security(("bearer" = [])),
-    params(StoryId, IfMatch<false>),
-    responses(
-        (status = 200, description = "The story, now a draft", body = Story), StoryChangeFailures)
-)]
-#[post("/stories/{id:\\d+}/unpublish")]
-pub async fn unpublish_story(editor: CurrentEditor, state: State, id: StoryId, expected: IfMatch<false>) -> Reply {
-    change(editor.0, &state, id.0, expected, Transition::Unpublish).await
+/// Declares the handler of a lifecycle move that takes no body: unpublish
+/// and archive differ only in their route and their [`Transition`].
+macro_rules! move_without_body {
+    ($(#[doc = $doc:literal])* $name:ident, $path:literal, $operation_id:literal, $description:literal, $to:expr) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(
+            tag = "stories", operation_id = $operation_id, security(("bearer" = [])),
+            params(StoryId, IfMatch<false>),
+            responses((status = 200, description = $description, body = Story), StoryChangeFailures)
+        )]
+        #[post($path)]
+        pub async fn $name(editor: CurrentEditor, state: State, id: StoryId, expected: IfMatch<false>) -> Reply {
+            change(editor.0, &state, id.0, expected, $to).await
+        }
+    };
 }
 
-/// Archive a story.
-///
-/// Off the public site, kept with its publication time. `If-Match` is
-/// honoured when sent.
-#[utoipa::path(
-    tag = "stories", operation_id = "archiveStory", security(("bearer" = [])),
-    params(StoryId, IfMatch<false>),
-    responses(
-        (status = 200, description = "The story, now archived", body = Story), StoryChangeFailures)
-)]
-#[post("/stories/{id:\\d+}/archive")]
-pub async fn archive_story(editor: CurrentEditor, state: State, id: StoryId, expected: IfMatch<false>) -> Reply {
-    change(editor.0, &state, id.0, expected, Transition::Archive).await
+move_without_body! {
+    /// Unpublish a story.
+    ///
+    /// Back to draft: no longer public, publication time cleared. `If-Match` is
+    /// honoured when sent.
+    unpublish_story, "/stories/{id:\\d+}/unpublish", "unpublishStory", "The story, now a draft", Transition::Unpublish
+}
+
+move_without_body! {
+    /// Archive a story.
+    ///
+    /// Off the public site, kept with its publication time. `If-Match` is
+    /// honoured when sent.
+    archive_story, "/stories/{id:\\d+}/archive", "archiveStory", "The story, now archived", Transition::Archive
 }
 
 /// List a story's revisions.
@@ -282,10 +285,7 @@ pub async fn list_revisions(
 #[utoipa::path(
     tag = "stories", operation_id = "getStoryRevision", security(("bearer" = [])),
     params(("id" = i64, Path, description = "The story's id"), ("version" = i64, Path, description = "The version")),
-    responses(
-        (status = 200, description = "The revision", body = Revision),
-        (status = 404, description = "No such story or version", body = Problem),
-    )
+    responses((status = 200, description = "The revision", body = Revision), RevisionNotFound)
 )]
 #[get("/stories/{id:\\d+}/revisions/{version:\\d+}")]
 pub async fn get_revision(_: CurrentEditor, state: State, path: web::Path<(i64, i64)>) -> Reply {
@@ -305,8 +305,8 @@ pub async fn get_revision(_: CurrentEditor, state: State, path: web::Path<(i64, 
     ),
     responses(
         (status = 200, description = "The story with the restored content", body = Story),
-        (status = 404, description = "No such story or version", body = Problem),
-        (status = 412, description = "The story changed since the ETag in If-Match", body = Problem),
+        RevisionNotFound,
+        StaleVersion,
     )
 )]
 #[post("/stories/{id:\\d+}/revisions/{version:\\d+}/restore")]

@@ -34,12 +34,13 @@ use dto::{
 };
 use queries::{Lifecycle, ListFilter, Order, StoryRow, Visibility};
 
-pub(crate) use queries::{ContentColumns, REBUILD_TAG_INDEX, find, lock, public_at};
+pub(crate) use queries::{ContentColumns, REBUILD_TAG_INDEX, RevisionRow, find, lock, public_at};
 pub(crate) use search::{Combine, best_public_matches};
 
 /// A story's state as stored: [`Status`] without `scheduled`, which is
-/// derived from the publication time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// derived from the publication time. Exported as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum StoredStatus {
     Draft,
     Published,
@@ -48,8 +49,9 @@ pub enum StoredStatus {
 
 stored_as_text!(StoredStatus { Draft => "draft", Published => "published", Archived => "archived" });
 
-/// What made a revision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What made a revision. Exported as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum RevisionChange {
     Created,
     Edited,

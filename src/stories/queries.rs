@@ -291,14 +291,18 @@ fn tag_id(tx: &mut Tx<'_, Content>, slug: &str) -> QueryResult<i64> {
 
 // ---- revisions -------------------------------------------------------------
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// A revision as stored, whole: what the revision endpoints read, and the
+/// export's row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = story_revisions)]
 pub struct RevisionRow {
+    pub id: i64,
+    pub story_id: i64,
     pub version: i64,
-    #[diesel(deserialize_as = String)]
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub change: RevisionChange,
     pub content: String,
-    #[diesel(deserialize_as = String)]
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub status: StoredStatus,
     pub published_at: Option<NaiveDateTime>,
     pub editor_id: Option<i64>,

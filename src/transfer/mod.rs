@@ -271,13 +271,15 @@ fn load(tx: &mut Tx<'_, Content>, input: &mut dyn BufRead, progress: Progress) -
 
 fn insert(tx: &mut Tx<'_, Content>, record: Record) -> QueryResult<()> {
     let conn: &mut DbConnection = tx;
+    // Rows whose columns are typed (a role, a status) insert by value:
+    // diesel converts those columns back to text on the way in.
     match record {
-        Record::Editors(row) => diesel::insert_into(editors::table).values(&row).execute(conn),
+        Record::Editors(row) => diesel::insert_into(editors::table).values(row).execute(conn),
         Record::ServerKeys(row) => diesel::insert_into(server_keys::table).values(&row).execute(conn),
         Record::Tags(row) => diesel::insert_into(tags::table).values(&row).execute(conn),
         Record::Stories(row) => diesel::insert_into(stories::table).values(&*row).execute(conn),
         Record::StoryTags(row) => diesel::insert_into(story_tags::table).values(&row).execute(conn),
-        Record::StoryRevisions(row) => diesel::insert_into(story_revisions::table).values(&row).execute(conn),
+        Record::StoryRevisions(row) => diesel::insert_into(story_revisions::table).values(row).execute(conn),
         Record::Ratings(row) => diesel::insert_into(ratings::table).values(&row).execute(conn),
         // The migrations made the rows of site-wide totals (an export made
         // before they were sharded has only the first), and of the prior.
@@ -289,7 +291,7 @@ fn insert(tx: &mut Tx<'_, Content>, record: Record) -> QueryResult<()> {
             .execute(conn),
         Record::RelatedLinks(row) => diesel::insert_into(related_links::table).values(&row).execute(conn),
         Record::StorySuggestions(row) => diesel::insert_into(story_suggestions::table).values(&row).execute(conn),
-        Record::WebhookEndpoints(row) => diesel::insert_into(webhook_endpoints::table).values(&row).execute(conn),
+        Record::WebhookEndpoints(row) => diesel::insert_into(webhook_endpoints::table).values(row).execute(conn),
         Record::WebhookPublications(row) => diesel::insert_into(webhook_publications::table).values(&row).execute(conn),
     }
     .map(drop)

@@ -1,6 +1,8 @@
 //! Every exported table's rows, as stored: one struct per table, read and
-//! written whole. A column added to `schema.rs` must be added here too: the
-//! test below fails until each struct selects exactly its table's columns.
+//! written whole — the owning module's row where it has one (editors,
+//! revisions, votes, webhook endpoints), else declared here. A column added
+//! to `schema.rs` must be added to its struct too: the test below fails
+//! until each struct selects exactly its table's columns.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -8,24 +10,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::ratings::RatingCounts;
 use crate::schema::{
-    editors, rating_prior, rating_totals, related_links, server_keys, stories, story_revisions, story_suggestions,
-    story_tags, tags, webhook_endpoints, webhook_publications,
+    rating_prior, rating_totals, related_links, server_keys, stories, story_suggestions, story_tags, tags,
+    webhook_publications,
 };
 use crate::stories::ContentColumns;
 
-#[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
-#[diesel(table_name = editors)]
-pub struct Editor {
-    pub id: i64,
-    pub email: String,
-    pub display_name: String,
-    pub role: String,
-    pub password_hash: String,
-    pub disabled: bool,
-    pub token_version: i64,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-}
+/// An editor: the editors module's row, whole.
+pub type Editor = crate::editors::EditorRow;
 
 #[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
 #[diesel(table_name = server_keys)]
@@ -82,19 +73,8 @@ pub struct StoryTag {
     pub published_at: Option<NaiveDateTime>,
 }
 
-#[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
-#[diesel(table_name = story_revisions)]
-pub struct Revision {
-    pub id: i64,
-    pub story_id: i64,
-    pub version: i64,
-    pub change: String,
-    pub content: String,
-    pub status: String,
-    pub published_at: Option<NaiveDateTime>,
-    pub editor_id: Option<i64>,
-    pub created_at: NaiveDateTime,
-}
+/// A revision: the stories module's row, whole.
+pub type Revision = crate::stories::RevisionRow;
 
 /// A vote: the ratings module's row, whole.
 pub type Rating = crate::ratings::RatingRow;
@@ -139,18 +119,9 @@ pub struct StorySuggestion {
     pub target_id: i64,
 }
 
-/// A webhook endpoint, secret included, so receivers keep verifying.
-#[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
-#[diesel(table_name = webhook_endpoints)]
-pub struct WebhookEndpoint {
-    pub id: i64,
-    pub url: String,
-    pub events: String,
-    pub description: String,
-    pub disabled: bool,
-    pub secret: String,
-    pub created_at: NaiveDateTime,
-}
+/// A webhook endpoint: the webhooks module's row, whole, secret included,
+/// so receivers keep verifying.
+pub type WebhookEndpoint = crate::webhooks::EndpointRow;
 
 /// A publication already announced, so the new database's dispatcher does
 /// not announce a recently scheduled story a second time.
@@ -168,7 +139,7 @@ mod tests {
     use diesel::sqlite::Sqlite;
 
     use super::*;
-    use crate::schema::ratings;
+    use crate::schema::{editors, ratings, story_revisions, webhook_endpoints};
 
     /// The columns a query selects, sorted.
     fn columns(sql: String) -> Vec<String> {

@@ -34,7 +34,7 @@ use sha2::Sha256;
 
 use super::address::{self, Refused};
 use super::dto::DeliveryStatus;
-use super::queries::{self, Attempt, Outgoing};
+use super::queries::{self, Attempt, AttemptRow, Outgoing};
 use crate::db::{Content, Db, Internal, now};
 use crate::error::ApiError;
 
@@ -208,9 +208,9 @@ impl Dispatcher {
             DeliveryStatus::Pending => "retrying",
             DeliveryStatus::Failed => "failed",
         });
-        let attempt = Attempt { at, status_code, duration_ms, error, status, next };
-        let (id, worker) = (outgoing.id, self.worker.clone());
-        self.db.write::<Internal, _, _>(move |tx| Ok(queries::record_attempt(tx, id, &worker, &attempt)?)).await
+        let request = AttemptRow { delivery_id: outgoing.id, attempted_at: at, status_code, duration_ms, error };
+        let (attempt, worker) = (Attempt { request, status, next }, self.worker.clone());
+        self.db.write::<Internal, _, _>(move |tx| Ok(queries::record_attempt(tx, &worker, &attempt)?)).await
     }
 
     /// One request: the receiver's status code, or why there was none.

@@ -169,3 +169,8 @@ pub struct DeliveryList {
     pub data: Vec<Delivery>,
     pub page: Page,
 }
+
+crate::schemas::problems! {
+    /// 404 for a webhook endpoint that does not exist.
+    WebhookNotFound { "404" => "No such endpoint" }
+}

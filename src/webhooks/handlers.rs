@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, delete, get, patch, post, web};
 
-use super::dto::{CreatedWebhook, DeliveryList, NewWebhook, Webhook, WebhookList, WebhookPatch};
+use super::dto::{CreatedWebhook, DeliveryList, NewWebhook, Webhook, WebhookList, WebhookNotFound, WebhookPatch};
 use crate::auth::CurrentAdmin;
 use crate::error::{ApiError, Problem};
 use crate::http::{Audience, Reply, WebhookId, created, no_content, page_json, private_json};
@@ -78,10 +78,7 @@ pub async fn create_webhook(_: CurrentAdmin, state: State, new: ApiJson<NewWebho
 #[utoipa::path(
     tag = "webhooks", operation_id = "getWebhook", security(("bearer" = [])),
     params(WebhookId),
-    responses(
-        (status = 200, description = "The endpoint", body = Webhook),
-        (status = 404, description = "No such endpoint", body = Problem),
-    )
+    responses((status = 200, description = "The endpoint", body = Webhook), WebhookNotFound)
 )]
 #[get("/webhooks/{id:\\d+}")]
 pub async fn get_webhook(_: CurrentAdmin, state: State, WebhookId(id): WebhookId) -> Reply {
@@ -101,7 +98,7 @@ pub async fn get_webhook(_: CurrentAdmin, state: State, WebhookId(id): WebhookId
     request_body(content = WebhookPatch, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated endpoint", body = Webhook),
-        (status = 404, description = "No such endpoint", body = Problem),
+        WebhookNotFound,
         (status = 422, description = "A field is invalid", body = Problem),
     )
 )]
@@ -124,10 +121,7 @@ pub async fn update_webhook(
 #[utoipa::path(
     tag = "webhooks", operation_id = "deleteWebhook", security(("bearer" = [])),
     params(WebhookId),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 404, description = "No such endpoint", body = Problem),
-    )
+    responses((status = 204, description = "Deleted"), WebhookNotFound)
 )]
 #[delete("/webhooks/{id:\\d+}")]
 pub async fn delete_webhook(_: CurrentAdmin, state: State, WebhookId(id): WebhookId) -> Reply {
@@ -145,7 +139,7 @@ pub async fn delete_webhook(_: CurrentAdmin, state: State, WebhookId(id): Webhoo
     params(WebhookId),
     responses(
         (status = 202, description = "Queued; the event's id (its `webhook-id` header)", body = PingQueued),
-        (status = 404, description = "No such endpoint", body = Problem),
+        WebhookNotFound,
     )
 )]
 #[post("/webhooks/{id:\\d+}/ping")]
@@ -172,7 +166,7 @@ pub struct PingQueued {
     params(WebhookId, PageParams),
     responses(
         (status = 200, description = "A page of deliveries, newest first", body = DeliveryList),
-        (status = 404, description = "No such endpoint", body = Problem),
+        WebhookNotFound,
     )
 )]
 #[get("/webhooks/{id:\\d+}/deliveries")]

@@ -10,8 +10,9 @@ use crate::schema::{
     stories, webhook_attempts, webhook_deliveries, webhook_endpoints, webhook_events, webhook_publications,
 };
 
-/// Event types as stored: a JSON array of their names.
-#[derive(Debug, Clone)]
+/// Event types as stored (and exported): the text of a JSON array of their names.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct StoredEvents(pub Vec<EventType>);
 
 impl TryFrom<String> for StoredEvents {
@@ -22,19 +23,28 @@ impl TryFrom<String> for StoredEvents {
     }
 }
 
+impl From<StoredEvents> for String {
+    fn from(events: StoredEvents) -> String {
+        events_text(&events.0)
+    }
+}
+
 fn events_text(events: &[EventType]) -> String {
     serde_json::to_string(events).unwrap_or_else(|_| "[]".into())
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// An endpoint as stored, whole (secret included): what the admin routes
+/// read, and the export's row.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = webhook_endpoints)]
 pub struct EndpointRow {
     pub id: i64,
     pub url: String,
-    #[diesel(deserialize_as = String)]
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub events: StoredEvents,
     pub description: String,
     pub disabled: bool,
+    pub secret: String,
     pub created_at: NaiveDateTime,
 }
 
@@ -309,49 +319,9 @@ pub fn outgoing(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Outgoing
         .optional()
 }
 
-/// The outcome of one request.
-pub struct Attempt {
-    pub at: NaiveDateTime,
-    pub status_code: Option<i32>,
-    pub duration_ms: i64,
-    pub error: Option<String>,
-    /// `Delivered`, `Failed` (no more tries) or `Pending` with `next`.
-    pub status: DeliveryStatus,
-    pub next: NaiveDateTime,
-}
-
-/// Records an attempt and ends the lease, if `worker` still holds it.
-pub fn record_attempt(tx: &mut Tx<'_, Internal>, id: i64, worker: &str, attempt: &Attempt) -> QueryResult<()> {
-    let conn: &mut DbConnection = tx;
-    let held = diesel::update(webhook_deliveries::table.find(id).filter(webhook_deliveries::claimed_by.eq(worker)))
-        .set((
-            webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
-            webhook_deliveries::status.eq(attempt.status.as_str()),
-            webhook_deliveries::next_attempt_at.eq(attempt.next),
-            webhook_deliveries::last_attempt_at.eq(attempt.at),
-            webhook_deliveries::last_status_code.eq(attempt.status_code),
-            webhook_deliveries::last_duration_ms.eq(attempt.duration_ms),
-            webhook_deliveries::last_error.eq(attempt.error.as_deref()),
-            webhook_deliveries::locked_until.eq(None::<NaiveDateTime>),
-            webhook_deliveries::claimed_by.eq(None::<String>),
-            webhook_deliveries::delivered_at.eq((attempt.status == DeliveryStatus::Delivered).then_some(attempt.at)),
-        ))
-        .execute(conn)?;
-    if held == 1 {
-        diesel::insert_into(webhook_attempts::table)
-            .values((
-                webhook_attempts::delivery_id.eq(id),
-                webhook_attempts::attempted_at.eq(attempt.at),
-                webhook_attempts::status_code.eq(attempt.status_code),
-                webhook_attempts::duration_ms.eq(attempt.duration_ms),
-                webhook_attempts::error.eq(attempt.error.as_deref()),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
-}
-
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// One request made for a delivery, as `webhook_attempts` keeps it: what
+/// the dispatcher records and what the deliveries page reads back.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = webhook_attempts)]
 pub struct AttemptRow {
     pub delivery_id: i64,
@@ -359,6 +329,40 @@ pub struct AttemptRow {
     pub status_code: Option<i32>,
     pub duration_ms: i64,
     pub error: Option<String>,
+}
+
+/// The outcome of one request: the request itself, and where it leaves its delivery.
+pub struct Attempt {
+    pub request: AttemptRow,
+    /// `Delivered`, `Failed` (no more tries) or `Pending` with `next`.
+    pub status: DeliveryStatus,
+    pub next: NaiveDateTime,
+}
+
+/// Records an attempt and ends the lease, if `worker` still holds it.
+pub fn record_attempt(tx: &mut Tx<'_, Internal>, worker: &str, attempt: &Attempt) -> QueryResult<()> {
+    let conn: &mut DbConnection = tx;
+    let request = &attempt.request;
+    let delivery = webhook_deliveries::table.find(request.delivery_id);
+    let held = diesel::update(delivery.filter(webhook_deliveries::claimed_by.eq(worker)))
+        .set((
+            webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
+            webhook_deliveries::status.eq(attempt.status.as_str()),
+            webhook_deliveries::next_attempt_at.eq(attempt.next),
+            webhook_deliveries::last_attempt_at.eq(request.attempted_at),
+            webhook_deliveries::last_status_code.eq(request.status_code),
+            webhook_deliveries::last_duration_ms.eq(request.duration_ms),
+            webhook_deliveries::last_error.eq(request.error.as_deref()),
+            webhook_deliveries::locked_until.eq(None::<NaiveDateTime>),
+            webhook_deliveries::claimed_by.eq(None::<String>),
+            webhook_deliveries::delivered_at
+                .eq((attempt.status == DeliveryStatus::Delivered).then_some(request.attempted_at)),
+        ))
+        .execute(conn)?;
+    if held == 1 {
+        diesel::insert_into(webhook_attempts::table).values(request).execute(conn)?;
+    }
+    Ok(())
 }
 
 /// The attempts of deliveries `ids`, newest first.
