@@ -260,8 +260,8 @@ pub(crate) const NO_TURN: &str = "too many searches and rankings are running; tr
 pub enum Cost {
     /// One story, a page of the newest: a few index lookups.
     Plain,
-    /// A search, a ranking or count over every story, suggestions: up to
-    /// the statement timeout, and anyone may ask for one.
+    /// A search, a ranking or count over every story: up to the statement
+    /// timeout, and anyone may ask for one.
     High,
 }
 

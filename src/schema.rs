@@ -154,6 +154,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    story_suggestions (story_id, position) {
+        story_id -> BigInt,
+        position -> Integer,
+        target_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    suggestion_queue (story_id) {
+        story_id -> BigInt,
+        reason -> Text,
+        due_at -> Timestamp,
+        claimed_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     story_tags (story_id, tag_id) {
         story_id -> BigInt,
         tag_id -> BigInt,
@@ -257,6 +275,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     stories,
     stories_fts,
     story_revisions,
+    story_suggestions,
+    suggestion_queue,
     tags,
     story_tags,
     webhook_attempts,

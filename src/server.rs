@@ -33,6 +33,8 @@ pub fn serve(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
     // Votes are written, and ranks kept, by every serving process.
     state.votes.spawn_writers(&state.db, &state.config.database_url, state.config.database_pool_size);
     crate::ratings::Upkeep::new(state.db.clone(), state.rating_prior).spawn();
+    // Suggestions are computed, and stored, by every serving process.
+    crate::related::Suggester::new(state.db.clone()).spawn();
     let state = web::Data::new(state);
     Ok(actix_web::HttpServer::new(move || app(state.clone())).listen(listener)?.shutdown_timeout(30).run())
 }

@@ -15,7 +15,7 @@ pub enum LinkKind {
     Story,
     /// An external page, chosen by an editor.
     External,
-    /// A story the server suggests (only with `?suggest=N`; not stored).
+    /// A story the server suggests (only with `?suggest=N`; computed in the background, no `id`).
     Suggested,
 }
 

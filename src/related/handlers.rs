@@ -9,7 +9,7 @@ use crate::error::Problem;
 use crate::http::{Audience, IfNoneMatch, Reply, StoryId, created, json_for, no_content, private_json};
 use crate::json::ApiJson;
 use crate::state::State;
-use crate::stories::dto::{CostlyReadFailures, PublicReadFailures, StoryNotFound};
+use crate::stories::dto::{PublicReadFailures, StoryNotFound};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_related).service(replace_related).service(add_related).service(delete_related);
@@ -21,15 +21,17 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// left out for readers and shown to editors with the target's status.
 /// `?suggest=N` appends up to N published stories most like this one
 /// (shared rare tags, shared words), never the story itself nor one
-/// already linked. Readers' suggestions run a few at a time: beyond that,
-/// 503 with `Retry-After`.
+/// already linked, nor one that is not public now. They are computed in
+/// the background, not when read: within moments of the story being
+/// published or its title, excerpt or tags changing (until then, the
+/// earlier ones or none), and again when a similar story is published, or
+/// after 30 days.
 #[utoipa::path(
     tag = "related", operation_id = "listRelatedLinks", security((), ("bearer" = [])),
     params(StoryId, SuggestParams, IfNoneMatch),
     responses(
         (status = 200, description = "The list", body = RelatedList),
         PublicReadFailures,
-        CostlyReadFailures,
     )
 )]
 #[get("/stories/{id:\\d+}/related")]
@@ -42,8 +44,7 @@ pub async fn list_related(
     _: IfNoneMatch,
 ) -> Reply {
     let (suggest, audience) = (params.count()?, Audience::of(&editor));
-    let cost = super::list_cost(suggest, audience);
-    let data = state.db.read_costing(cost, move |conn| super::list_for(conn, id, audience, suggest)).await?;
+    let data = state.db.read(move |conn| super::list_for(conn, id, audience, suggest)).await?;
     json_for(&req, audience, &RelatedList { data })
 }
 

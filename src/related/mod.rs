@@ -1,26 +1,44 @@
 //! Related links: a story's "read next" list, curated by editors, with
 //! optional automatic suggestions.
 //!
-//! Routes: `handlers.rs`. SQL: `queries.rs`. Wire types: `dto.rs`. Below:
-//! the rules a list must keep, what readers and editors see, and how
-//! suggestions are ranked.
+//! Routes: `handlers.rs`. SQL: `queries.rs`. Wire types: `dto.rs`. The task
+//! that computes suggestions in the background: `suggester.rs`. Below: the
+//! rules a list must keep, what readers and editors see, how suggestions
+//! are ranked, and when they are computed.
+//!
+//! Suggestions are computed when a story is published or its title, excerpt
+//! or tags change — queued in that write's transaction, computed by any
+//! process's suggester moments later — and stored ([`STORED`] per story);
+//! a read only walks what is stored, keeping the targets public now.
 
 pub(crate) mod dto;
 pub(crate) mod handlers;
 mod queries;
+mod suggester;
 
 use std::collections::{HashMap, HashSet};
 
-use crate::db::{Content, Cost, DbConnection, Tx, now};
+use chrono::NaiveDateTime;
+
+use crate::db::{Content, DbConnection, Internal, Tx, now, stored_as_text};
 use crate::error::{ApiError, FieldError};
 use crate::http::Audience;
-use crate::stories::{Combine, Status, best_public_matches, is_public, visible_to};
+use crate::stories::{Combine, Status, StoredStatus, best_public_matches, is_public, visible_to};
 use crate::webhooks::EventType;
 use dto::{LinkKind, RelatedLink, RelatedLinkInput, StoryRef};
 use queries::{LinkRow, NewLink, TargetRow};
+pub(crate) use suggester::Suggester;
 
 /// The most links one story may have.
 pub const MAX_LINKS: usize = 50;
+/// Suggestions stored per story: twice the most a reader may ask for
+/// (`?suggest=10`), so that the targets left out when read (linked since,
+/// or no longer public) still leave enough.
+const STORED: usize = 20;
+/// How long computed suggestions stand before they are computed again, so
+/// that they come to include stories published since that share tags or
+/// words but did not suggest this one (those that did queued it at once).
+const REFRESH_AFTER: chrono::Duration = chrono::Duration::days(30);
 /// How many candidates each similarity signal contributes before combining.
 const CANDIDATES: i64 = 50;
 /// How many of each shared tag's newest public stories are candidates: a
@@ -110,15 +128,6 @@ fn story_ref(target: TargetRow, at: chrono::NaiveDateTime) -> StoryRef {
     }
 }
 
-/// What a list costs the database: suggestions search the full-text and tag
-/// indexes, costly when readers ask; editors' requests are not rationed.
-pub fn list_cost(suggest: u8, audience: Audience) -> Cost {
-    match audience {
-        Audience::Readers if suggest > 0 => Cost::High,
-        _ => Cost::Plain,
-    }
-}
-
 /// Story `story_id`'s list as `audience` may see it, with up to `suggest`
 /// suggestions. Readers see only public stories' lists, and links to
 /// stories that are not public are left out for them.
@@ -148,6 +157,7 @@ pub fn replace(
     for (i, link) in links.iter().enumerate() {
         queries::insert(tx, story_id, i as i32 + 1, link)?;
     }
+    links_changed(tx, story_id)?;
     crate::stories::announce_if_public(tx, EventType::RelatedUpdated, story_id)?;
     list(tx, story_id, Audience::Editors, 0)
 }
@@ -161,6 +171,7 @@ pub fn add(tx: &mut Tx<'_, Content>, story_id: i64, item: RelatedLinkInput) -> R
     let new = check(tx, story_id, std::slice::from_ref(&item), &existing, |_| String::new())?;
     let position = existing.iter().map(|l| l.position).max().unwrap_or(0) + 1;
     let link_id = queries::insert(tx, story_id, position, &new[0])?;
+    links_changed(tx, story_id)?;
     crate::stories::announce_if_public(tx, EventType::RelatedUpdated, story_id)?;
     list(tx, story_id, Audience::Editors, 0)?.into_iter().find(|l| l.id == Some(link_id)).ok_or(ApiError::NotFound)
 }
@@ -170,13 +181,15 @@ pub fn remove(tx: &mut Tx<'_, Content>, story_id: i64, link_id: i64) -> Result<(
     if !crate::stories::lock(tx, story_id)? || !queries::delete(tx, story_id, link_id)? {
         return Err(ApiError::NotFound);
     }
+    links_changed(tx, story_id)?;
     crate::stories::announce_if_public(tx, EventType::RelatedUpdated, story_id)
 }
 
 /// The list as `audience` sees it. Editors see the stored positions, which
 /// they order and remove by; readers see the links they may see numbered
 /// 1 to n, so the gaps left by hidden ones do not reveal that those exist.
-/// Suggestions continue after the last visible link.
+/// Suggestions continue after the last visible link: the stored ones, the
+/// targets that are public now and not linked.
 fn list(conn: &mut DbConnection, story_id: i64, audience: Audience, suggest: u8) -> Result<Vec<RelatedLink>, ApiError> {
     let at = now();
     let rows = queries::links_of(conn, story_id)?;
@@ -212,7 +225,10 @@ fn list(conn: &mut DbConnection, story_id: i64, audience: Audience, suggest: u8)
     }
     if suggest > 0 {
         let next = data.iter().map(|l| l.position).max().unwrap_or(0);
-        for (i, target) in suggestions(conn, story_id, &linked, usize::from(suggest))?.into_iter().enumerate() {
+        let linked: Vec<i64> = linked.into_iter().collect();
+        for (i, target) in
+            queries::stored_public(conn, story_id, &linked, i64::from(suggest), at)?.into_iter().enumerate()
+        {
             data.push(RelatedLink {
                 id: None,
                 position: next + 1 + i as i32,
@@ -251,22 +267,23 @@ fn distinctive_words(text: &str) -> String {
     words.join(" ")
 }
 
-/// Up to `n` public stories most like `story_id`, never itself nor one in
-/// `exclude`. Two signals, each scaled to its best candidate and added:
-/// shared tags, weighted by rarity (`ln(1 + stories / stories with the
-/// tag)`), and shared words of the title and excerpt, ranked by the
-/// full-text index and weighted [`WORDS_WEIGHT`]. Ties go to the more
-/// recent story. Candidates are recent, so that the cost does not grow with
-/// the site: the newest [`PER_TAG`] public stories of each shared tag, and
-/// the best matches among the newest stories that share words
-/// (`stories::best_public_matches`).
+/// Up to `n` public stories most like story `story_id`, whose title and
+/// excerpt are `text`, never itself nor one in `exclude`. Two signals, each
+/// scaled to its best candidate and added: shared tags, weighted by rarity
+/// (`ln(1 + stories / stories with the tag)`), and shared words of the
+/// title and excerpt, ranked by the full-text index and weighted
+/// [`WORDS_WEIGHT`]. Ties go to the more recent story. Candidates are
+/// recent, so that the cost does not grow with the site: the newest
+/// [`PER_TAG`] public stories of each shared tag, and the best matches
+/// among the newest stories that share words
+/// (`stories::best_public_matches`). Only the suggester runs it.
 fn suggestions(
     conn: &mut DbConnection,
     story_id: i64,
+    text: &str,
     exclude: &HashSet<i64>,
     n: usize,
 ) -> Result<Vec<TargetRow>, ApiError> {
-    let Some(story) = crate::stories::find(conn, story_id)? else { return Ok(Vec::new()) };
     let (frequencies, stories) = queries::tag_frequencies(conn, story_id)?;
     let weights: Vec<(i64, f64)> = frequencies
         .iter()
@@ -275,7 +292,7 @@ fn suggestions(
     // More tag candidates than needed: some may be linked already.
     let by_tags = queries::stories_sharing_tags(conn, story_id, &weights, PER_TAG, 4 * CANDIDATES as usize)?;
     // Relevance is lower-is-better; flip it so that both signals grow with similarity.
-    let words = distinctive_words(&format!("{} {}", story.content.title, story.content.excerpt));
+    let words = distinctive_words(text);
     let by_words: Vec<(i64, f64)> = if words.is_empty() {
         Vec::new()
     } else {
@@ -307,4 +324,101 @@ fn suggestions(
     });
     targets.truncate(n);
     Ok(targets)
+}
+
+/// Why a story's suggestions are to be computed, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The story was published, or what its suggestions are drawn from (its
+    /// title, excerpt, tags) changed: once computed, the stories it
+    /// suggests are queued too ([`Reason::Neighbour`]).
+    Changed,
+    /// A story this one may want to suggest back was published or changed,
+    /// or this one's links changed (linked stories are left out before the
+    /// signals are scaled): computed as soon, without queueing others.
+    Neighbour,
+    /// Suggestions standing for [`REFRESH_AFTER`], or never computed (a
+    /// site from before they were stored): computed a few at a time, after
+    /// the others.
+    Refresh,
+}
+
+stored_as_text!(Reason { Changed => "changed", Neighbour => "neighbour", Refresh => "refresh" });
+
+/// Story `story_id` was published, or its title, excerpt or tags changed:
+/// its suggestions are to be computed again, queued in the change's
+/// transaction (so a change that commits is never forgotten, and one that
+/// rolls back queues nothing).
+pub(crate) fn suggestions_changed(tx: &mut Tx<'_, Content>, story_id: i64) -> Result<(), ApiError> {
+    Ok(queries::enqueue(tx, story_id, Reason::Changed, now())?)
+}
+
+/// Story `story_id`'s links changed: its suggestions are computed again
+/// without the stories it now links to, in the change's transaction.
+fn links_changed(tx: &mut Tx<'_, Content>, story_id: i64) -> Result<(), ApiError> {
+    Ok(queries::enqueue(tx, story_id, Reason::Neighbour, now())?)
+}
+
+/// Queues the computation of every published story's suggestions that has
+/// none queued: at once where none are stored, a refresh later where some
+/// are (an import carries them). What a site loaded in bulk runs (an
+/// import; `anthology seed` may too), so its suggestions fill in over time.
+pub(crate) fn queue_published(tx: &mut Tx<'_, Content>) -> Result<usize, ApiError> {
+    let at = now();
+    Ok(queries::queue_published(tx, at + REFRESH_AFTER, at)?)
+}
+
+/// One story's suggestions as the suggester computed them, to be stored.
+struct Computed {
+    story_id: i64,
+    /// The best [`STORED`] targets, best first.
+    targets: Vec<i64>,
+    /// Whether they differ from the stored ones: only then are they written.
+    changed: bool,
+    /// When the stories it suggests are to be computed again (so that they
+    /// may suggest it back): from when it is public, if it is published and
+    /// was computed because it changed.
+    neighbours_due: Option<NaiveDateTime>,
+}
+
+/// Computes story `story_id`'s suggestions, queued for `reason`: the costly
+/// part, on a read connection, outside any write transaction.
+fn compute(conn: &mut DbConnection, story_id: i64, reason: Reason) -> Result<Computed, ApiError> {
+    let Some(story) = crate::stories::find(conn, story_id)? else {
+        // Deleted since: its queue row went with it, so nothing is stored.
+        return Ok(Computed { story_id, targets: Vec::new(), changed: false, neighbours_due: None });
+    };
+    let text = format!("{} {}", story.content.title, story.content.excerpt);
+    // Linked stories are left out before scaling, as they are when read.
+    let linked: HashSet<i64> = queries::linked_stories(conn, story_id)?.into_iter().collect();
+    let targets: Vec<i64> = suggestions(conn, story_id, &text, &linked, STORED)?.into_iter().map(|t| t.id).collect();
+    let changed = targets != queries::stored_targets(conn, story_id)?;
+    let neighbours_due = match (reason, story.status) {
+        (Reason::Changed, StoredStatus::Published) => story.published_at.map(|at| at.max(now())),
+        _ => None,
+    };
+    Ok(Computed { story_id, targets, changed, neighbours_due })
+}
+
+/// Ends `worker`'s leases of the `computed` stories, storing the
+/// suggestions that changed and queueing each story's refresh and, where
+/// due, its neighbours. A story whose lease is no longer `worker`'s was
+/// queued again meanwhile (or taken over): what was computed for it is
+/// dropped.
+fn store(tx: &mut Tx<'_, Internal>, worker: &str, computed: Vec<Computed>) -> Result<(), ApiError> {
+    let next = now() + REFRESH_AFTER;
+    for story in computed {
+        if !queries::finish(tx, story.story_id, worker, next)? {
+            continue;
+        }
+        if story.changed {
+            queries::replace_suggestions(tx, story.story_id, &story.targets)?;
+        }
+        if let Some(due) = story.neighbours_due {
+            for target in &story.targets {
+                queries::enqueue(tx, *target, Reason::Neighbour, due)?;
+            }
+        }
+    }
+    Ok(())
 }

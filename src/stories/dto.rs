@@ -506,8 +506,8 @@ pub struct CostlyReadFailures;
 impl IntoResponses for CostlyReadFailures {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         let mut response = problem_response(
-            "Readers' searches, rankings by rating, tag counts or suggestions are running at capacity (try \
-             again after Retry-After), a query ran too long, or the database is unreachable",
+            "Readers' searches, rankings by rating or tag counts are running at capacity (try again after \
+             Retry-After), a query ran too long, or the database is unreachable",
         );
         response.headers.insert("Retry-After".to_owned(), header("Seconds to wait before trying again").into());
         if let Some(RefOr::T(content)) = response.content.get_mut(crate::error::PROBLEM_CONTENT_TYPE) {

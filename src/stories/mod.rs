@@ -303,6 +303,8 @@ pub fn create(tx: &mut Tx<'_, Content>, input: StoryInput, editor: &EditorRow) -
             Ok(row) => {
                 // A draft counts toward no tag: nothing to reindex.
                 queries::set_tags(tx, row.id, &tags)?;
+                // Editors may look at a draft's suggestions.
+                crate::related::suggestions_changed(tx, row.id)?;
                 return record(tx, row, RevisionChange::Created, editor);
             }
             Err(err) if is_unique_violation(&err) && input.slug.is_none() => continue,
@@ -340,6 +342,8 @@ fn save_content(
     editor: &EditorRow,
 ) -> Result<Story, ApiError> {
     let columns = columns_for(tx, input, Some(current.id), &current.content.author_name)?;
+    let drawn_from =
+        (current.content.title.clone(), current.content.excerpt.clone(), queries::tags_of(tx, current.id)?);
     let row = keeping_tag_index(tx, current.id, |tx| {
         let row = queries::update(tx, current.id, expected_version, Some(&columns), None).map_err(|err| match err {
             ApiError::Conflict(_) => slug_taken(&columns.slug),
@@ -351,6 +355,10 @@ fn save_content(
     let story = record(tx, row, change, editor)?;
     if story.status == Status::Published {
         announce(tx, EventType::StoryUpdated, &story)?;
+    }
+    // What suggestions are drawn from.
+    if drawn_from != (story.title.clone(), story.excerpt.clone(), story.tags.clone()) {
+        crate::related::suggestions_changed(tx, story.id)?;
     }
     Ok(story)
 }
@@ -754,6 +762,9 @@ pub fn transition(
     let story = record(tx, row, change, editor)?;
     // Scheduled stories' `story.published` comes when their time does (the
     // webhooks dispatcher looks for them).
+    if let Transition::Publish { .. } = transition {
+        crate::related::suggestions_changed(tx, id)?;
+    }
     match (was_public, story.status == Status::Published) {
         (false, true) => {
             if let Some(at) = lifecycle.published_at {

@@ -14,6 +14,9 @@
 //! vote allowances) are not carried over, nor is the webhook outbox (events,
 //! deliveries, attempts): endpoints and their secrets are. Stories' rating
 //! ranks are derived: the import recomputes them under the prior it loaded.
+//! Stored suggestions are derived too, but costly to compute: they are
+//! carried, and the import queues each published story's refresh (at once
+//! for one that has none), not the queue itself.
 
 pub(crate) mod rows;
 
@@ -27,8 +30,8 @@ use serde::{Deserialize, Serialize};
 use crate::db::{Content, Db, DbConnection, Tx, now};
 use crate::error::ApiError;
 use crate::schema::{
-    editors, rating_prior, rating_totals, ratings, related_links, server_keys, stories, story_revisions, story_tags,
-    tags, webhook_endpoints, webhook_publications,
+    editors, rating_prior, rating_totals, ratings, related_links, server_keys, stories, story_revisions,
+    story_suggestions, story_tags, tags, webhook_endpoints, webhook_publications,
 };
 
 const FORMAT: &str = "anthology-export";
@@ -60,6 +63,7 @@ enum Record {
     RatingTotals(rows::RatingTotals),
     RatingPrior(rows::RatingPrior),
     RelatedLinks(rows::RelatedLink),
+    StorySuggestions(rows::StorySuggestion),
     WebhookEndpoints(rows::WebhookEndpoint),
     WebhookPublications(rows::WebhookPublication),
 }
@@ -114,6 +118,31 @@ pub fn export(db: &Db, out: &mut dyn Write, progress: Progress) -> anyhow::Resul
                 }
             }};
         }
+        /// Every row of a table keyed by two columns, a batch at a time,
+        /// from `$start` (the lowest values of both).
+        macro_rules! by_pair {
+            ($table:ident, $row:ty, $variant:ident, $first:ident, $second:ident, $start:expr) => {{
+                let mut after = $start;
+                loop {
+                    let batch: Vec<$row> = $table::table
+                        .filter(
+                            $table::$first.gt(after.0).or($table::$first.eq(after.0).and($table::$second.gt(after.1))),
+                        )
+                        .order(($table::$first, $table::$second))
+                        .limit(BATCH)
+                        .select(<$row>::as_select())
+                        .load(conn)?;
+                    let full = batch.len() as i64 == BATCH;
+                    for row in batch {
+                        after = (row.$first, row.$second);
+                        emit(Record::$variant(row), out)?;
+                    }
+                    if !full {
+                        break;
+                    }
+                }
+            }};
+        }
         by_key!(editors, rows::Editor, Editors, id);
         for key in server_keys::table.order(server_keys::kid).select(rows::ServerKey::as_select()).load(conn)? {
             emit(Record::ServerKeys(key), out)?;
@@ -121,27 +150,7 @@ pub fn export(db: &Db, out: &mut dyn Write, progress: Progress) -> anyhow::Resul
         by_key!(tags, rows::Tag, Tags, id);
         by_key!(stories, rows::Story, Stories, id, Box::new);
         // (story_id, tag_id) is the key; stories have a few tags each.
-        let mut after = (i64::MIN, i64::MIN);
-        loop {
-            let batch: Vec<rows::StoryTag> = story_tags::table
-                .filter(
-                    story_tags::story_id
-                        .gt(after.0)
-                        .or(story_tags::story_id.eq(after.0).and(story_tags::tag_id.gt(after.1))),
-                )
-                .order((story_tags::story_id, story_tags::tag_id))
-                .limit(BATCH)
-                .select(rows::StoryTag::as_select())
-                .load(conn)?;
-            let full = batch.len() as i64 == BATCH;
-            for row in batch {
-                after = (row.story_id, row.tag_id);
-                emit(Record::StoryTags(row), out)?;
-            }
-            if !full {
-                break;
-            }
-        }
+        by_pair!(story_tags, rows::StoryTag, StoryTags, story_id, tag_id, (i64::MIN, i64::MIN));
         by_key!(story_revisions, rows::Revision, StoryRevisions, id);
         by_key!(ratings, rows::Rating, Ratings, id);
         for totals in rating_totals::table.select(rows::RatingTotals::as_select()).load(conn)? {
@@ -151,6 +160,7 @@ pub fn export(db: &Db, out: &mut dyn Write, progress: Progress) -> anyhow::Resul
             emit(Record::RatingPrior(prior), out)?;
         }
         by_key!(related_links, rows::RelatedLink, RelatedLinks, id);
+        by_pair!(story_suggestions, rows::StorySuggestion, StorySuggestions, story_id, position, (i64::MIN, i32::MIN));
         by_key!(webhook_endpoints, rows::WebhookEndpoint, WebhookEndpoints, id);
         // One row per story scheduled and published, few.
         let publications = webhook_publications::table
@@ -184,6 +194,7 @@ pub fn import(db: &Db, input: &mut dyn BufRead, progress: Progress) -> Result<u6
         set_identity(tx, "BY DEFAULT")?;
         let rows = load(tx, input, progress)?;
         crate::ratings::rank_all(tx)?;
+        crate::related::queue_published(tx)?;
         for statement in crate::stories::REBUILD_TAG_INDEX {
             diesel::sql_query(statement).execute(&mut **tx)?;
         }
@@ -279,6 +290,7 @@ fn insert(tx: &mut Tx<'_, Content>, record: Record) -> QueryResult<()> {
             .set((rating_prior::weight.eq(row.weight), rating_prior::mean.eq(row.mean)))
             .execute(conn),
         Record::RelatedLinks(row) => diesel::insert_into(related_links::table).values(&row).execute(conn),
+        Record::StorySuggestions(row) => diesel::insert_into(story_suggestions::table).values(&row).execute(conn),
         Record::WebhookEndpoints(row) => diesel::insert_into(webhook_endpoints::table).values(row).execute(conn),
         Record::WebhookPublications(row) => diesel::insert_into(webhook_publications::table).values(&row).execute(conn),
     }

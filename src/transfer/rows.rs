@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ratings::RatingCounts;
 use crate::schema::{
-    rating_prior, rating_totals, related_links, server_keys, stories, story_tags, tags, webhook_publications,
+    rating_prior, rating_totals, related_links, server_keys, stories, story_suggestions, story_tags, tags,
+    webhook_publications,
 };
 use crate::stories::ContentColumns;
 
@@ -108,6 +109,16 @@ pub struct RelatedLink {
     pub created_at: NaiveDateTime,
 }
 
+/// A stored suggestion. Derived, but carried: computing a big site's again
+/// takes the suggesters days, and they read the same after the move.
+#[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
+#[diesel(table_name = story_suggestions)]
+pub struct StorySuggestion {
+    pub story_id: i64,
+    pub position: i32,
+    pub target_id: i64,
+}
+
 /// A webhook endpoint: the webhooks module's row, whole, secret included,
 /// so receivers keep verifying.
 pub type WebhookEndpoint = crate::webhooks::EndpointRow;
@@ -155,7 +166,7 @@ mod tests {
             editors => Editor, server_keys => ServerKey, tags => Tag, stories => Story, story_tags => StoryTag,
             story_revisions => Revision, ratings => Rating, rating_totals => RatingTotals,
             rating_prior => RatingPrior,
-            related_links => RelatedLink, webhook_endpoints => WebhookEndpoint,
+            related_links => RelatedLink, story_suggestions => StorySuggestion, webhook_endpoints => WebhookEndpoint,
             webhook_publications => WebhookPublication,
         );
     }

@@ -16,7 +16,7 @@ use anthology::db::Db;
 use anthology::editors::{self, Role};
 use anthology::state::AppState;
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
+use diesel::{Connection, PgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +206,32 @@ impl TestApp {
         self.create_editor(&email, Role::Admin);
         let token = self.login(&email).await;
         self.with_token(&token)
+    }
+
+    /// Waits until the suggesters have computed every story's suggestions
+    /// that is due (leased or queued, refreshes aside): they run in the
+    /// background, moments after the write that queues them.
+    pub async fn suggestions_settled(&self) {
+        #[derive(diesel::QueryableByName)]
+        struct Waiting {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let now = chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S%.6f");
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM suggestion_queue
+             WHERE claimed_by IS NOT NULL OR (reason <> 'refresh' AND due_at <= '{now}')"
+        );
+        for _ in 0..400 {
+            let sql = sql.clone();
+            let waiting =
+                self.db.read(move |conn| Ok(diesel::sql_query(sql).get_result::<Waiting>(conn)?.n)).await.unwrap();
+            if waiting == 0 {
+                return;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("suggestions were not computed within 10 s");
     }
 
     /// A session of a fresh editor.

@@ -3,6 +3,8 @@
 use actix_web::http::Method;
 use serde_json::{Value, json};
 
+use diesel::RunQueryDsl;
+
 use crate::common::{Backend, Body, Session, TestApp};
 
 crate::on_both_backends!(
@@ -13,6 +15,11 @@ crate::on_both_backends!(
     deleting_a_story_removes_links_to_it_everywhere,
     suggestions_prefer_rare_shared_tags_and_exclude_self_and_linked,
     the_new_mother_story_reads_next_to_mum_moving_in,
+    publishing_stores_suggestions_that_readers_read_in_order,
+    targets_that_stop_being_public_or_get_linked_drop_out_at_once,
+    editing_tags_or_title_computes_suggestions_again,
+    a_new_similar_story_joins_older_stories_suggestions,
+    work_a_dead_process_leased_is_taken_over,
 );
 
 async fn published(editor: &Session<'_>, story: Value) -> Value {
@@ -226,6 +233,7 @@ async fn readers_see_visible_links_numbered_from_one(backend: Backend) {
     )
     .await
     .ok(200);
+    app.suggestions_settled().await;
     let path = format!("/v1/stories/{}/related", story["id"]);
     assert_eq!(
         summary(&app.anon().get(&path).await.ok(200)),
@@ -287,6 +295,7 @@ async fn suggestions_prefer_rare_shared_tags_and_exclude_self_and_linked(backend
     let unrelated = published(&editor, json!({"title": "Gardening", "tags": ["garden"], "body": "Tomatoes."})).await;
     let draft = editor.create_story(json!({"title": "Night feeds draft", "tags": ["twins"]})).await;
     put_links(&editor, &story, json!([{"story_id": linked["id"]}])).await.ok(200);
+    app.suggestions_settled().await;
 
     let path = format!("/v1/stories/{}/related?suggest=3", story["id"]);
     let list = app.anon().get(&path).await.ok(200);
@@ -340,4 +349,152 @@ async fn the_new_mother_story_reads_next_to_mum_moving_in(backend: Backend) {
              "url": "https://www.nct.org.uk/", "story": null}
         ]})
     );
+}
+
+/// A story's stored suggestions, best first, as the suggester wrote them.
+async fn stored(app: &TestApp, story: &Value) -> Vec<i64> {
+    #[derive(diesel::QueryableByName)]
+    struct Target {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        target_id: i64,
+    }
+    let sql = format!("SELECT target_id FROM story_suggestions WHERE story_id = {} ORDER BY position", story["id"]);
+    let rows = app.db.read(move |conn| Ok(diesel::sql_query(sql).load::<Target>(conn)?)).await.unwrap();
+    rows.into_iter().map(|row| row.target_id).collect()
+}
+
+/// The ids of the suggestions readers get with `?suggest=n`.
+async fn suggested(app: &TestApp, story: &Value, n: u8) -> Vec<i64> {
+    let list = app.anon().get(&format!("/v1/stories/{}/related?suggest={n}", story["id"])).await.ok(200);
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["kind"] == "suggested")
+        .map(|l| l["story"]["id"].as_i64().unwrap())
+        .collect()
+}
+
+fn id(story: &Value) -> i64 {
+    story["id"].as_i64().unwrap()
+}
+
+async fn publishing_stores_suggestions_that_readers_read_in_order(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let story = published(&editor, json!({"title": "Allotment diary", "tags": ["garden", "seasons"]})).await;
+    let close = published(&editor, json!({"title": "Seed swaps", "tags": ["garden", "seasons"]})).await;
+    let closer = published(&editor, json!({"title": "Allotment winter", "tags": ["garden", "seasons"]})).await;
+    let far = published(&editor, json!({"title": "Compost", "tags": ["garden"]})).await;
+    // Nothing is computed when read: a story with nothing stored shows none.
+    let draft = editor.create_story(json!({"title": "Allotment draft", "tags": ["garden"]})).await;
+    app.suggestions_settled().await;
+
+    let best = stored(&app, &story).await;
+    assert_eq!(best, [id(&closer), id(&close), id(&far)], "shared words and tags first, then newer");
+    assert!(!best.contains(&id(&story)) && !best.contains(&id(&draft)));
+    assert_eq!(suggested(&app, &story, 10).await, best);
+    assert_eq!(suggested(&app, &story, 2).await, best[..2]);
+    // The draft has its own, for editors, and none of it reaches readers.
+    assert_eq!(stored(&app, &draft).await.len(), 4);
+    app.anon().get(&format!("/v1/stories/{}/related?suggest=2", draft["id"])).await.problem(404);
+}
+
+async fn targets_that_stop_being_public_or_get_linked_drop_out_at_once(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let story = published(&editor, json!({"title": "Home", "tags": ["t"]})).await;
+    let mut targets = Vec::new();
+    for i in 0..5 {
+        targets.push(published(&editor, json!({"title": format!("Target {i}"), "tags": ["t"]})).await);
+    }
+    app.suggestions_settled().await;
+    let before = suggested(&app, &story, 3).await;
+    assert_eq!(before, [id(&targets[4]), id(&targets[3]), id(&targets[2])]);
+
+    // No computation in between: the read checks the public rule and the links.
+    editor.post(&format!("/v1/stories/{}/unpublish", targets[4]["id"]), json!({})).await.ok(200);
+    editor.post(&format!("/v1/stories/{}/archive", targets[3]["id"]), json!({})).await.ok(200);
+    editor.delete(&format!("/v1/stories/{}", targets[2]["id"])).await;
+    editor.publish(&targets[1]["id"], Some("2999-01-01T00:00:00Z")).await;
+    assert_eq!(suggested(&app, &story, 3).await, [id(&targets[0])]);
+    put_links(&editor, &story, json!([{"story_id": targets[0]["id"]}])).await.ok(200);
+    assert!(suggested(&app, &story, 3).await.is_empty());
+}
+
+async fn editing_tags_or_title_computes_suggestions_again(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let story = published(&editor, json!({"title": "Sourdough", "tags": ["baking"]})).await;
+    let baking = published(&editor, json!({"title": "Rye loaves", "tags": ["baking"]})).await;
+    let sailing = published(&editor, json!({"title": "Crossing the Channel", "tags": ["sailing"]})).await;
+    let tides = published(&editor, json!({"title": "Neap tides", "tags": ["boats"]})).await;
+    app.suggestions_settled().await;
+    assert_eq!(suggested(&app, &story, 5).await, [id(&baking)]);
+
+    let path = format!("/v1/stories/{}", story["id"]);
+    let etag = editor.get(&path).await.header("etag").unwrap().to_owned();
+    let res =
+        editor.with_headers(Method::PATCH, &path, Some(json!({"tags": ["sailing"]})), &[("If-Match", &etag)]).await;
+    res.ok(200);
+    let etag = res.header("etag").unwrap().to_owned();
+    app.suggestions_settled().await;
+    assert_eq!(suggested(&app, &story, 5).await, [id(&sailing)]);
+
+    let edit = json!({"title": "Neap tides, again", "tags": []});
+    editor.with_headers(Method::PATCH, &path, Some(edit), &[("If-Match", &etag)]).await.ok(200);
+    app.suggestions_settled().await;
+    assert_eq!(suggested(&app, &story, 5).await, [id(&tides)]);
+}
+
+/// A new story queues the stories it suggests, so that they can suggest it
+/// back: an older story's list gains it without a refresh.
+async fn a_new_similar_story_joins_older_stories_suggestions(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let older = published(&editor, json!({"title": "Beekeeping", "tags": ["bees"]})).await;
+    app.suggestions_settled().await;
+    assert!(suggested(&app, &older, 5).await.is_empty());
+    let newer = published(&editor, json!({"title": "First honey", "tags": ["bees"]})).await;
+    app.suggestions_settled().await;
+    assert_eq!(suggested(&app, &newer, 5).await, [id(&older)]);
+    assert_eq!(suggested(&app, &older, 5).await, [id(&newer)]);
+}
+
+/// A process killed mid-computation leaves its lease behind; once the lease
+/// has run out, a living process computes the story.
+async fn work_a_dead_process_leased_is_taken_over(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let story = published(&editor, json!({"title": "Kites", "tags": ["wind"]})).await;
+    let other = published(&editor, json!({"title": "Gales", "tags": ["wind"]})).await;
+    app.suggestions_settled().await;
+    assert_eq!(stored(&app, &story).await, [id(&other)]);
+
+    let (dead, taken) = (id(&story), id(&other));
+    app.db
+        .read(move |conn| {
+            diesel::sql_query(format!("DELETE FROM story_suggestions WHERE story_id IN ({dead}, {taken})"))
+                .execute(conn)?;
+            // Leased by a process that is gone: one lease has run out, the other not yet.
+            for (story, until) in [(dead, "2000-01-01 00:00:00"), (taken, "2999-01-01 00:00:00")] {
+                diesel::sql_query(format!(
+                    "UPDATE suggestion_queue SET reason = 'neighbour', due_at = '2000-01-01 00:00:00',
+                     claimed_by = 'killed-process', locked_until = '{until}' WHERE story_id = {story}"
+                ))
+                .execute(conn)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    // Taken over and computed; the other waits for its lease to run out.
+    for _ in 0..400 {
+        if !stored(&app, &story).await.is_empty() {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(stored(&app, &story).await, [id(&other)]);
+    assert!(stored(&app, &other).await.is_empty());
 }

@@ -54,6 +54,8 @@ async fn a_site(app: &TestApp) -> Vec<String> {
         let path = format!("/v1/stories/{}/ratings/{voter}", first["id"]);
         app.anon().send(Method::PUT, &path, Body::Json(json!({"score": score})), &[]).await.ok(201);
     }
+    // Suggestions computed and stored, so the export carries them.
+    app.suggestions_settled().await;
     // A webhook endpoint, registered after the changes, so nothing is sent.
     let hook = json!({"url": "https://1.1.1.1/hook", "events": ["story.published"], "description": "CDN"});
     admin.post("/v1/webhooks", hook).await.ok(201);

@@ -1,0 +1,2 @@
+DROP TABLE suggestion_queue;
+DROP TABLE story_suggestions;
