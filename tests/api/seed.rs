@@ -104,7 +104,7 @@ async fn a_seeded_site_is_consistent_and_indexed(backend: Backend) {
         assert_eq!(count(&mut conn, sql), 0, "{what} disagree with the rows");
     }
     // The full-text index holds exactly the stories that have the word.
-    let (indexed, having) = match &conn {
+    let (indexed, having) = match &*conn {
         DbConnection::Sqlite(_) => (
             "SELECT COUNT(*) AS n FROM stories_fts WHERE stories_fts MATCH 'harbour'",
             "SELECT COUNT(*) AS n FROM stories WHERE title LIKE '%harbour%' OR body LIKE '%harbour%'",
@@ -117,7 +117,7 @@ async fn a_seeded_site_is_consistent_and_indexed(backend: Backend) {
     let found = count(&mut conn, indexed);
     assert!(found > 0);
     assert_eq!(found, count(&mut conn, having));
-    if let DbConnection::Sqlite(_) = &conn {
+    if let DbConnection::Sqlite(_) = &*conn {
         let fresh = TestDb::new(Backend::Sqlite);
         let fresh_db = migrated(&fresh);
         assert_eq!(sqlite_schema(&mut conn), sqlite_schema(&mut fresh_db.conn().unwrap()));
