@@ -19,7 +19,7 @@
 #   --bin PATH         the release binary (default: target/release/anthology,
 #                      built if missing)
 #
-#   scripts/scale-bench.sh --backend sqlite --keep /work/scale
+#   scripts/scale-bench.sh --backend sqlite --keep /work/scale     # PORT=N to move the server (18731)
 #   scripts/scale-bench.sh --backend postgres --stories 100000,1000000
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,8 +75,9 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-PORT=18601
+PORT=${PORT:-18731}
 BASE="http://127.0.0.1:$PORT"
+if curl -s "$BASE/health" >/dev/null 2>&1; then echo "port $PORT is taken: set PORT" >&2; exit 1; fi
 
 load() { awk '{ print $1 }' /proc/loadavg; }
 
@@ -125,14 +126,17 @@ for i in "${!STORIES[@]}"; do
     start=$(date +%s.%N)
     DATABASE_URL=$url ANTHOLOGY_ADDR=127.0.0.1:$PORT ANTHOLOGY_CACHE_TTL_MS=0 RUST_LOG=warn "$BIN" serve &
     SERVER=$!
-    until curl -fs "$BASE/health" >/dev/null 2>&1; do sleep 0.01; done
+    until curl -fs "$BASE/health" >/dev/null 2>&1; do
+      kill -0 "$SERVER" 2>/dev/null || { echo "the server did not start" >&2; exit 1; }
+      sleep 0.01
+    done
     echo "   run $run: start-up to the first /health $(echo "$(date +%s.%N) - $start" | bc) s (load $(load))"
     first=$(curl -fs "$BASE/v1/stories?limit=1&fields=id,slug")
     id=$(echo "$first" | grep -o '"id":[0-9]*' | head -1 | cut -d: -f2)
     slug=$(echo "$first" | grep -o '"slug":"[^"]*"' | head -1 | cut -d'"' -f4)
     deep="/v1/stories?limit=20"
     for _ in $(seq 50); do
-      deep=$(curl -fsI "$BASE$deep" | tr -d '\r' | sed -n 's/^[Ll]ink: <\([^>]*\)>; rel="next".*/\1/p' | sed "s|^$BASE||")
+      deep=$(curl -fs -D - -o /dev/null "$BASE$deep" | tr -d '\r' | sed -n 's/^[Ll]ink: <\([^>]*\)>; rel="next".*/\1/p' | sed "s|^$BASE||")
     done
     paths=("/v1/stories?limit=20" "$deep" "/v1/stories/slug/$slug" "/v1/stories/$id/rating"
       "/v1/stories?q=quinquindora" "/v1/stories?tag=family" "/v1/stories?q=mother" "/v1/stories?sort=title"
