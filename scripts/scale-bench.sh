@@ -162,7 +162,7 @@ last=$(( ${#STORIES[@]} - 1 ))
 printf '| endpoint (%s, p50 / p99 ms) |' "$BACKEND"
 for n in "${STORIES[@]}"; do printf ' %s |' "$n"; done
 echo ' growth |'
-printf '|---|'; for _ in "${STORIES[@]}"; do printf -- '---:|'; done; echo -- '---:|'
+printf '|---|'; for _ in "${STORIES[@]}"; do printf -- '---:|'; done; echo '---:|'
 for k in "${!NAMES[@]}"; do
   printf '| %s |' "${NAMES[$k]}"
   for i in "${!STORIES[@]}"; do
