@@ -68,6 +68,8 @@ SERVER=""
 if [ "$BACKEND" = postgres ]; then
   # shellcheck source=scripts/throwaway-pg.sh
   . scripts/throwaway-pg.sh
+  # initdb may be on PATH without psql beside it
+  PSQL="$pg_bin/psql"; [ -x "$PSQL" ] || PSQL=$(command -v psql)
 fi
 cleanup() {
   [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true
@@ -84,7 +86,7 @@ load() { awk '{ print $1 }' /proc/loadavg; }
 # database_url N: a new database for N stories (SQLite: maybe a kept one).
 database_url() {
   if [ "$BACKEND" = postgres ]; then
-    "${as_pg[@]}" "$pg_bin/psql" -q -h "$PG_DIR" -U postgres -c "CREATE DATABASE scale_$1" >/dev/null
+    "${as_pg[@]}" "$PSQL" -q -h "$PG_DIR" -U postgres -c "CREATE DATABASE scale_$1" >/dev/null
     echo "postgres://postgres@localhost/scale_$1?host=$PG_DIR"
   elif [ -n "$KEEP" ]; then
     echo "sqlite://$KEEP/sqlite-$1.db"
@@ -153,7 +155,7 @@ for i in "${!STORIES[@]}"; do
     DATABASE_URL=$url RUST_LOG=warn "$BIN" plans
   fi
   if [ "$BACKEND" = postgres ]; then
-    "${as_pg[@]}" "$pg_bin/psql" -q -h "$PG_DIR" -U postgres -c "DROP DATABASE scale_$n" >/dev/null
+    "${as_pg[@]}" "$PSQL" -q -h "$PG_DIR" -U postgres -c "DROP DATABASE scale_$n" >/dev/null
   fi
 done
 
