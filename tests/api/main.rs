@@ -16,6 +16,7 @@ mod preview;
 mod ratings;
 mod related;
 mod schema;
+mod seed;
 mod service;
 mod stories;
 mod story_edits;
