@@ -392,6 +392,10 @@ pub fn seed(db: &Db, stories: u64, votes: u64, progress: &dyn Fn(u64)) -> Result
         // Ranks for sort=-rating, under the stored prior (re-taken by the
         // server's upkeep if the seeded votes moved the mean).
         crate::ratings::rank_all(tx)?;
+        // Suggestions are the suggester's to compute, in the background of
+        // every server process, as after an import: the seeded stories are
+        // queued, and fill in over time.
+        crate::related::queue_published(tx)?;
         crate::transfer::set_identity(tx, "ALWAYS")?;
         tracing::info!(seconds = started.elapsed().as_secs_f64(), "seed: derived data recomputed");
         // Statistics for the query planners: without them SQLite guesses,

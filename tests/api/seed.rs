@@ -17,7 +17,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_anthology");
 
 /// Each counts the rows whose derived data disagrees with its source: all
 /// must be 0. The same SQL on both backends.
-const DISAGREEMENTS: [(&str, &str); 4] = [
+const DISAGREEMENTS: [(&str, &str); 5] = [
     (
         "tag counters",
         "SELECT COUNT(*) AS n FROM tags WHERE published_count <> \
@@ -43,6 +43,11 @@ const DISAGREEMENTS: [(&str, &str); 4] = [
         "the site's totals",
         "SELECT COUNT(*) AS n FROM (SELECT SUM(vote_count) AS votes, SUM(vote_sum) AS score FROM rating_totals) t \
          WHERE votes <> (SELECT COUNT(*) FROM ratings) OR score <> (SELECT SUM(score) FROM ratings)",
+    ),
+    (
+        "suggestion computations queued",
+        "SELECT COUNT(*) AS n FROM stories WHERE status = 'published' \
+           AND NOT EXISTS (SELECT 1 FROM suggestion_queue q WHERE q.story_id = stories.id)",
     ),
 ];
 
