@@ -239,7 +239,7 @@ pub async fn serve_public(
         .filter(|_| req.path().starts_with("/v1/") && !req.headers().contains_key(header::AUTHORIZATION));
     let key = req.uri().path_and_query().map_or("", |pq| pq.as_str());
     let (seen, started) = (cache.generations.seen(), Instant::now());
-    let mut _refresh = None;
+    let mut refresh: Option<Refresh> = None;
     if let Some(entries) = entries {
         // This process's writes drop entries at once (generations); the TTL
         // only bounds how late other processes' writes show.
@@ -248,7 +248,7 @@ pub async fn serve_public(
             // The first request to find it stale computes its successor;
             // the others are served it meanwhile.
             if stale && !c.refreshing.swap(true, Ordering::AcqRel) {
-                _refresh = Some(Refresh(c.clone()));
+                refresh = Some(Refresh(c.clone()));
                 return false;
             }
             true
@@ -269,6 +269,11 @@ pub async fn serve_public(
     let response = next.call(req).await?;
     let public = response.headers().get(header::CACHE_CONTROL).is_some_and(|v| v == PUBLIC_CACHE_CONTROL);
     if response.status() != StatusCode::OK || !public {
+        // What was cached is gone (another process deleted the story, say):
+        // the expired entry is not served to anyone any more.
+        if let (Some(_), Some(entries), Some(key)) = (&refresh, entries, &key) {
+            entries.invalidate(key);
+        }
         return Ok(response.map_into_boxed_body());
     }
     let (req, response) = response.into_parts();
@@ -328,6 +333,8 @@ mod tests {
         runs: AtomicUsize,
         held: AtomicBool,
         permits: Semaphore,
+        /// Answers 404 once set: the thing was deleted elsewhere.
+        gone: AtomicBool,
     }
 
     async fn counted(req: HttpRequest, origin: web::Data<Origin>) -> crate::http::Reply {
@@ -335,21 +342,35 @@ mod tests {
         if origin.held.load(Ordering::Acquire) {
             origin.permits.acquire().await.expect("open").forget();
         }
+        if origin.gone.load(Ordering::Acquire) {
+            return Err(crate::error::ApiError::NotFound);
+        }
         crate::http::public_bytes(&req, "application/json", format!("{{\"run\":{run}}}").into_bytes())
+    }
+
+    fn origin() -> web::Data<Origin> {
+        web::Data::new(Origin { runs: 0.into(), held: false.into(), permits: Semaphore::new(0), gone: false.into() })
+    }
+
+    /// A service with `cache` in front of `origin`'s handler.
+    macro_rules! cached_app {
+        ($cache:expr, $origin:expr) => {{
+            let cache = $cache.clone();
+            test::init_service(
+                App::new()
+                    .app_data($origin.clone())
+                    .wrap(from_fn(move |req, next| serve_public(cache.clone(), req, next)))
+                    .route("/v1/thing", web::get().to(counted)),
+            )
+            .await
+        }};
     }
 
     #[actix_web::test]
     async fn an_expired_entry_is_served_while_one_request_computes_its_successor() {
         let ttl = Duration::from_millis(100);
-        let cache = ResponseCache::new(ttl);
-        let origin = web::Data::new(Origin { runs: 0.into(), held: false.into(), permits: Semaphore::new(0) });
-        let app = test::init_service(
-            App::new()
-                .app_data(origin.clone())
-                .wrap(from_fn(move |req, next| serve_public(cache.clone(), req, next)))
-                .route("/v1/thing", web::get().to(counted)),
-        )
-        .await;
+        let origin = origin();
+        let app = cached_app!(ResponseCache::new(ttl), origin);
         let get = || test::TestRequest::get().uri("/v1/thing").to_request();
         let body = |response: ServiceResponse| async { String::from_utf8(test::read_body(response).await.to_vec()) };
 
@@ -379,5 +400,24 @@ mod tests {
         // The successor is fresh for a TTL.
         origin.held.store(false, Ordering::Release);
         assert_eq!(body(test::call_service(&app, get()).await).await.unwrap(), r#"{"run":2}"#);
+    }
+
+    #[actix_web::test]
+    async fn an_expired_entry_whose_successor_fails_is_served_no_more() {
+        let ttl = Duration::from_millis(100);
+        let (origin, cache) = (origin(), ResponseCache::new(ttl));
+        let app = cached_app!(cache, origin);
+        let get = || test::TestRequest::get().uri("/v1/thing").to_request();
+        let kept = || cache.entries.as_ref().expect("on").contains_key("/v1/thing");
+        assert_eq!(test::call_service(&app, get()).await.status(), StatusCode::OK);
+        actix_web::rt::time::sleep(ttl + Duration::from_millis(20)).await;
+        assert!(kept(), "expired, but kept to be served during a refresh");
+
+        // Deleted elsewhere: the refresh finds it gone, and the expired copy
+        // goes too, so that readers arriving next are not served it.
+        origin.gone.store(true, Ordering::Release);
+        assert_eq!(test::call_service(&app, get()).await.status(), StatusCode::NOT_FOUND);
+        assert!(!kept());
+        assert_eq!(test::call_service(&app, get()).await.status(), StatusCode::NOT_FOUND);
     }
 }
