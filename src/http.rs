@@ -109,6 +109,41 @@ pub fn page_json<T: Serialize>(
     Ok(response)
 }
 
+/// Declares a handler that answers one page of a list only editors (or
+/// admins) read: every such list takes the page parameters, reads the page
+/// with its module's domain function, and answers it with `Link`. A list
+/// under a resource names its id extractor, binding the id for `$read`, and
+/// the problem its absence is. (`get` must be in scope: utoipa reads the
+/// method from the attribute's name.)
+macro_rules! editors_page {
+    (
+        $(#[doc = $doc:literal])*
+        $name:ident, $path:literal, tag = $tag:literal, operation_id = $operation_id:literal, $who:ty,
+        $([under $parent:ident($id:ident) or $not_found:ident],)?
+        $list:ident, $description:literal, $read:expr
+    ) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(
+            tag = $tag, operation_id = $operation_id, security(("bearer" = [])),
+            params($($parent,)? PageParams),
+            responses((status = 200, description = $description, body = $list) $(, $not_found)?)
+        )]
+        #[get($path)]
+        pub async fn $name(
+            req: actix_web::HttpRequest,
+            _: $who,
+            state: $crate::state::State,
+            $($parent($id): $parent,)?
+            params: actix_web::web::Query<PageParams>,
+        ) -> $crate::http::Reply {
+            let page = params.request(&state.cursor_key)?;
+            let body: $list = state.db.read(move |conn| ($read)(conn, page)).await?;
+            $crate::http::page_json(&req, $crate::http::Audience::Editors, &body, &body.page)
+        }
+    };
+}
+pub(crate) use editors_page;
+
 /// 201 with the new resource (private) and its `Location`.
 pub fn created<T: Serialize>(body: &T, location: &str) -> Reply {
     let mut response = private_json(StatusCode::CREATED, body)?;

@@ -1,13 +1,13 @@
 //! `/v1/editors`: admins manage editor accounts.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, get, patch, post, web};
+use actix_web::{get, patch, post};
 
 use super::EditorUpdate;
 use super::dto::{Editor, EditorList, EditorNotFound, EditorPatch, NewEditor};
 use crate::auth::{CurrentAdmin, password};
 use crate::error::{ApiError, Problem};
-use crate::http::{Audience, EditorId, Reply, created, page_json, private_json};
+use crate::http::{EditorId, Reply, created, editors_page, private_json};
 use crate::json::ApiJson;
 use crate::pagination::PageParams;
 use crate::state::State;
@@ -16,18 +16,12 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_editors).service(create_editor).service(get_editor).service(update_editor);
 }
 
-/// List editors.
-///
-/// Every editor account, oldest first, in pages. Admins only.
-#[utoipa::path(
-    tag = "editors", operation_id = "listEditors", security(("bearer" = [])),
-    params(PageParams), responses((status = 200, description = "A page of editors", body = EditorList))
-)]
-#[get("/editors")]
-pub async fn list_editors(req: HttpRequest, _: CurrentAdmin, state: State, params: web::Query<PageParams>) -> Reply {
-    let page = params.request(&state.cursor_key)?;
-    let body: EditorList = state.db.read(move |conn| super::list_page(conn, page)).await?;
-    page_json(&req, Audience::Editors, &body, &body.page)
+editors_page! {
+    /// List editors.
+    ///
+    /// Every editor account, oldest first, in pages. Admins only.
+    list_editors, "/editors", tag = "editors", operation_id = "listEditors", CurrentAdmin,
+    EditorList, "A page of editors", super::list_page
 }
 
 /// Create an editor.

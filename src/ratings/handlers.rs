@@ -1,14 +1,14 @@
 //! Readers' votes (public), the aggregate (public), and moderation (editors).
 
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Query};
+use actix_web::web;
 use actix_web::{HttpRequest, delete, get, put};
 
 use super::dto::{RatingAggregate, RatingList, VoteRequest};
 use super::{Ballot, VoteOutcome};
 use crate::auth::{CurrentEditor, MaybeEditor};
 use crate::error::{ApiError, Problem};
-use crate::http::{Audience, IfNoneMatch, Reply, StoryId, client_ip, json_for, no_content, page_json, private_json};
+use crate::http::{Audience, IfNoneMatch, Reply, StoryId, client_ip, editors_page, json_for, no_content, private_json};
 use crate::json::ApiJson;
 use crate::pagination::PageParams;
 use crate::state::State;
@@ -89,25 +89,12 @@ pub async fn put_vote(
     private_json(status, &body)
 }
 
-/// List a story's votes.
-///
-/// Moderation: newest first, with score, times and the voter's hash.
-#[utoipa::path(
-    tag = "ratings", operation_id = "listStoryRatings", security(("bearer" = [])),
-    params(StoryId, PageParams),
-    responses((status = 200, description = "A page of votes", body = RatingList), StoryNotFound)
-)]
-#[get("/stories/{id:\\d+}/ratings")]
-pub async fn list_ratings(
-    req: HttpRequest,
-    _: CurrentEditor,
-    state: State,
-    id: StoryId,
-    page: Query<PageParams>,
-) -> Reply {
-    let (id, page) = (id.0, page.request(&state.cursor_key)?);
-    let body: RatingList = state.db.read(move |conn| super::votes_page(conn, id, page)).await?;
-    page_json(&req, Audience::Editors, &body, &body.page)
+editors_page! {
+    /// List a story's votes.
+    ///
+    /// Moderation: newest first, with score, times and the voter's hash.
+    list_ratings, "/stories/{id:\\d+}/ratings", tag = "ratings", operation_id = "listStoryRatings", CurrentEditor,
+    [under StoryId(id) or StoryNotFound], RatingList, "A page of votes", |conn, page| super::votes_page(conn, id, page)
 }
 
 /// Delete a vote.

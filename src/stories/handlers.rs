@@ -16,8 +16,8 @@ use crate::db::now;
 use crate::editors::EditorRow;
 use crate::error::{ApiError, Problem};
 use crate::http::{
-    Audience, IfMatch, IfNoneMatch, Reply, StoryId, created, json_for, no_content, page_json, private_json,
-    version_etag,
+    Audience, IfMatch, IfNoneMatch, Reply, StoryId, created, editors_page, json_for, no_content, page_json,
+    private_json, version_etag,
 };
 use crate::json::{ApiJson, MaybeJson};
 use crate::pagination::PageParams;
@@ -258,25 +258,13 @@ move_without_body! {
     archive_story, "/stories/{id:\\d+}/archive", "archiveStory", "The story, now archived", Transition::Archive
 }
 
-/// List a story's revisions.
-///
-/// Newest first: every change to a story keeps one.
-#[utoipa::path(
-    tag = "stories", operation_id = "listStoryRevisions", security(("bearer" = [])),
-    params(StoryId, PageParams),
-    responses((status = 200, description = "A page of revisions", body = RevisionList), StoryNotFound)
-)]
-#[get("/stories/{id:\\d+}/revisions")]
-pub async fn list_revisions(
-    req: HttpRequest,
-    _: CurrentEditor,
-    state: State,
-    StoryId(id): StoryId,
-    page: web::Query<PageParams>,
-) -> Reply {
-    let page = page.request(&state.cursor_key)?;
-    let body: RevisionList = state.db.read(move |conn| super::revisions_page(conn, id, page)).await?;
-    page_json(&req, Audience::Editors, &body, &body.page)
+editors_page! {
+    /// List a story's revisions.
+    ///
+    /// Newest first: every change to a story keeps one.
+    list_revisions, "/stories/{id:\\d+}/revisions", tag = "stories", operation_id = "listStoryRevisions", CurrentEditor,
+    [under StoryId(id) or StoryNotFound], RevisionList, "A page of revisions",
+    |conn, page| super::revisions_page(conn, id, page)
 }
 
 /// Read a revision.

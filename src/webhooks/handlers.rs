@@ -1,12 +1,12 @@
 //! `/v1/webhooks`: admins register endpoints, send pings and read deliveries.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, delete, get, patch, post, web};
+use actix_web::{delete, get, patch, post, web};
 
 use super::dto::{CreatedWebhook, DeliveryList, NewWebhook, Webhook, WebhookList, WebhookNotFound, WebhookPatch};
 use crate::auth::CurrentAdmin;
 use crate::error::{ApiError, Problem};
-use crate::http::{Audience, Reply, WebhookId, created, no_content, page_json, private_json};
+use crate::http::{Reply, WebhookId, created, editors_page, no_content, private_json};
 use crate::json::ApiJson;
 use crate::pagination::PageParams;
 use crate::state::State;
@@ -34,18 +34,12 @@ async fn check_url(state: &State, url: Option<String>) -> Result<(), ApiError> {
     }
 }
 
-/// List webhook endpoints.
-///
-/// Every registered endpoint, oldest first, in pages. Admins only.
-#[utoipa::path(
-    tag = "webhooks", operation_id = "listWebhooks", security(("bearer" = [])),
-    params(PageParams), responses((status = 200, description = "A page of webhook endpoints", body = WebhookList))
-)]
-#[get("/webhooks")]
-pub async fn list_webhooks(req: HttpRequest, _: CurrentAdmin, state: State, params: web::Query<PageParams>) -> Reply {
-    let page = params.request(&state.cursor_key)?;
-    let body: WebhookList = state.db.read(move |conn| super::list_page(conn, page)).await?;
-    page_json(&req, Audience::Editors, &body, &body.page)
+editors_page! {
+    /// List webhook endpoints.
+    ///
+    /// Every registered endpoint, oldest first, in pages. Admins only.
+    list_webhooks, "/webhooks", tag = "webhooks", operation_id = "listWebhooks", CurrentAdmin,
+    WebhookList, "A page of webhook endpoints", super::list_page
 }
 
 /// Register a webhook endpoint.
@@ -156,28 +150,13 @@ pub struct PingQueued {
     pub event_id: String,
 }
 
-/// List an endpoint's deliveries.
-///
-/// Every event sent or to be sent to this endpoint, newest first, with its
-/// attempts so far, the last one's status code, duration and error, and
-/// the next retry's time while it is pending. Admins only.
-#[utoipa::path(
-    tag = "webhooks", operation_id = "listWebhookDeliveries", security(("bearer" = [])),
-    params(WebhookId, PageParams),
-    responses(
-        (status = 200, description = "A page of deliveries, newest first", body = DeliveryList),
-        WebhookNotFound,
-    )
-)]
-#[get("/webhooks/{id:\\d+}/deliveries")]
-pub async fn list_deliveries(
-    req: HttpRequest,
-    _: CurrentAdmin,
-    state: State,
-    WebhookId(id): WebhookId,
-    params: web::Query<PageParams>,
-) -> Reply {
-    let page = params.request(&state.cursor_key)?;
-    let body: DeliveryList = state.db.read(move |conn| super::deliveries_page(conn, id, page)).await?;
-    page_json(&req, Audience::Editors, &body, &body.page)
+editors_page! {
+    /// List an endpoint's deliveries.
+    ///
+    /// Every event sent or to be sent to this endpoint, newest first, with its
+    /// attempts so far, the last one's status code, duration and error, and
+    /// the next retry's time while it is pending. Admins only.
+    list_deliveries, "/webhooks/{id:\\d+}/deliveries", tag = "webhooks", operation_id = "listWebhookDeliveries",
+    CurrentAdmin, [under WebhookId(id) or WebhookNotFound], DeliveryList, "A page of deliveries, newest first",
+    |conn, page| super::deliveries_page(conn, id, page)
 }
