@@ -32,7 +32,7 @@ use dto::{
     Author, CoverImage, FieldSet, ListItem, ListParams, RatingSummary, Revision, RevisionEditor, RevisionList, Seo,
     SortParam, Story, StoryField, StoryInput, StoryList, TagCount, TagList,
 };
-use queries::{Lifecycle, ListFilter, Order, StoryRow, Visibility};
+use queries::{Lifecycle, ListFilter, Order, StoryRow, TagSlugs, Visibility};
 
 pub(crate) use queries::{ContentColumns, REBUILD_TAG_INDEX, RevisionRow, find, lock, public_at};
 pub(crate) use search::{Combine, best_public_matches};
@@ -441,17 +441,12 @@ fn check_parameter<T: Field>(name: &str, value: Option<&T>) -> Result<(), ApiErr
 
 /// One story, as `audience` may see it.
 pub fn read(conn: &mut DbConnection, key: &StoryKey, audience: Audience) -> Result<Story, ApiError> {
-    let row = match key {
-        StoryKey::Id(id) => queries::find(conn, *id)?,
-        StoryKey::Slug(slug) => {
-            check_parameter("slug", Some(slug))?;
-            queries::find_by_slug(conn, slug)?
-        }
+    if let StoryKey::Slug(slug) = key {
+        check_parameter("slug", Some(slug))?;
     }
-    .ok_or(ApiError::NotFound)?;
+    let (row, tags) = queries::find_with_tags(conn, key)?.ok_or(ApiError::NotFound)?;
     visible_to(audience, row.status, row.published_at)?;
-    let tags = queries::tags_of(conn, row.id)?;
-    Ok(to_story(row, tags, now()))
+    Ok(to_story(row, TagSlugs::split(tags), now()))
 }
 
 /// The most distinct words a search may have. Each is one more condition
@@ -530,22 +525,15 @@ pub fn list_page(
     let fields = params.fields.as_deref().map_or_else(FieldSet::default_for_lists, |f| FieldSet::of(f.iter().copied()));
     let bodies = fields.contains(StoryField::Body) || fields.contains(StoryField::BodyHtml);
     let after = page.after.clone();
-    let filter = ListFilter { visibility, params, q, order, after, limit: page.fetch_limit(), bodies, now: now() };
+    let tags = fields.contains(StoryField::Tags);
+    let filter =
+        ListFilter { visibility, params, q, order, after, limit: page.fetch_limit(), bodies, tags, now: now() };
     let rows = queries::list(conn, &filter)?;
-    let (rows, page) = page.page_of(rows, |(row, rank)| ListCursor::after(order, row, *rank));
-    // Tags are a query of their own: only when they are sent.
-    let mut tags = if fields.contains(StoryField::Tags) {
-        queries::tags_of_many(conn, &rows.iter().map(|(row, _)| row.id).collect::<Vec<_>>())?
-    } else {
-        HashMap::new()
-    };
+    let (rows, page) = page.page_of(rows, |(row, rank, _)| ListCursor::after(order, row, *rank));
     let at = now();
     let data = rows
         .into_iter()
-        .map(|(row, _)| {
-            let story_tags = tags.remove(&row.id).unwrap_or_default();
-            ListItem { story: to_story(row, story_tags, at), fields }
-        })
+        .map(|(row, _, tags)| ListItem { story: to_story(row, TagSlugs::split(tags), at), fields })
         .collect();
     Ok(StoryList { data, page })
 }
@@ -562,17 +550,11 @@ pub fn newest_public(conn: &mut DbConnection, tag: Option<ParamText>, limit: i64
         after: None,
         limit,
         bodies: true,
+        tags: true,
         now: now(),
     };
     let rows = queries::list(conn, &filter)?;
-    let mut tags = queries::tags_of_many(conn, &rows.iter().map(|(row, _)| row.id).collect::<Vec<_>>())?;
-    Ok(rows
-        .into_iter()
-        .map(|(row, _)| {
-            let t = tags.remove(&row.id).unwrap_or_default();
-            to_story(row, t, filter.now)
-        })
-        .collect())
+    Ok(rows.into_iter().map(|(row, _, tags)| to_story(row, TagSlugs::split(tags), filter.now)).collect())
 }
 
 /// How the database finds each public list, on this database: the query
@@ -590,9 +572,10 @@ pub fn public_list_plans(conn: &mut DbConnection) -> Result<Vec<(String, Vec<Str
         after: None,
         limit: 1,
         bodies: false,
+        tags: false,
         now: at,
     };
-    let Some((story, _)) = queries::list(conn, &newest)?.into_iter().next() else { return Ok(Vec::new()) };
+    let Some((story, ..)) = queries::list(conn, &newest)?.into_iter().next() else { return Ok(Vec::new()) };
     let tag = queries::commonest_tag(conn)?.unwrap_or_default();
     let word = search::words(&story.content.title).last().unwrap_or("story").to_owned();
     let by_time =
@@ -644,8 +627,17 @@ pub fn public_list_plans(conn: &mut DbConnection) -> Result<Vec<(String, Vec<Str
     ];
     let mut plans = Vec::with_capacity(paths.len());
     for (name, params, order, after, q) in paths {
-        let filter =
-            ListFilter { visibility: Visibility::Public, params, q, order, after, limit: 21, bodies: false, now: at };
+        let filter = ListFilter {
+            visibility: Visibility::Public,
+            params,
+            q,
+            order,
+            after,
+            limit: 21,
+            bodies: false,
+            tags: true,
+            now: at,
+        };
         plans.push((name, queries::plan(conn, &filter)?));
     }
     Ok(plans)

@@ -217,13 +217,14 @@ impl TestApp {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             n: i64,
         }
-        let now = chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S%.6f");
-        let sql = format!(
-            "SELECT COUNT(*) AS n FROM suggestion_queue
-             WHERE claimed_by IS NOT NULL OR (reason <> 'refresh' AND due_at <= '{now}')"
-        );
         for _ in 0..400 {
-            let sql = sql.clone();
+            // Now, at each look: work queued while waiting (a changed story's
+            // neighbours) is due from when it was queued, after the wait began.
+            let now = chrono::Utc::now().naive_utc().format("%Y-%m-%d %H:%M:%S%.6f");
+            let sql = format!(
+                "SELECT COUNT(*) AS n FROM suggestion_queue
+                 WHERE claimed_by IS NOT NULL OR (reason <> 'refresh' AND due_at <= '{now}')"
+            );
             let waiting =
                 self.db.read(move |conn| Ok(diesel::sql_query(sql).get_result::<Waiting>(conn)?.n)).await.unwrap();
             if waiting == 0 {

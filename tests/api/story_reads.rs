@@ -21,6 +21,7 @@ crate::on_both_backends!(
     cursors_are_sealed_and_every_process_opens_them,
     searches_past_the_bounds_are_400,
     list_items_carry_the_chosen_fields_in_alphabetical_order,
+    list_items_and_feeds_carry_each_storys_tags_in_the_editors_order,
 );
 
 async fn published(editor: &Session<'_>, story: Value, at: &str) -> Value {
@@ -745,4 +746,45 @@ async fn list_items_carry_the_chosen_fields_in_alphabetical_order(backend: Backe
         json!({"body_html": whole["body_html"]})
     );
     assert_eq!(app.anon().get("/v1/stories?fields=id").await.ok(200)["data"][0], json!({"id": story["id"]}));
+}
+
+/// A list reads each story's tags with its row: every item has its own, in
+/// the order its editor gave them (not the tags' age or name), none when it
+/// has none, whichever path the list takes (newest first, a tag, a search,
+/// by title); the feed carries the same.
+async fn list_items_and_feeds_carry_each_storys_tags_in_the_editors_order(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    published(&editor, json!({"title": "Kelp one", "tags": ["zeta", "alpha", "mid"]}), "2026-01-01T00:00:00Z").await;
+    published(&editor, json!({"title": "Kelp two", "tags": ["mid", "zeta", "alpha"]}), "2026-01-02T00:00:00Z").await;
+    published(&editor, json!({"title": "Kelp three"}), "2026-01-03T00:00:00Z").await;
+    let expected =
+        json!({"Kelp one": ["zeta", "alpha", "mid"], "Kelp two": ["mid", "zeta", "alpha"], "Kelp three": []});
+    let tags_by_title = |list: Value| -> Value {
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| (item["title"].as_str().unwrap().to_owned(), item["tags"].clone()))
+            .collect()
+    };
+    for path in ["/v1/stories", "/v1/stories?sort=title", "/v1/stories?q=kelp", "/v1/stories?sort=-published_at"] {
+        assert_eq!(tags_by_title(app.anon().get(path).await.ok(200)), expected, "{path}");
+    }
+    let in_tag = app.anon().get("/v1/stories?tag=alpha").await.ok(200);
+    assert_eq!(
+        tags_by_title(in_tag),
+        json!({"Kelp one": ["zeta", "alpha", "mid"], "Kelp two": ["mid", "zeta", "alpha"]})
+    );
+    let without = app.anon().get("/v1/stories?fields=title").await.ok(200);
+    assert!(without["data"].as_array().unwrap().iter().all(|item| item.get("tags").is_none()));
+
+    let feed = app.anon().get("/v1/feed.json").await.json();
+    let feed_tags: Value = feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| (item["title"].as_str().unwrap().to_owned(), item["tags"].clone()))
+        .collect();
+    assert_eq!(feed_tags["Kelp two"], json!(["mid", "zeta", "alpha"]));
 }

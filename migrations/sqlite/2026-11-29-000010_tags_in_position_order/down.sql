@@ -1,0 +1,1 @@
+DROP INDEX story_tags_in_position_order;
