@@ -579,8 +579,10 @@ pub fn newest_public(conn: &mut DbConnection, tag: Option<ParamText>, limit: i64
 /// plan of every path a reader can take through `GET /v1/stories` (the
 /// ranking by rating aside), each named by an example of its URL. Built
 /// around the newest public story (its locale, author, title and time) and
-/// the tag most stories carry; empty when no story is public.
-pub fn public_list_plans(conn: &mut DbConnection) -> Result<Vec<(String, Vec<String>)>, ApiError> {
+/// the tag most stories carry; a search (how its candidates are found, then
+/// its page) for the last word of that title and for each of `words`.
+/// Empty when no story is public.
+pub fn public_list_plans(conn: &mut DbConnection, words: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError> {
     let at = now();
     let newest = ListFilter {
         visibility: Visibility::Public,
@@ -634,19 +636,27 @@ pub fn public_list_plans(conn: &mut DbConnection) -> Result<Vec<(String, Vec<Str
         ),
         ("/v1/stories?sort=title".to_owned(), params(), Order::Title, None, None),
         ("/v1/stories?sort=title&cursor=(a later page)".to_owned(), params(), Order::Title, by_title, None),
-        (
-            format!("/v1/stories?q={word}"),
-            params(),
-            Order::Relevance { floor: search::candidate_floor(conn, &word, Combine::All)? },
-            None,
-            Some(word.clone()),
-        ),
     ];
-    let mut plans = Vec::with_capacity(paths.len());
+    let mut plans = Vec::with_capacity(paths.len() + 2 * (1 + words.len()));
     for (name, params, order, after, q) in paths {
         let filter =
             ListFilter { visibility: Visibility::Public, params, q, order, after, limit: 21, bodies: false, now: at };
         plans.push((name, queries::plan(conn, &filter)?));
+    }
+    for word in std::iter::once(&word).chain(words) {
+        plans.push((format!("/v1/stories?q={word} (its newest matches)"), search::candidate_floor_plan(conn, word)?));
+        let order = Order::Relevance { floor: search::candidate_floor(conn, word, Combine::All)? };
+        let filter = ListFilter {
+            visibility: Visibility::Public,
+            params: params(),
+            q: Some(word.clone()),
+            order,
+            after: None,
+            limit: 21,
+            bodies: false,
+            now: at,
+        };
+        plans.push((format!("/v1/stories?q={word}"), queries::plan(conn, &filter)?));
     }
     Ok(plans)
 }
