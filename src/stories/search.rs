@@ -155,14 +155,13 @@ pub fn best_public_matches(
 
 /// The relevance of a matching `stories` row to `q` on PostgreSQL, lower is
 /// better. (On SQLite the FTS5 table's `rank` is the relevance: join it, as
-/// [`fts5_match`] says.)
+/// [`fts5_match`] says.) A plain call, evaluated on the rows the query's
+/// own `@@` kept: the query is parsed once, when planned, and each vector
+/// read once more (a subquery re-testing `@@` per row read it twice).
 pub fn pg_score(q: &str, combine: Combine) -> WithText<Nullable<Double>> {
-    sql::<Nullable<Double>>(
-        "(SELECT -ts_rank(stories.search_vector, query)::float8 \
-          FROM websearch_to_tsquery('english', ",
-    )
-    .bind::<Text, _>(websearch_query(q, combine))
-    .sql(") AS query WHERE stories.search_vector @@ query)")
+    sql::<Nullable<Double>>("-ts_rank(stories.search_vector, websearch_to_tsquery('english', ")
+        .bind::<Text, _>(websearch_query(q, combine))
+        .sql("))::float8")
 }
 
 /// The words of a query, as both backends' indexes see them: runs of letters
