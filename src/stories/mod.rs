@@ -603,7 +603,7 @@ pub fn public_list_plans(conn: &mut DbConnection, words: &[String]) -> Result<Ve
     let params = ListParams::default;
     let tagged = || ListParams { tag: Some(tag.clone().into()), ..params() };
     let desc = Order::Published(Direction::Desc);
-    let paths = [
+    let mut paths = Vec::from([
         ("/v1/stories".to_owned(), params(), desc, None, None),
         ("/v1/stories?sort=published_at".to_owned(), params(), Order::Published(Direction::Asc), None, None),
         ("/v1/stories?cursor=(a later page)".to_owned(), params(), desc, by_time.clone(), None),
@@ -636,8 +636,19 @@ pub fn public_list_plans(conn: &mut DbConnection, words: &[String]) -> Result<Ve
         ),
         ("/v1/stories?sort=title".to_owned(), params(), Order::Title, None, None),
         ("/v1/stories?sort=title&cursor=(a later page)".to_owned(), params(), Order::Title, by_title, None),
-    ];
-    let mut plans = Vec::with_capacity(paths.len() + 2 * (1 + words.len()));
+        (
+            format!("/v1/stories?q={word}"),
+            params(),
+            Order::Relevance { floor: search::candidate_floor(conn, &word, Combine::All)? },
+            None,
+            Some(word.clone()),
+        ),
+    ]);
+    for extra in words {
+        let order = Order::Relevance { floor: search::candidate_floor(conn, extra, Combine::All)? };
+        paths.push((format!("/v1/stories?q={extra}"), params(), order, None, Some(extra.clone())));
+    }
+    let mut plans = Vec::with_capacity(paths.len() + 1 + words.len());
     for (name, params, order, after, q) in paths {
         let filter =
             ListFilter { visibility: Visibility::Public, params, q, order, after, limit: 21, bodies: false, now: at };
@@ -645,18 +656,6 @@ pub fn public_list_plans(conn: &mut DbConnection, words: &[String]) -> Result<Ve
     }
     for word in std::iter::once(&word).chain(words) {
         plans.push((format!("/v1/stories?q={word} (its newest matches)"), search::candidate_floor_plan(conn, word)?));
-        let order = Order::Relevance { floor: search::candidate_floor(conn, word, Combine::All)? };
-        let filter = ListFilter {
-            visibility: Visibility::Public,
-            params: params(),
-            q: Some(word.clone()),
-            order,
-            after: None,
-            limit: 21,
-            bodies: false,
-            now: at,
-        };
-        plans.push((format!("/v1/stories?q={word}"), queries::plan(conn, &filter)?));
     }
     Ok(plans)
 }
