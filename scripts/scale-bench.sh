@@ -16,11 +16,16 @@
 #   --repeat N         series per size; the table quotes medians (default: 1)
 #   --keep DIR         SQLite: keep each seeded file as DIR/sqlite-N.db, and
 #                      reuse one already there instead of seeding again
+#   --pg-host DIR      PostgreSQL: use the server whose socket is in DIR (as
+#                      its postgres user) instead of a throwaway one, keep
+#                      each seeded database scale_N there, and reuse one
+#                      already there instead of seeding again
 #   --bin PATH         the release binary (default: target/release/anthology,
 #                      built if missing)
 #
 #   scripts/scale-bench.sh --backend sqlite --keep /work/scale     # PORT=N to move the server (18731)
 #   scripts/scale-bench.sh --backend postgres --stories 100000,1000000
+#   scripts/scale-bench.sh --backend postgres --pg-host /path/to/socket-dir
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +35,7 @@ VOTES=""
 DURATION=5s
 REPEAT=1
 KEEP=""
+PG_HOST=""
 BIN=""
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
@@ -40,6 +46,7 @@ while [ $# -gt 0 ]; do
     --duration) DURATION=$2; shift 2 ;;
     --repeat) REPEAT=$2; shift 2 ;;
     --keep) KEEP=$2; shift 2 ;;
+    --pg-host) PG_HOST=$2; shift 2 ;;
     --bin) BIN=$2; shift 2 ;;
     -h | --help) usage 0 ;;
     *) echo "unknown option: $1" >&2; usage ;;
@@ -65,7 +72,12 @@ fi
 WORK="$(mktemp -d /tmp/anthology-scale.XXXXXX)"
 chmod 755 "$WORK"
 SERVER=""
-if [ "$BACKEND" = postgres ]; then
+if [ "$BACKEND" = postgres ] && [ -n "$PG_HOST" ]; then
+  PG_DIR=$PG_HOST
+  as_pg=(); [ "$(id -u)" = 0 ] && as_pg=(runuser -u postgres --)
+  PSQL=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql | sort -V | tail -n 1)
+  stop_pg() { :; }
+elif [ "$BACKEND" = postgres ]; then
   # shellcheck source=scripts/throwaway-pg.sh
   . scripts/throwaway-pg.sh
   # initdb may be on PATH without psql beside it
@@ -83,10 +95,19 @@ if curl -s "$BASE/health" >/dev/null 2>&1; then echo "port $PORT is taken: set P
 
 load() { awk '{ print $1 }' /proc/loadavg; }
 
-# database_url N: a new database for N stories (SQLite: maybe a kept one).
+# kept N: whether a seeded database for N stories is there to reuse.
+kept() {
+  if [ "$BACKEND" = postgres ]; then
+    [ -n "$PG_HOST" ] && [ "$("${as_pg[@]}" "$PSQL" -h "$PG_DIR" -U postgres -d "scale_$1" -Atc 'SELECT count(*) > 0 FROM stories' 2>/dev/null)" = t ]
+  else
+    [ -f "${url#sqlite://}" ]
+  fi
+}
+
+# database_url N: a new database for N stories (or a kept one).
 database_url() {
   if [ "$BACKEND" = postgres ]; then
-    "${as_pg[@]}" "$PSQL" -q -h "$PG_DIR" -U postgres -c "CREATE DATABASE scale_$1" >/dev/null
+    kept "$1" || "${as_pg[@]}" "$PSQL" -q -h "$PG_DIR" -U postgres -c "CREATE DATABASE scale_$1" >/dev/null
     echo "postgres://postgres@localhost/scale_$1?host=$PG_DIR"
   elif [ -n "$KEEP" ]; then
     echo "sqlite://$KEEP/sqlite-$1.db"
@@ -124,8 +145,8 @@ declare -A P50 P99
 for i in "${!STORIES[@]}"; do
   n=${STORIES[$i]} votes=${VOTE_COUNTS[$i]}
   url=$(database_url "$n")
-  if [ "$BACKEND" = sqlite ] && [ -f "${url#sqlite://}" ]; then
-    echo "== $n stories: reusing ${url#sqlite://}"
+  if kept "$n"; then
+    echo "== $n stories: reusing ${url%%\?*}"
   else
     echo "== $n stories, $votes votes: seeding (load $(load))"
     start=$(date +%s.%N)
@@ -173,7 +194,7 @@ for i in "${!STORIES[@]}"; do
     echo "== anthology plans at $n stories"
     DATABASE_URL=$url RUST_LOG=warn "$BIN" plans
   fi
-  if [ "$BACKEND" = postgres ]; then
+  if [ "$BACKEND" = postgres ] && [ -z "$PG_HOST" ]; then
     "${as_pg[@]}" "$PSQL" -q -h "$PG_DIR" -U postgres -c "DROP DATABASE scale_$n" >/dev/null
   fi
 done

@@ -65,7 +65,12 @@ pub enum Command {
     /// Print how the database finds each public story list (its query
     /// plans), as readers' requests would run now: on a big site, no list
     /// should scan or sort all the stories.
-    Plans,
+    Plans {
+        /// Also plan a search for this word (repeatable): how its newest
+        /// matches are found, then ranked.
+        #[arg(long = "search", value_name = "WORD")]
+        words: Vec<String>,
+    },
     /// Load an export into this database, which must be new (no editors or
     /// stories), in one transaction: a failure leaves it empty.
     Import {
@@ -137,10 +142,10 @@ pub fn run_seed(config: &Config, stories: u64, votes: u64) -> anyhow::Result<()>
 }
 
 /// `anthology plans`: each path's URL, then its plan indented below it.
-pub fn run_plans(config: &Config) -> anyhow::Result<()> {
+pub fn run_plans(config: &Config, words: &[String]) -> anyhow::Result<()> {
     let db = open(config)?;
     let mut conn = db.conn()?;
-    for (path, plan) in crate::stories::public_list_plans(&mut conn).map_err(explain)? {
+    for (path, plan) in crate::stories::public_list_plans(&mut conn, words).map_err(explain)? {
         println!("{path}");
         for line in plan {
             println!("    {line}");

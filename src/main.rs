@@ -32,7 +32,7 @@ fn main() -> ExitCode {
         Command::Export { out } => anthology::cli::run_export(&config, out.as_deref()),
         Command::Import { file } => anthology::cli::run_import(&config, &file),
         Command::Seed { stories, votes } => anthology::cli::run_seed(&config, stories, votes),
-        Command::Plans => anthology::cli::run_plans(&config),
+        Command::Plans { words } => anthology::cli::run_plans(&config, &words),
         Command::Openapi => unreachable!("handled before configuration"),
     };
     match outcome {

@@ -561,8 +561,10 @@ pub fn newest_public(conn: &mut DbConnection, tag: Option<ParamText>, limit: i64
 /// plan of every path a reader can take through `GET /v1/stories` (the
 /// ranking by rating aside), each named by an example of its URL. Built
 /// around the newest public story (its locale, author, title and time) and
-/// the tag most stories carry; empty when no story is public.
-pub fn public_list_plans(conn: &mut DbConnection) -> Result<Vec<(String, Vec<String>)>, ApiError> {
+/// the tag most stories carry; a search (how its candidates are found, then
+/// its page) for the last word of that title and for each of `words`.
+/// Empty when no story is public.
+pub fn public_list_plans(conn: &mut DbConnection, words: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError> {
     let at = now();
     let newest = ListFilter {
         visibility: Visibility::Public,
@@ -584,7 +586,7 @@ pub fn public_list_plans(conn: &mut DbConnection) -> Result<Vec<(String, Vec<Str
     let params = ListParams::default;
     let tagged = || ListParams { tag: Some(tag.clone().into()), ..params() };
     let desc = Order::Published(Direction::Desc);
-    let paths = [
+    let mut paths = Vec::from([
         ("/v1/stories".to_owned(), params(), desc, None, None),
         ("/v1/stories?sort=published_at".to_owned(), params(), Order::Published(Direction::Asc), None, None),
         ("/v1/stories?cursor=(a later page)".to_owned(), params(), desc, by_time.clone(), None),
@@ -624,8 +626,12 @@ pub fn public_list_plans(conn: &mut DbConnection) -> Result<Vec<(String, Vec<Str
             None,
             Some(word.clone()),
         ),
-    ];
-    let mut plans = Vec::with_capacity(paths.len());
+    ]);
+    for extra in words {
+        let order = Order::Relevance { floor: search::candidate_floor(conn, extra, Combine::All)? };
+        paths.push((format!("/v1/stories?q={extra}"), params(), order, None, Some(extra.clone())));
+    }
+    let mut plans = Vec::with_capacity(paths.len() + 1 + words.len());
     for (name, params, order, after, q) in paths {
         let filter = ListFilter {
             visibility: Visibility::Public,
@@ -639,6 +645,9 @@ pub fn public_list_plans(conn: &mut DbConnection) -> Result<Vec<(String, Vec<Str
             now: at,
         };
         plans.push((name, queries::plan(conn, &filter)?));
+    }
+    for word in std::iter::once(&word).chain(words) {
+        plans.push((format!("/v1/stories?q={word} (its newest matches)"), search::candidate_floor_plan(conn, word)?));
     }
     Ok(plans)
 }

@@ -591,28 +591,34 @@ impl Run for Plan {
     type Out = Vec<String>;
 
     fn run<Q: FinishedList>(conn: &mut DbConnection, query: Q) -> QueryResult<Vec<String>> {
-        match conn {
-            DbConnection::Sqlite(_) => {
-                let rows: Vec<(i32, i32, i32, String)> =
-                    Explain::<_, (Integer, Integer, Integer, Text)>::new("EXPLAIN QUERY PLAN ", query).load(conn)?;
-                let mut depths: HashMap<i32, usize> = HashMap::new();
-                Ok(rows
-                    .into_iter()
-                    .map(|(id, parent, _, detail)| {
-                        let depth = depths.get(&parent).map_or(0, |d| d + 1);
-                        depths.insert(id, depth);
-                        format!("{}{detail}", "  ".repeat(depth))
-                    })
-                    .collect())
-            }
-            DbConnection::Pg(_) => {
-                let json: String = Explain::<_, Text>::new("EXPLAIN (FORMAT JSON) ", query).get_result(conn)?;
-                let plan: serde_json::Value =
-                    serde_json::from_str(&json).map_err(|e| DieselError::DeserializationError(Box::new(e)))?;
-                let mut lines = Vec::new();
-                pg_plan_lines(&plan[0]["Plan"], 0, &mut lines);
-                Ok(lines)
-            }
+        plan_of(conn, query)
+    }
+}
+
+/// How the database would run `query`, as [`Plan`] prints it (also the
+/// search's candidate query, which is not a list).
+pub(super) fn plan_of<Q: QueryFragment<MultiBackend>>(conn: &mut DbConnection, query: Q) -> QueryResult<Vec<String>> {
+    match conn {
+        DbConnection::Sqlite(_) => {
+            let rows: Vec<(i32, i32, i32, String)> =
+                Explain::<_, (Integer, Integer, Integer, Text)>::new("EXPLAIN QUERY PLAN ", query).load(conn)?;
+            let mut depths: HashMap<i32, usize> = HashMap::new();
+            Ok(rows
+                .into_iter()
+                .map(|(id, parent, _, detail)| {
+                    let depth = depths.get(&parent).map_or(0, |d| d + 1);
+                    depths.insert(id, depth);
+                    format!("{}{detail}", "  ".repeat(depth))
+                })
+                .collect())
+        }
+        DbConnection::Pg(_) => {
+            let json: String = Explain::<_, Text>::new("EXPLAIN (FORMAT JSON) ", query).get_result(conn)?;
+            let plan: serde_json::Value =
+                serde_json::from_str(&json).map_err(|e| DieselError::DeserializationError(Box::new(e)))?;
+            let mut lines = Vec::new();
+            pg_plan_lines(&plan[0]["Plan"], 0, &mut lines);
+            Ok(lines)
         }
     }
 }

@@ -10,9 +10,11 @@ use diesel::expression::{SqlLiteral, UncheckedBind};
 use diesel::sql_types::{Bool, Double, Nullable, Text};
 
 use diesel::prelude::*;
+use diesel::query_builder::QueryFragment;
+use diesel::query_dsl::methods::LoadQuery;
 
-use super::queries::public_at;
-use crate::db::DbConnection;
+use super::queries::{plan_of, public_at};
+use crate::db::{DbConnection, MultiBackend};
 use crate::schema::{stories, stories_fts};
 
 /// SQL of type `T` around one bound text: the same Rust type on both backends.
@@ -58,23 +60,58 @@ pub const CANDIDATES: i64 = 1_000;
 /// 0 when fewer match, so all are ranked.
 pub fn candidate_floor(conn: &mut DbConnection, q: &str, combine: Combine) -> QueryResult<i64> {
     let floor = match conn {
-        DbConnection::Sqlite(_) => stories_fts::table
-            .filter(fts5_match(q, combine))
-            .select(stories_fts::rowid)
-            .order(stories_fts::rowid.desc())
-            .offset(CANDIDATES - 1)
-            .first(conn),
+        DbConnection::Sqlite(_) => fts5_floor(q, combine).get_result(conn),
         DbConnection::Pg(_) => {
-            let matching = matches(conn, q, combine);
-            stories::table
-                .filter(matching)
-                .select(stories::id)
-                .order(stories::id.desc())
-                .offset(CANDIDATES - 1)
-                .first(conn)
+            let query = pg_floor(conn, q, combine);
+            query.get_result(conn)
         }
     };
     Ok(floor.optional()?.unwrap_or(0))
+}
+
+/// How the database finds a reader's [`candidate_floor`].
+pub fn candidate_floor_plan(conn: &mut DbConnection, q: &str) -> QueryResult<Vec<String>> {
+    match conn {
+        DbConnection::Sqlite(_) => plan_of(conn, fts5_floor(q, Combine::All)),
+        DbConnection::Pg(_) => {
+            let query = pg_floor(conn, q, Combine::All);
+            plan_of(conn, query)
+        }
+    }
+}
+
+/// A query for one story id, on either backend.
+trait IdQuery: QueryFragment<MultiBackend> + RunQueryDsl<DbConnection> + LoadQuery<'static, DbConnection, i64> {}
+
+impl<Q> IdQuery for Q where
+    Q: QueryFragment<MultiBackend> + RunQueryDsl<DbConnection> + LoadQuery<'static, DbConnection, i64>
+{
+}
+
+/// FTS5 walks the words' doclists from the newest rowid down.
+fn fts5_floor(q: &str, combine: Combine) -> impl IdQuery + use<> {
+    stories_fts::table
+        .filter(fts5_match(q, combine))
+        .select(stories_fts::rowid)
+        .order(stories_fts::rowid.desc())
+        .offset(CANDIDATES - 1)
+        .limit(1)
+}
+
+/// PostgreSQL's planner chooses by how common it expects the words to be
+/// (the lexeme frequencies `ANALYZE` keeps for `search_vector`, which
+/// migration `000009` makes cover a site's vocabulary): a common word's
+/// newest matches come soon on a walk of the primary key from the newest
+/// story, testing each story's vector; a rare word's would take most of
+/// the site, so its few matches are read from the GIN index and the
+/// newest taken.
+fn pg_floor(conn: &DbConnection, q: &str, combine: Combine) -> impl IdQuery + use<> {
+    stories::table
+        .filter(matches(conn, q, combine))
+        .select(stories::id)
+        .order(stories::id.desc())
+        .offset(CANDIDATES - 1)
+        .limit(1)
 }
 
 /// The ids of the `limit` public stories (other than `except`) most relevant
@@ -118,14 +155,13 @@ pub fn best_public_matches(
 
 /// The relevance of a matching `stories` row to `q` on PostgreSQL, lower is
 /// better. (On SQLite the FTS5 table's `rank` is the relevance: join it, as
-/// [`fts5_match`] says.)
+/// [`fts5_match`] says.) A plain call, evaluated on the rows the query's
+/// own `@@` kept: the query is parsed once, when planned, and each vector
+/// read once more (a subquery re-testing `@@` per row read it twice).
 pub fn pg_score(q: &str, combine: Combine) -> WithText<Nullable<Double>> {
-    sql::<Nullable<Double>>(
-        "(SELECT -ts_rank(stories.search_vector, query)::float8 \
-          FROM websearch_to_tsquery('english', ",
-    )
-    .bind::<Text, _>(websearch_query(q, combine))
-    .sql(") AS query WHERE stories.search_vector @@ query)")
+    sql::<Nullable<Double>>("-ts_rank(stories.search_vector, websearch_to_tsquery('english', ")
+        .bind::<Text, _>(websearch_query(q, combine))
+        .sql("))::float8")
 }
 
 /// The words of a query, as both backends' indexes see them: runs of letters

@@ -1,0 +1,1 @@
+ALTER TABLE stories ALTER COLUMN search_vector SET STATISTICS -1;
