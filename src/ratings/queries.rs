@@ -145,19 +145,49 @@ pub enum VoteOutcome {
     Replaced,
 }
 
-/// The votes these voters have already cast on these stories: (story,
-/// voter hash, id, score). Some pairs may be of a voter and a story it was
-/// not voting on in the batch: the caller looks up only the pairs it has.
-pub fn votes_of(
-    conn: &mut DbConnection,
-    story_ids: Vec<i64>,
-    voter_hashes: Vec<String>,
-) -> QueryResult<Vec<(i64, String, i64, i32)>> {
-    ratings::table
-        .filter(ratings::story_id.eq_any(story_ids))
-        .filter(ratings::voter_hash.eq_any(voter_hashes))
-        .select((ratings::story_id, ratings::voter_hash, ratings::id, ratings::score))
-        .load(conn)
+/// The votes already cast by these (story, voter hash) pairs: (story, voter
+/// hash, id, score), for the pairs that have one. One index lookup per pair,
+/// whatever either side holds: a filter on the stories and on the voters
+/// apart walks every vote of the stories (PostgreSQL) or every story and
+/// voter pairing (SQLite), which grows with the batch and with the votes.
+/// PostgreSQL: one statement joined on the pairs; SQLite, in process, one
+/// cached prepared statement per pair.
+pub fn votes_of(conn: &mut DbConnection, pairs: &[(i64, &str)]) -> QueryResult<Vec<(i64, String, i64, i32)>> {
+    let columns = (ratings::story_id, ratings::voter_hash, ratings::id, ratings::score);
+    match conn {
+        DbConnection::Pg(pg) => {
+            let (story_ids, voter_hashes): (Vec<i64>, Vec<&str>) = pairs.iter().copied().unzip();
+            diesel::sql_query(
+                "SELECT r.story_id, r.voter_hash, r.id, r.score FROM unnest($1, $2) AS v(story_id, voter_hash) \
+                 JOIN ratings r ON r.story_id = v.story_id AND r.voter_hash = v.voter_hash",
+            )
+            .bind::<Array<BigInt>, _>(story_ids)
+            .bind::<Array<Text>, _>(voter_hashes)
+            .load::<EarlierVote>(pg)
+            .map(|rows| rows.into_iter().map(|r| (r.story_id, r.voter_hash, r.id, r.score)).collect())
+        }
+        DbConnection::Sqlite(sqlite) => per_pair(pairs, |(story_id, voter_hash)| {
+            ratings::table.filter(ratings::story_id.eq(story_id).and(ratings::voter_hash.eq(voter_hash))).select(columns).first(sqlite)
+        }),
+    }
+}
+
+/// A vote already cast, as [`votes_of`] reads it on PostgreSQL.
+#[derive(QueryableByName)]
+#[diesel(table_name = ratings)]
+struct EarlierVote {
+    story_id: i64,
+    voter_hash: String,
+    id: i64,
+    score: i32,
+}
+
+/// SQLite's lookups by pair: `find` for each, the rows found.
+fn per_pair<'a, T>(
+    pairs: &[(i64, &'a str)],
+    mut find: impl FnMut((i64, &'a str)) -> QueryResult<T>,
+) -> QueryResult<Vec<T>> {
+    pairs.iter().filter_map(|pair| find(*pair).optional().transpose()).collect()
 }
 
 /// A voter's first vote on a story, to be stored.
@@ -386,21 +416,43 @@ pub fn allowance_ends(start: NaiveDateTime) -> NaiveDateTime {
     start + ALLOWANCE_WINDOW
 }
 
-/// How many new voters these addresses added to these stories on `day`:
-/// (story, address, count), for the pairs that have any. Call with the
-/// stories locked: only their holder changes the counts.
+/// How many new voters these (story, address) pairs added on `day`:
+/// (story, address, count), for the pairs that have any; one index lookup
+/// per pair, as [`votes_of`]. Call with the stories locked: only their
+/// holder changes the counts.
 pub fn new_voters(
     conn: &mut DbConnection,
-    story_ids: Vec<i64>,
-    client_keys: Vec<String>,
+    pairs: &[(i64, &str)],
     day: NaiveDateTime,
 ) -> QueryResult<Vec<(i64, String, i32)>> {
-    vote_sources::table
-        .filter(vote_sources::story_id.eq_any(story_ids))
-        .filter(vote_sources::client_key.eq_any(client_keys))
-        .filter(vote_sources::day_start.eq(day))
-        .select((vote_sources::story_id, vote_sources::client_key, vote_sources::new_voters))
-        .load(conn)
+    let columns = (vote_sources::story_id, vote_sources::client_key, vote_sources::new_voters);
+    match conn {
+        DbConnection::Pg(pg) => {
+            let (story_ids, client_keys): (Vec<i64>, Vec<&str>) = pairs.iter().copied().unzip();
+            diesel::sql_query(
+                "SELECT s.story_id, s.client_key, s.new_voters FROM unnest($1, $2) AS v(story_id, client_key) \
+                 JOIN vote_sources s ON s.story_id = v.story_id AND s.client_key = v.client_key AND s.day_start = $3",
+            )
+            .bind::<Array<BigInt>, _>(story_ids)
+            .bind::<Array<Text>, _>(client_keys)
+            .bind::<Timestamp, _>(day)
+            .load::<SourceCount>(pg)
+            .map(|rows| rows.into_iter().map(|r| (r.story_id, r.client_key, r.new_voters)).collect())
+        }
+        DbConnection::Sqlite(sqlite) => per_pair(pairs, |(story_id, client_key)| {
+            let pair = vote_sources::story_id.eq(story_id).and(vote_sources::client_key.eq(client_key));
+            vote_sources::table.filter(pair.and(vote_sources::day_start.eq(day))).select(columns).first(sqlite)
+        }),
+    }
+}
+
+/// A count of new voters, as [`new_voters`] reads it on PostgreSQL.
+#[derive(QueryableByName)]
+#[diesel(table_name = vote_sources)]
+struct SourceCount {
+    story_id: i64,
+    client_key: String,
+    new_voters: i32,
 }
 
 /// A count of new voters one address added to one story on one day.
