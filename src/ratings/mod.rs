@@ -149,9 +149,9 @@ struct Cast {
 /// it holds: every row is locked once, in one order (stories by id, then
 /// addresses by key), so batches of several processes never wait for each
 /// other in a circle; everything is decided under those locks, in memory,
-/// before it is written, so no refusal needs a rollback; then each kind of
-/// change (new votes, replaced votes, counters, new voters, allowances,
-/// totals) is written at once.
+/// before it is written, so no refusal needs a rollback; then every change
+/// (new votes, replaced votes, counters, new voters, allowances, totals) is
+/// written at once: on PostgreSQL in one statement.
 pub fn vote(tx: &mut Tx<'_, Content>, ballots: &[Ballot], limits: &VoteLimits) -> Result<Vec<Voted>, ApiError> {
     let at = now();
     let day = at.date().and_time(chrono::NaiveTime::MIN);
@@ -177,7 +177,7 @@ pub fn vote(tx: &mut Tx<'_, Content>, ballots: &[Ballot], limits: &VoteLimits) -
             new_voters.insert(sources[i], (Some(n), n));
         }
     }
-    // Read after the stories are locked (see `queries::store_counters`).
+    // Read after the stories are locked (see `queries::write_batch`).
     let prior = queries::prior(tx)?;
     // Last, as briefly as may be: one address's votes all take its row, so
     // another batch can lock and read its own stories meanwhile.
@@ -245,11 +245,8 @@ pub fn vote(tx: &mut Tx<'_, Content>, ballots: &[Ballot], limits: &VoteLimits) -
     // In the order they were cast, so the newest vote has the highest id.
     inserted.sort_unstable_by_key(|(i, _)| *i);
     let inserted: Vec<_> = inserted.into_iter().map(|(_, vote)| vote).collect();
-    queries::insert_votes(tx, &inserted)?;
-    queries::replace_votes(tx, &replaced, at)?;
     let changed: Vec<_> =
         rated.iter().filter(|(_, story)| story.changed).map(|(id, story)| (*id, &story.counters.counts)).collect();
-    queries::store_counters(tx, &changed, &prior)?;
     let counted: Vec<_> = new_voters
         .iter()
         .filter(|(_, (was, now))| Some(*now) != *was)
@@ -260,14 +257,21 @@ pub fn vote(tx: &mut Tx<'_, Content>, ballots: &[Ballot], limits: &VoteLimits) -
             new_voters: *now,
         })
         .collect();
-    queries::set_new_voters(tx, &counted)?;
     let spent: Vec<_> = allowances
         .iter()
         .filter(|(_, (_, admitted, _))| *admitted > 0)
         .map(|(key, (_, admitted, _))| (key.as_str(), *admitted))
         .collect();
-    queries::spend_allowances(tx, &spent)?;
-    queries::add_to_totals(tx, totals.0, totals.1)?;
+    let writes = queries::BatchWrites {
+        inserted: &inserted,
+        replaced: &replaced,
+        at,
+        counters: &changed,
+        new_voters: &counted,
+        spent: &spent,
+        totals,
+    };
+    queries::write_batch(tx, &writes, &prior)?;
     Ok(outcomes)
 }
 
