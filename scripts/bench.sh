@@ -42,7 +42,9 @@
 # of one response on the wire (headers and body; Anthology / nginx), and the
 # server's peak RSS (VmHWM) during that condition. The server's peak over the
 # whole run (seeding, a login, reads with and without cache, votes) ends the
-# report. DURATION, CONNS, STORIES and BIG in the environment set the
+# report. After each votes/s run: the CPU per vote answered of the Anthology
+# process(es), the PostgreSQL server, wrk and everything else on the machine,
+# and whether the aggregates are exact. DURATION, CONNS, STORIES and BIG in the environment set the
 # defaults; ANTHOLOGY_BIN runs that binary instead of building this tree's.
 #
 #   scripts/bench.sh                                    # about 8 minutes, including a release build
