@@ -79,14 +79,10 @@ impl ManageConnection for ConnectionManager {
                 let mut conn = SqliteConnection::establish(path).map_err(connect_err)?;
                 // busy_timeout must come before journal_mode: switching to WAL
                 // itself needs the lock that other connections may hold.
-                // Temporary files (statement journals of multi-row writes,
-                // sorts) in memory: on disk, a batch of votes created and
-                // removed one in /var/tmp.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 10000;
                      PRAGMA journal_mode = WAL;
                      PRAGMA synchronous = NORMAL;
-                     PRAGMA temp_store = MEMORY;
                      PRAGMA foreign_keys = ON;",
                 )
                 .map_err(setup_err)?;
