@@ -42,7 +42,9 @@
 # of one response on the wire (headers and body; Anthology / nginx), and the
 # server's peak RSS (VmHWM) during that condition. The server's peak over the
 # whole run (seeding, a login, reads with and without cache, votes) ends the
-# report. DURATION, CONNS, STORIES and BIG in the environment set the
+# report. After each votes/s run: the CPU per vote answered of the Anthology
+# process(es), the PostgreSQL server, wrk and everything else on the machine,
+# and whether the aggregates are exact. DURATION, CONNS, STORIES and BIG in the environment set the
 # defaults; ANTHOLOGY_BIN runs that binary instead of building this tree's.
 #
 #   scripts/bench.sh                                    # about 8 minutes, including a release build
@@ -188,11 +190,11 @@ load() {
 
 # quiet_load NAME URL HEADER: a wrk run whose numbers are read with `field`.
 quiet_load() { load "$1" "$2" "" "$CONNS" "$3" >/dev/null; }
-# field NAME rps|p50|p99|errors: one number of a wrk run.
+# field NAME rps|p50|p99|errors|requests: one number of a wrk run.
 field() {
   awk -v f="$2" '
     /^ +50%/ { v["p50"] = $2 } /^ +99%/ { v["p99"] = $2 } /^Requests\/sec/ { v["rps"] = $2 }
-    /Non-2xx/ { v["errors"] = $NF }
+    /Non-2xx/ { v["errors"] = $NF } / requests in / { v["requests"] = $1 }
     END { print (f in v ? v[f] : 0) }
   ' "$WORK/wrk-$1.txt"
 }
@@ -330,20 +332,55 @@ if ! $READS_ONLY; then
   cat >"$WORK/vote.lua" <<LUA
 -- A vote from a new voter each time, on one of the first 1,000 stories,
 -- from one of ADDRESSES client addresses (X-Forwarded-For; 1: none sent).
+-- Little work per request, since wrk shares the cores with the server: a
+-- voter id is a random prefix per thread and a counter, and headers and
+-- bodies are made once.
 local addresses = tonumber(os.getenv("ADDRESSES"))
+local stories = $(( STORIES < 1000 ? STORIES : 1000 ))
 math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
-local function hex(n) local s = "" for _ = 1, n do s = s .. string.format("%x", math.random(0, 15)) end return s end
-request = function()
-  local voter = hex(8) .. "-" .. hex(4) .. "-4" .. hex(3) .. "-a" .. hex(3) .. "-" .. hex(12)
-  local body = '{"score": ' .. math.random(1, 5) .. '}'
-  local headers = { ["Content-Type"] = "application/json" }
-  if addresses > 1 then
-    local a = math.random(0, addresses - 1)
-    headers["X-Forwarded-For"] = "10." .. math.floor(a / 65536) % 256 .. "." .. math.floor(a / 256) % 256 .. "." .. a % 256
+local prefix = string.format("%08x-%04x-4%03x-a%03x-", math.random(0, 0x7fffffff), math.random(0, 0xffff),
+  math.random(0, 0xfff), math.random(0, 0xfff))
+local voters = 0
+local bodies = {}
+for score = 1, 5 do bodies[score] = '{"score": ' .. score .. '}' end
+local headers = {}
+local function headers_of(a)
+  if not headers[a] then
+    headers[a] = { ["Content-Type"] = "application/json" }
+    if addresses > 1 then
+      headers[a]["X-Forwarded-For"] = "10." .. math.floor(a / 65536) % 256 .. "." .. math.floor(a / 256) % 256 .. "." .. a % 256
+    end
   end
-  return wrk.format("PUT", "/v1/stories/" .. math.random(1, $(( STORIES < 1000 ? STORIES : 1000 ))) .. "/ratings/" .. voter, headers, body)
+  return headers[a]
+end
+request = function()
+  voters = voters + 1
+  local path = "/v1/stories/" .. math.random(1, stories) .. "/ratings/" .. prefix .. string.format("%012x", voters)
+  return wrk.format("PUT", path, headers_of(math.random(0, addresses - 1)), bodies[math.random(1, 5)])
 end
 LUA
+  # ticks PID...: the CPU the processes have used, in clock ticks.
+  ticks() {
+    local pid
+    for pid in "$@"; do sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null; done | awk '{ t += $12 + $13 } END { print t + 0 }'
+  }
+  # postgres_ticks: the CPU of the throwaway PostgreSQL and its backends.
+  postgres_ticks() {
+    local postmaster
+    postmaster=$(head -1 "$PG_DIR/data/postmaster.pid" 2>/dev/null) || { echo 0; return; }
+    # shellcheck disable=SC2046
+    ticks "$postmaster" $(pgrep -P "$postmaster")
+  }
+  # machine_ticks: "busy total" clock ticks of all cores since boot.
+  machine_ticks() { awk 'NR == 1 { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+  # cpu_per_vote VOTES ANTHOLOGY POSTGRES WRK_SECONDS BUSY ALL: where the
+  # machine's CPU went per vote answered, in microseconds (ticks but for wrk).
+  cpu_per_vote() {
+    awk -v n="$1" -v a="$2" -v p="$3" -v w="$4" -v busy="$5" -v all="$6" -v hz="$(getconf CLK_TCK)" -v cores="$(nproc)" 'BEGIN {
+      us = 1e6 / hz / n; other = busy * us - (a + p) * us - w * 1e6 / n
+      printf "  CPU per vote: anthology %.0f us, postgres %.0f us, wrk %.0f us, everything else %.0f us; cores busy %.0f %% (of %d)\n",
+        a * us, p * us, w * 1e6 / n, other, 100 * busy / all, cores }'
+  }
   # exact NAME: whether the stories' counters, the totals' shards and the
   # votes themselves agree: counts and sums, and each story's recount.
   exact() {
@@ -373,20 +410,33 @@ LUA
     for addresses in ${VOTE_ADDRESSES//,/ }; do
       for run in $(seq "$REPEAT"); do
         echo "  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-        loads=() total=0
+        loads=() total=0 votes=0 servers=()
         for p in $(seq "$processes"); do
           name=$backend; [ "$p" -gt 1 ] && name=$backend$p
-          ADDRESSES=$addresses load "$name: votes, $addresses address(es)" "http://127.0.0.1:${PORT[$name]}" \
-            "$WORK/vote.lua" $(( CONNS / processes )) >"$WORK/votes-$p.txt" &
+          servers+=("$(cat "$WORK/$name.pid")")
+        done
+        read -r busy0 all0 < <(machine_ticks)
+        anthology0=$(ticks "${servers[@]}") postgres0=$(postgres_ticks)
+        for p in $(seq "$processes"); do
+          name=$backend; [ "$p" -gt 1 ] && name=$backend$p
+          # `times` after wrk: the CPU wrk itself took (its children's).
+          { ADDRESSES=$addresses load "$name: votes, $addresses address(es)" "http://127.0.0.1:${PORT[$name]}" \
+            "$WORK/vote.lua" $(( CONNS / processes )) >"$WORK/votes-$p.txt"; times >"$WORK/times-$p.txt"; } &
           loads+=($!)
         done
         wait "${loads[@]}"
+        read -r busy1 all1 < <(machine_ticks)
+        anthology=$(( $(ticks "${servers[@]}") - anthology0 )) postgres=$(( $(postgres_ticks) - postgres0 ))
+        wrk_seconds=0
         for p in $(seq "$processes"); do
           cat "$WORK/votes-$p.txt"
           name=$backend; [ "$p" -gt 1 ] && name=$backend$p
           total=$(awk -v a="$total" -v b="$(field "$name: votes, $addresses address(es)" rps)" 'BEGIN { print a + b }')
+          votes=$(( votes + $(field "$name: votes, $addresses address(es)" requests) ))
+          wrk_seconds=$(awk -v a="$wrk_seconds" 'NR == 2 { gsub(/[ms]/, " "); a += $1 * 60 + $2 + $3 * 60 + $4 } END { print a }' "$WORK/times-$p.txt")
         done
         [ "$processes" -gt 1 ] && printf '  all %d processes: %.0f votes/s\n' "$processes" "$total"
+        cpu_per_vote "$votes" "$anthology" "$postgres" "$wrk_seconds" $(( busy1 - busy0 )) $(( all1 - all0 ))
         exact "$backend"
       done
     done

@@ -18,6 +18,7 @@ mod upkeep;
 mod writer;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -69,7 +70,12 @@ impl VoterHasher {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
         mac.update(text.as_bytes());
         let digest = mac.finalize().into_bytes();
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        // One allocation, not one per byte.
+        let mut hex = String::with_capacity(2 * digest.len());
+        for b in digest {
+            let _ = write!(hex, "{b:02x}");
+        }
+        hex
     }
 }
 
@@ -143,9 +149,9 @@ struct Cast {
 /// it holds: every row is locked once, in one order (stories by id, then
 /// addresses by key), so batches of several processes never wait for each
 /// other in a circle; everything is decided under those locks, in memory,
-/// before it is written, so no refusal needs a rollback; then each kind of
-/// change (new votes, replaced votes, counters, new voters, allowances,
-/// totals) is written at once.
+/// before it is written, so no refusal needs a rollback; then every change
+/// (new votes, replaced votes, counters, new voters, allowances, totals) is
+/// written at once: on PostgreSQL in one statement.
 pub fn vote(tx: &mut Tx<'_, Content>, ballots: &[Ballot], limits: &VoteLimits) -> Result<Vec<Voted>, ApiError> {
     let at = now();
     let day = at.date().and_time(chrono::NaiveTime::MIN);
@@ -157,21 +163,21 @@ pub fn vote(tx: &mut Tx<'_, Content>, ballots: &[Ballot], limits: &VoteLimits) -
         .collect();
     // What hangs off the stories, read under their locks, for the whole batch
     // at once: the voters' earlier votes, the addresses' new voters today.
-    let story_ids: Vec<i64> = rated.keys().copied().collect();
-    let voters = ballots.iter().map(|ballot| ballot.voter_hash.clone()).collect();
-    for (story_id, hash, id, score) in queries::votes_of(tx, story_ids.clone(), voters)? {
+    let voters = rated_pairs(ballots, &rated, |ballot| &ballot.voter_hash);
+    let sources = rated_pairs(ballots, &rated, |ballot| &ballot.client_key);
+    for (story_id, hash, id, score) in queries::votes_of(tx, &voters)? {
         if let Some(story) = rated.get_mut(&story_id) {
             story.votes.insert(hash, Cast { id: Some(id), score, at_ballot: None });
         }
     }
-    let clients = ballots.iter().map(|ballot| ballot.client_key.clone()).collect();
     let mut new_voters: HashMap<(i64, &str), (Option<i32>, i32)> = HashMap::new();
-    for (story_id, client_key, n) in queries::new_voters(tx, story_ids, clients, day)? {
-        if let Some(ballot) = ballots.iter().find(|ballot| ballot.client_key == client_key) {
-            new_voters.insert((story_id, ballot.client_key.as_str()), (Some(n), n));
+    for (story_id, client_key, n) in queries::new_voters(tx, &sources, day)? {
+        // The key borrowed from the ballots, as the counts added below are.
+        if let Ok(i) = sources.binary_search(&(story_id, client_key.as_str())) {
+            new_voters.insert(sources[i], (Some(n), n));
         }
     }
-    // Read after the stories are locked (see `queries::store_counters`).
+    // Read after the stories are locked (see `queries::write_batch`).
     let prior = queries::prior(tx)?;
     // Last, as briefly as may be: one address's votes all take its row, so
     // another batch can lock and read its own stories meanwhile.
@@ -239,11 +245,8 @@ pub fn vote(tx: &mut Tx<'_, Content>, ballots: &[Ballot], limits: &VoteLimits) -
     // In the order they were cast, so the newest vote has the highest id.
     inserted.sort_unstable_by_key(|(i, _)| *i);
     let inserted: Vec<_> = inserted.into_iter().map(|(_, vote)| vote).collect();
-    queries::insert_votes(tx, &inserted)?;
-    queries::replace_votes(tx, &replaced, at)?;
     let changed: Vec<_> =
         rated.iter().filter(|(_, story)| story.changed).map(|(id, story)| (*id, &story.counters.counts)).collect();
-    queries::store_counters(tx, &changed, &prior)?;
     let counted: Vec<_> = new_voters
         .iter()
         .filter(|(_, (was, now))| Some(*now) != *was)
@@ -254,15 +257,33 @@ pub fn vote(tx: &mut Tx<'_, Content>, ballots: &[Ballot], limits: &VoteLimits) -
             new_voters: *now,
         })
         .collect();
-    queries::set_new_voters(tx, &counted)?;
     let spent: Vec<_> = allowances
         .iter()
         .filter(|(_, (_, admitted, _))| *admitted > 0)
         .map(|(key, (_, admitted, _))| (key.as_str(), *admitted))
         .collect();
-    queries::spend_allowances(tx, &spent)?;
-    queries::add_to_totals(tx, totals.0, totals.1)?;
+    let writes = queries::BatchWrites {
+        inserted: &inserted,
+        replaced: &replaced,
+        at,
+        counters: &changed,
+        new_voters: &counted,
+        spent: &spent,
+        totals,
+    };
+    queries::write_batch(tx, &writes, &prior)?;
     Ok(outcomes)
+}
+
+/// The distinct (story, `key`) pairs of the ballots on stories that may be
+/// rated, sorted.
+fn rated_pairs<'a>(
+    ballots: &'a [Ballot],
+    rated: &BTreeMap<i64, Rated>,
+    key: fn(&Ballot) -> &str,
+) -> Vec<(i64, &'a str)> {
+    let pairs = ballots.iter().filter(|ballot| rated.contains_key(&ballot.story_id));
+    pairs.map(|ballot| (ballot.story_id, key(ballot))).collect::<BTreeSet<_>>().into_iter().collect()
 }
 
 /// 429 until `until`.

@@ -98,42 +98,135 @@ pub fn lock_counters(tx: &mut Tx<'_, Content>, story_ids: &[i64]) -> QueryResult
     }
 }
 
-/// Writes stories' counters and their ranks under `prior`. Call with the
-/// stories locked ([`lock_counters`]) and `prior` read after that, so that
-/// a new snapshot either is seen here or re-ranks the stories after this
-/// commits. PostgreSQL: one statement for them all; SQLite, in process,
-/// runs one prepared statement per story.
-pub fn store_counters(tx: &mut Tx<'_, Content>, changed: &[(i64, &RatingCounts)], prior: &Prior) -> QueryResult<()> {
+/// What one transaction of votes (or a moderator's deletion) writes, all
+/// decided under the locks of its stories and addresses.
+#[derive(Default)]
+pub struct BatchWrites<'a> {
+    /// Voters' first votes, in the order cast: the newest gets the highest id.
+    pub inserted: &'a [NewVote<'a>],
+    /// Replaced scores: (vote id, score).
+    pub replaced: &'a [(i64, i32)],
+    /// When the replaced votes were replaced.
+    pub at: NaiveDateTime,
+    /// Stories' new counters, ranked under the prior as they are stored.
+    pub counters: &'a [(i64, &'a RatingCounts)],
+    /// New counts of new voters ([`new_voters`]).
+    pub new_voters: &'a [NewVoters<'a>],
+    /// Votes counted in addresses' windows held with [`hold_allowances`]:
+    /// (address, votes).
+    pub spent: &'a [(&'a str, i32)],
+    /// The change in the site-wide totals: (count, sum).
+    pub totals: (i64, i64),
+}
+
+/// Writes what a batch decided. Call with its stories locked
+/// ([`lock_counters`]), its addresses held, and `prior` read after the
+/// locks, so that a new snapshot either is seen here or re-ranks the
+/// stories after this commits. The site-wide totals go to one shard picked
+/// at random, so that concurrent writers (other processes' batches) rarely
+/// wait for each other's row; it stays locked until the transaction ends.
+///
+/// PostgreSQL: one statement, each kind of change a data-modifying `WITH`
+/// over arrays, so a batch holding its rows makes one round trip to write
+/// them whatever its size. SQLite, in process: one cached prepared statement
+/// per row (diesel has no multi-row upsert there).
+pub fn write_batch(tx: &mut Tx<'_, Content>, writes: &BatchWrites<'_>, prior: &Prior) -> QueryResult<()> {
     let rank = |counts: &RatingCounts| prior.rank(counts.rating_sum, counts.rating_count);
+    let shard = rand::random_range(1..=TOTALS_SHARDS);
     match &mut **tx {
         DbConnection::Pg(pg) => {
-            let column = |f: fn(&RatingCounts) -> i64| changed.iter().map(|(_, c)| f(c)).collect::<Vec<i64>>();
+            let BatchWrites { inserted, replaced, counters, new_voters, spent, .. } = writes;
+            let counter = |f: fn(&RatingCounts) -> i64| counters.iter().map(|(_, c)| f(c)).collect::<Vec<i64>>();
             diesel::sql_query(
-                "UPDATE stories SET rating_count = v.n, rating_sum = v.s, rating_1 = v.r1, rating_2 = v.r2, \
-                 rating_3 = v.r3, rating_4 = v.r4, rating_5 = v.r5, rating_rank = v.rank \
-                 FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9) AS v(id, n, s, r1, r2, r3, r4, r5, rank) \
-                 WHERE stories.id = v.id",
+                "WITH inserted AS ( \
+                     INSERT INTO ratings (story_id, voter_hash, score, created_at, updated_at) \
+                     SELECT v.story_id, v.voter_hash, v.score, $4, $4 \
+                     FROM unnest($1, $2, $3) WITH ORDINALITY AS v(story_id, voter_hash, score, n) ORDER BY v.n \
+                 ), replaced AS ( \
+                     UPDATE ratings SET score = v.score, updated_at = $4 \
+                     FROM unnest($5, $6) AS v(id, score) WHERE ratings.id = v.id \
+                 ), counted AS ( \
+                     UPDATE stories SET rating_count = v.n, rating_sum = v.s, rating_1 = v.r1, rating_2 = v.r2, \
+                     rating_3 = v.r3, rating_4 = v.r4, rating_5 = v.r5, rating_rank = v.rank \
+                     FROM unnest($7, $8, $9, $10, $11, $12, $13, $14, $15) AS v(id, n, s, r1, r2, r3, r4, r5, rank) \
+                     WHERE stories.id = v.id \
+                 ), sources AS ( \
+                     INSERT INTO vote_sources (story_id, client_key, day_start, new_voters) \
+                     SELECT * FROM unnest($16, $17, $18, $19) \
+                     ON CONFLICT (story_id, client_key, day_start) DO UPDATE SET new_voters = excluded.new_voters \
+                 ), spent AS ( \
+                     UPDATE vote_allowances SET votes = vote_allowances.votes + v.n \
+                     FROM unnest($20, $21) AS v(client_key, n) WHERE vote_allowances.client_key = v.client_key \
+                 ) \
+                 UPDATE rating_totals SET vote_count = vote_count + $22, vote_sum = vote_sum + $23 \
+                 WHERE id = $24 AND ($22 <> 0 OR $23 <> 0)",
             )
-            .bind::<Array<BigInt>, _>(changed.iter().map(|(id, _)| *id).collect::<Vec<i64>>())
-            .bind::<Array<BigInt>, _>(column(|c| c.rating_count))
-            .bind::<Array<BigInt>, _>(column(|c| c.rating_sum))
-            .bind::<Array<BigInt>, _>(column(|c| c.rating_1))
-            .bind::<Array<BigInt>, _>(column(|c| c.rating_2))
-            .bind::<Array<BigInt>, _>(column(|c| c.rating_3))
-            .bind::<Array<BigInt>, _>(column(|c| c.rating_4))
-            .bind::<Array<BigInt>, _>(column(|c| c.rating_5))
-            .bind::<Array<Double>, _>(changed.iter().map(|(_, c)| rank(c)).collect::<Vec<f64>>())
-            .execute(pg)?;
+            .bind::<Array<BigInt>, _>(inserted.iter().map(|v| v.story_id).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(inserted.iter().map(|v| v.voter_hash).collect::<Vec<_>>())
+            .bind::<Array<Integer>, _>(inserted.iter().map(|v| v.score).collect::<Vec<_>>())
+            .bind::<Timestamp, _>(writes.at)
+            .bind::<Array<BigInt>, _>(replaced.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+            .bind::<Array<Integer>, _>(replaced.iter().map(|(_, score)| *score).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(counters.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(counter(|c| c.rating_count))
+            .bind::<Array<BigInt>, _>(counter(|c| c.rating_sum))
+            .bind::<Array<BigInt>, _>(counter(|c| c.rating_1))
+            .bind::<Array<BigInt>, _>(counter(|c| c.rating_2))
+            .bind::<Array<BigInt>, _>(counter(|c| c.rating_3))
+            .bind::<Array<BigInt>, _>(counter(|c| c.rating_4))
+            .bind::<Array<BigInt>, _>(counter(|c| c.rating_5))
+            .bind::<Array<Double>, _>(counters.iter().map(|(_, c)| rank(c)).collect::<Vec<_>>())
+            .bind::<Array<BigInt>, _>(new_voters.iter().map(|n| n.story_id).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(new_voters.iter().map(|n| n.client_key).collect::<Vec<_>>())
+            .bind::<Array<Timestamp>, _>(new_voters.iter().map(|n| n.day_start).collect::<Vec<_>>())
+            .bind::<Array<Integer>, _>(new_voters.iter().map(|n| n.new_voters).collect::<Vec<_>>())
+            .bind::<Array<Text>, _>(spent.iter().map(|(key, _)| *key).collect::<Vec<_>>())
+            .bind::<Array<Integer>, _>(spent.iter().map(|(_, n)| *n).collect::<Vec<_>>())
+            .bind::<BigInt, _>(writes.totals.0)
+            .bind::<BigInt, _>(writes.totals.1)
+            .bind::<Integer, _>(shard)
+            .execute(pg)
+            .map(drop)
         }
         DbConnection::Sqlite(sqlite) => {
-            for (id, counts) in changed {
+            if !writes.inserted.is_empty() {
+                diesel::insert_into(ratings::table).values(writes.inserted).execute(sqlite)?;
+            }
+            for (id, score) in writes.replaced {
+                diesel::update(ratings::table.find(id))
+                    .set((ratings::score.eq(score), ratings::updated_at.eq(writes.at)))
+                    .execute(sqlite)?;
+            }
+            for (id, counts) in writes.counters {
                 diesel::update(stories::table.find(id))
                     .set((*counts, stories::rating_rank.eq(rank(counts))))
                     .execute(sqlite)?;
             }
+            for count in writes.new_voters {
+                diesel::insert_into(vote_sources::table)
+                    .values(count)
+                    .on_conflict((vote_sources::story_id, vote_sources::client_key, vote_sources::day_start))
+                    .do_update()
+                    .set(vote_sources::new_voters.eq(excluded(vote_sources::new_voters)))
+                    .execute(sqlite)?;
+            }
+            for (key, votes) in writes.spent {
+                diesel::update(vote_allowances::table.find(key))
+                    .set(vote_allowances::votes.eq(vote_allowances::votes + votes))
+                    .execute(sqlite)?;
+            }
+            let (count, sum) = writes.totals;
+            if (count, sum) != (0, 0) {
+                diesel::update(rating_totals::table.find(shard))
+                    .set((
+                        rating_totals::vote_count.eq(rating_totals::vote_count + count),
+                        rating_totals::vote_sum.eq(rating_totals::vote_sum + sum),
+                    ))
+                    .execute(sqlite)?;
+            }
+            Ok(())
         }
     }
-    Ok(())
 }
 
 /// What a vote did.
@@ -145,22 +238,55 @@ pub enum VoteOutcome {
     Replaced,
 }
 
-/// The votes these voters have already cast on these stories: (story,
-/// voter hash, id, score). Some pairs may be of a voter and a story it was
-/// not voting on in the batch: the caller looks up only the pairs it has.
-pub fn votes_of(
-    conn: &mut DbConnection,
-    story_ids: Vec<i64>,
-    voter_hashes: Vec<String>,
-) -> QueryResult<Vec<(i64, String, i64, i32)>> {
-    ratings::table
-        .filter(ratings::story_id.eq_any(story_ids))
-        .filter(ratings::voter_hash.eq_any(voter_hashes))
-        .select((ratings::story_id, ratings::voter_hash, ratings::id, ratings::score))
-        .load(conn)
+/// The votes already cast by these (story, voter hash) pairs: (story, voter
+/// hash, id, score), for the pairs that have one. One index lookup per pair,
+/// whatever either side holds: a filter on the stories and on the voters
+/// apart walks every vote of the stories (PostgreSQL) or every story and
+/// voter pairing (SQLite), which grows with the batch and with the votes.
+/// PostgreSQL: one statement joined on the pairs; SQLite, in process, one
+/// cached prepared statement per pair.
+pub fn votes_of(conn: &mut DbConnection, pairs: &[(i64, &str)]) -> QueryResult<Vec<(i64, String, i64, i32)>> {
+    let columns = (ratings::story_id, ratings::voter_hash, ratings::id, ratings::score);
+    match conn {
+        DbConnection::Pg(pg) => {
+            let (story_ids, voter_hashes): (Vec<i64>, Vec<&str>) = pairs.iter().copied().unzip();
+            diesel::sql_query(
+                "SELECT r.story_id, r.voter_hash, r.id, r.score FROM unnest($1, $2) AS v(story_id, voter_hash) \
+                 JOIN ratings r ON r.story_id = v.story_id AND r.voter_hash = v.voter_hash",
+            )
+            .bind::<Array<BigInt>, _>(story_ids)
+            .bind::<Array<Text>, _>(voter_hashes)
+            .load::<EarlierVote>(pg)
+            .map(|rows| rows.into_iter().map(|r| (r.story_id, r.voter_hash, r.id, r.score)).collect())
+        }
+        DbConnection::Sqlite(sqlite) => per_pair(pairs, |(story_id, voter_hash)| {
+            ratings::table
+                .filter(ratings::story_id.eq(story_id).and(ratings::voter_hash.eq(voter_hash)))
+                .select(columns)
+                .first(sqlite)
+        }),
+    }
 }
 
-/// A voter's first vote on a story, to be stored.
+/// A vote already cast, as [`votes_of`] reads it on PostgreSQL.
+#[derive(QueryableByName)]
+#[diesel(table_name = ratings)]
+struct EarlierVote {
+    story_id: i64,
+    voter_hash: String,
+    id: i64,
+    score: i32,
+}
+
+/// SQLite's lookups by pair: `find` for each, the rows found.
+fn per_pair<'a, T>(
+    pairs: &[(i64, &'a str)],
+    mut find: impl FnMut((i64, &'a str)) -> QueryResult<T>,
+) -> QueryResult<Vec<T>> {
+    pairs.iter().filter_map(|pair| find(*pair).optional().transpose()).collect()
+}
+
+/// A voter's first vote on a story, to be stored ([`write_batch`]).
 #[derive(Insertable)]
 #[diesel(table_name = ratings)]
 pub struct NewVote<'a> {
@@ -169,49 +295,6 @@ pub struct NewVote<'a> {
     pub score: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
-}
-
-/// Stores voters' first votes, in one statement. Call with their stories
-/// locked: then no other writer adds a vote by these voters meanwhile.
-pub fn insert_votes(tx: &mut Tx<'_, Content>, votes: &[NewVote<'_>]) -> QueryResult<()> {
-    if votes.is_empty() {
-        return Ok(());
-    }
-    let insert = diesel::insert_into(ratings::table).values(votes);
-    match &mut **tx {
-        DbConnection::Pg(pg) => insert.execute(pg),
-        DbConnection::Sqlite(sqlite) => insert.execute(sqlite),
-    }
-    .map(drop)
-}
-
-/// Replaces votes' scores: (id, score). Call with their stories locked.
-/// PostgreSQL: one statement; SQLite: one prepared statement per vote.
-pub fn replace_votes(tx: &mut Tx<'_, Content>, votes: &[(i64, i32)], at: NaiveDateTime) -> QueryResult<()> {
-    if votes.is_empty() {
-        return Ok(());
-    }
-    match &mut **tx {
-        DbConnection::Pg(pg) => {
-            let (ids, scores): (Vec<i64>, Vec<i32>) = votes.iter().copied().unzip();
-            diesel::sql_query(
-                "UPDATE ratings SET score = v.score, updated_at = $3 \
-                 FROM unnest($1, $2) AS v(id, score) WHERE ratings.id = v.id",
-            )
-            .bind::<Array<BigInt>, _>(ids)
-            .bind::<Array<Integer>, _>(scores)
-            .bind::<Timestamp, _>(at)
-            .execute(pg)?;
-        }
-        DbConnection::Sqlite(sqlite) => {
-            for (id, score) in votes {
-                diesel::update(ratings::table.find(id))
-                    .set((ratings::score.eq(score), ratings::updated_at.eq(at)))
-                    .execute(sqlite)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Deletes a vote, adjusting its story's counters; `None` if there is no
@@ -224,33 +307,16 @@ pub fn delete(tx: &mut Tx<'_, Content>, rating_id: i64) -> QueryResult<Option<i6
     let deleted: Option<i32> =
         diesel::delete(ratings::table.find(rating_id)).returning(ratings::score).get_result(&mut **tx).optional()?;
     let Some(score) = deleted else { return Ok(None) };
-    let (count, sum) = story.counts.apply(Some(score), None);
+    let totals = story.counts.apply(Some(score), None);
     let prior = prior(tx)?;
-    store_counters(tx, &[(story_id, &story.counts)], &prior)?;
-    add_to_totals(tx, count, sum)?;
+    let counters = [(story_id, &story.counts)];
+    write_batch(tx, &BatchWrites { counters: &counters, totals, ..BatchWrites::default() }, &prior)?;
     Ok(Some(story_id))
 }
 
 /// How many rows the site-wide totals are spread over (the migration makes
-/// them): writers add to one at random, readers sum them all.
+/// them): writers add to one at random ([`write_batch`]), readers sum them all.
 const TOTALS_SHARDS: i32 = 16;
-
-/// Adds to the site-wide totals, in one shard picked at random, so that
-/// concurrent writers (other processes' vote batches) rarely wait for each
-/// other's row. Call last in a transaction: the row stays locked until it ends.
-pub fn add_to_totals(tx: &mut Tx<'_, Content>, count: i64, sum: i64) -> QueryResult<()> {
-    if (count, sum) == (0, 0) {
-        return Ok(());
-    }
-    let shard = rand::random_range(1..=TOTALS_SHARDS);
-    diesel::update(rating_totals::table.find(shard))
-        .set((
-            rating_totals::vote_count.eq(rating_totals::vote_count + count),
-            rating_totals::vote_sum.eq(rating_totals::vote_sum + sum),
-        ))
-        .execute(&mut **tx)
-        .map(drop)
-}
 
 /// The site-wide totals (count, sum): the shards' sums.
 pub fn totals(conn: &mut DbConnection) -> QueryResult<(i64, i64)> {
@@ -353,54 +419,48 @@ pub fn hold_allowances(
     }
 }
 
-/// Counts more votes in addresses' windows, held with [`hold_allowances`]:
-/// (address, votes). PostgreSQL: one statement; SQLite: one per address.
-pub fn spend_allowances(tx: &mut Tx<'_, Content>, spent: &[(&str, i32)]) -> QueryResult<()> {
-    if spent.is_empty() {
-        return Ok(());
-    }
-    match &mut **tx {
-        DbConnection::Pg(pg) => {
-            let (keys, votes): (Vec<&str>, Vec<i32>) = spent.iter().copied().unzip();
-            diesel::sql_query(
-                "UPDATE vote_allowances SET votes = vote_allowances.votes + v.n \
-                 FROM unnest($1, $2) AS v(client_key, n) WHERE vote_allowances.client_key = v.client_key",
-            )
-            .bind::<Array<Text>, _>(keys)
-            .bind::<Array<Integer>, _>(votes)
-            .execute(pg)?;
-        }
-        DbConnection::Sqlite(sqlite) => {
-            for (key, votes) in spent {
-                diesel::update(vote_allowances::table.find(key))
-                    .set(vote_allowances::votes.eq(vote_allowances::votes + votes))
-                    .execute(sqlite)?;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// When `client_key`'s allowance window that began at `start` ends.
 pub fn allowance_ends(start: NaiveDateTime) -> NaiveDateTime {
     start + ALLOWANCE_WINDOW
 }
 
-/// How many new voters these addresses added to these stories on `day`:
-/// (story, address, count), for the pairs that have any. Call with the
-/// stories locked: only their holder changes the counts.
+/// How many new voters these (story, address) pairs added on `day`:
+/// (story, address, count), for the pairs that have any; one index lookup
+/// per pair, as [`votes_of`]. Call with the stories locked: only their
+/// holder changes the counts.
 pub fn new_voters(
     conn: &mut DbConnection,
-    story_ids: Vec<i64>,
-    client_keys: Vec<String>,
+    pairs: &[(i64, &str)],
     day: NaiveDateTime,
 ) -> QueryResult<Vec<(i64, String, i32)>> {
-    vote_sources::table
-        .filter(vote_sources::story_id.eq_any(story_ids))
-        .filter(vote_sources::client_key.eq_any(client_keys))
-        .filter(vote_sources::day_start.eq(day))
-        .select((vote_sources::story_id, vote_sources::client_key, vote_sources::new_voters))
-        .load(conn)
+    let columns = (vote_sources::story_id, vote_sources::client_key, vote_sources::new_voters);
+    match conn {
+        DbConnection::Pg(pg) => {
+            let (story_ids, client_keys): (Vec<i64>, Vec<&str>) = pairs.iter().copied().unzip();
+            diesel::sql_query(
+                "SELECT s.story_id, s.client_key, s.new_voters FROM unnest($1, $2) AS v(story_id, client_key) \
+                 JOIN vote_sources s ON s.story_id = v.story_id AND s.client_key = v.client_key AND s.day_start = $3",
+            )
+            .bind::<Array<BigInt>, _>(story_ids)
+            .bind::<Array<Text>, _>(client_keys)
+            .bind::<Timestamp, _>(day)
+            .load::<SourceCount>(pg)
+            .map(|rows| rows.into_iter().map(|r| (r.story_id, r.client_key, r.new_voters)).collect())
+        }
+        DbConnection::Sqlite(sqlite) => per_pair(pairs, |(story_id, client_key)| {
+            let pair = vote_sources::story_id.eq(story_id).and(vote_sources::client_key.eq(client_key));
+            vote_sources::table.filter(pair.and(vote_sources::day_start.eq(day))).select(columns).first(sqlite)
+        }),
+    }
+}
+
+/// A count of new voters, as [`new_voters`] reads it on PostgreSQL.
+#[derive(QueryableByName)]
+#[diesel(table_name = vote_sources)]
+struct SourceCount {
+    story_id: i64,
+    client_key: String,
+    new_voters: i32,
 }
 
 /// A count of new voters one address added to one story on one day.
@@ -411,28 +471,6 @@ pub struct NewVoters<'a> {
     pub client_key: &'a str,
     pub day_start: NaiveDateTime,
     pub new_voters: i32,
-}
-
-/// Stores counts of new voters, in one statement. Call with the stories
-/// locked ([`new_voters`]).
-pub fn set_new_voters(tx: &mut Tx<'_, Content>, counts: &[NewVoters<'_>]) -> QueryResult<()> {
-    if counts.is_empty() {
-        return Ok(());
-    }
-    // The one upsert, of one row or of several (SQLite's diesel upserts one).
-    macro_rules! upsert {
-        ($values:expr) => {
-            diesel::insert_into(vote_sources::table)
-                .values($values)
-                .on_conflict((vote_sources::story_id, vote_sources::client_key, vote_sources::day_start))
-                .do_update()
-                .set(vote_sources::new_voters.eq(excluded(vote_sources::new_voters)))
-        };
-    }
-    match &mut **tx {
-        DbConnection::Pg(pg) => upsert!(counts).execute(pg).map(drop),
-        DbConnection::Sqlite(sqlite) => counts.iter().try_for_each(|count| upsert!(count).execute(sqlite).map(drop)),
-    }
 }
 
 /// Forgets every address's allowance windows that are over, and new-voter

@@ -22,6 +22,7 @@ crate::on_both_backends!(
     parallel_votes_from_one_address_stop_at_the_allowance,
     parallel_votes_from_many_addresses_stop_at_each_allowance,
     one_address_adds_only_so_many_new_voters_a_day,
+    new_voter_caps_hold_per_story_and_address_in_one_batch,
     refused_votes_in_a_batch_leave_the_others_exact,
     the_rating_list_pages_by_stored_rank,
     ranks_catch_up_with_a_new_prior,
@@ -493,6 +494,49 @@ async fn one_address_adds_only_so_many_new_voters_a_day(backend: Backend) {
     vote(&app.anon(), &other, &uuid::Uuid::new_v4().to_string(), json!(3)).await.ok(201);
     let rating = app.anon().get(&format!("/v1/stories/{}/rating", story["id"])).await.ok(200);
     assert_eq!((rating["count"].clone(), rating["distribution"]["1"].clone()), (json!(2), json!(1)));
+}
+
+/// Two addresses vote on two stories at once, through two processes, with
+/// new voters capped at three per story and address a day, each pair with
+/// its own count from earlier: each pair's cap holds on its own, and a
+/// known voter's change of mind from the other address is no new voter.
+async fn new_voter_caps_hold_per_story_and_address_in_one_batch(backend: Backend) {
+    let settings = [("RATING_NEW_VOTERS_PER_DAY", "3"), ("TRUSTED_PROXIES", "127.0.0.0/8, ::1")];
+    let app = TestApp::start_with(backend, &settings).await;
+    let second = app.another_process(&settings).await;
+    let editor = app.editor().await;
+    let (a, b) = (published_story(&editor, "Pair A").await, published_story(&editor, "Pair B").await);
+    let (x, y) = ("198.51.100.7", "198.51.100.8");
+    async fn from(session: &Session<'_>, story: &Value, voter: &str, client: &str) -> u16 {
+        let path = format!("/v1/stories/{}/ratings/{voter}", story["id"]);
+        let forwarded = [("X-Forwarded-For", client)];
+        session.send(Method::PUT, &path, Body::Json(json!({"score": 3})), &forwarded).await.status.as_u16()
+    }
+    let anon = app.anon();
+    assert_eq!(from(&anon, &a, VOTER_A, x).await, 201);
+    assert_eq!(from(&anon, &a, VOTER_B, x).await, 201);
+    for _ in 0..3 {
+        assert_eq!(from(&anon, &b, &uuid::Uuid::new_v4().to_string(), y).await, 201);
+    }
+
+    let sessions = [app.anon(), second.anon()];
+    let mut pairs = Vec::new();
+    for (story, client) in [(&a, x), (&b, x), (&a, y), (&b, y)] {
+        pairs.extend((0..3).map(|_| (story, client, uuid::Uuid::new_v4().to_string())));
+    }
+    pairs.push((&a, y, VOTER_A.to_string()));
+    let requests =
+        pairs.iter().enumerate().map(|(i, (story, client, voter))| from(&sessions[i % 2], story, voter, client));
+    let answers = join_all(requests).await;
+    let created = |story: &Value, client: &str| {
+        let answered = pairs.iter().zip(&answers).filter(|((s, c, _), _)| s["id"] == story["id"] && *c == client);
+        answered.filter(|(_, status)| **status == 201).count()
+    };
+    assert_eq!([created(&a, x), created(&b, x), created(&a, y), created(&b, y)], [1, 3, 3, 0], "{answers:?}");
+    assert_eq!(answers.last(), Some(&200));
+    assert!(answers.iter().all(|status| [200, 201, 429].contains(status)), "{answers:?}");
+    assert_eq!((recomputed(&app, a["id"].as_i64().unwrap()).0, recomputed(&app, b["id"].as_i64().unwrap()).0), (6, 6));
+    assert_totals_exact(&app);
 }
 
 /// Sixty-four votes at once, through two processes, so they are written in
