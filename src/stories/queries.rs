@@ -263,13 +263,20 @@ pub fn delete(tx: &mut Tx<'_, Content>, id: i64) -> QueryResult<bool> {
 /// Replaces the story's tags, creating tag rows on first use.
 pub fn set_tags(tx: &mut Tx<'_, Content>, story_id: i64, tag_slugs: &[String]) -> QueryResult<()> {
     diesel::delete(story_tags::table.filter(story_tags::story_id.eq(story_id))).execute(&mut **tx)?;
+    // Tag rows are found or created in slug order, whatever the story's:
+    // a writer creating a new tag waits for another writer's uncommitted
+    // one of the same slug, and in one order for all, two writers never
+    // wait for each other (on PostgreSQL, a deadlock).
+    let mut ids = BTreeMap::new();
+    for slug in tag_slugs.iter().collect::<std::collections::BTreeSet<_>>() {
+        ids.insert(slug, tag_id(tx, slug)?);
+    }
     for (position, slug) in tag_slugs.iter().enumerate() {
-        let tag_id = tag_id(tx, slug)?;
         let conn: &mut DbConnection = tx;
         diesel::insert_into(story_tags::table)
             .values((
                 story_tags::story_id.eq(story_id),
-                story_tags::tag_id.eq(tag_id),
+                story_tags::tag_id.eq(ids[slug]),
                 story_tags::position.eq(position as i32),
             ))
             .execute(conn)?;

@@ -1,6 +1,7 @@
 //! Editing with JSON Merge Patch and If-Match, races, revisions and restore.
 
 use actix_web::http::Method;
+use diesel::RunQueryDsl;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
@@ -11,6 +12,7 @@ crate::on_both_backends!(
     merge_patch_semantics,
     patches_are_validated_like_new_stories,
     racing_editors_get_one_winner_and_412s,
+    parallel_stories_with_new_tags_in_any_order_are_all_created,
     revisions_record_every_change_and_restore_makes_a_new_version,
 );
 
@@ -195,4 +197,35 @@ async fn revisions_record_every_change_and_restore_makes_a_new_version(backend: 
         .with_headers(Method::POST, &format!("/v1/stories/{id}/revisions/1/restore"), None, &[("If-Match", "\"v1\"")])
         .await
         .problem(412);
+}
+
+/// Stories sent at once, each naming the same new tags in its own order:
+/// every one is created with its tags in its order, and each tag exists
+/// once. (On PostgreSQL two writers creating two new tags in opposite
+/// orders each waited for the other's uncommitted tag: a deadlock, answered
+/// 500.)
+async fn parallel_stories_with_new_tags_in_any_order_are_all_created(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    // Through both processes, where PostgreSQL has a second one.
+    let second = app.another_process(&[]).await;
+    let other = second.editor().await;
+    let orders = [["fern", "moss", "lichen"], ["lichen", "moss", "fern"], ["moss", "fern", "lichen"]];
+    let requests = (0..40).map(|i| {
+        let session = if i % 2 == 0 { &editor } else { &other };
+        let tags = orders[i % orders.len()];
+        async move { (tags, session.post("/v1/stories", json!({"title": format!("Woodland {i}"), "tags": tags})).await) }
+    });
+    for (tags, res) in join_all(requests).await {
+        assert_eq!(res.status.as_u16(), 201, "{}", res.text());
+        assert_eq!(res.json()["tags"], json!(tags));
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let sql = "SELECT COUNT(*) AS n FROM tags WHERE slug IN ('fern', 'moss', 'lichen')";
+    let tags = app.db.read(move |conn| Ok(diesel::sql_query(sql).get_result::<Count>(conn)?.n)).await.unwrap();
+    assert_eq!(tags, 3);
 }
