@@ -599,6 +599,17 @@ fn was_cancelled(kind: &diesel::result::DatabaseErrorKind, message: &str) -> boo
         && (message.starts_with("canceling statement due to statement timeout") || message == "interrupted")
 }
 
+/// Whether PostgreSQL failed this transaction to break a lock cycle
+/// (`deadlock_detected`, SQLSTATE 40P01, known by its message as above) or a
+/// serialization conflict with another one: the request was sound, and sent
+/// again it goes through. Writers take their locks in one order so that
+/// neither should happen; if one does, the client is told to retry.
+fn lost_to_a_concurrent_write(kind: &diesel::result::DatabaseErrorKind, message: &str) -> bool {
+    use diesel::result::DatabaseErrorKind;
+    matches!(kind, DatabaseErrorKind::SerializationFailure)
+        || (matches!(kind, DatabaseErrorKind::Unknown) && message.starts_with("deadlock detected"))
+}
+
 /// Diesel's failures, as the API reports them. Connection-level failures mean
 /// the database went away under us, and a statement cancelled for running too
 /// long means it is busy: 503 either way.
@@ -614,6 +625,10 @@ impl From<diesel::result::Error> for ApiError {
                 ApiError::Conflict("this conflicts with an existing resource".into())
             }
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) | Error::BrokenTransactionManager => {
+                ApiError::unavailable(err)
+            }
+            // Logged with its cause (a lock order to fix), answered 503 with Retry-After.
+            Error::DatabaseError(ref kind, ref info) if lost_to_a_concurrent_write(kind, info.message()) => {
                 ApiError::unavailable(err)
             }
             other => ApiError::internal(other),
@@ -690,5 +705,20 @@ mod tests {
         assert_eq!(err.to_string(), r#"unknown StoredStatus "pending" stored in the database"#);
         assert!(Role::try_from("superuser".to_owned()).is_err());
         assert_eq!(String::from(Role::Admin), "admin");
+    }
+
+    /// A transaction PostgreSQL failed to break a deadlock or a serialization
+    /// conflict is a 503 to retry, not a 500; other unknown errors stay 500.
+    #[test]
+    fn a_write_lost_to_a_concurrent_one_is_503() {
+        use actix_web::ResponseError;
+        use diesel::result::{DatabaseErrorKind, Error};
+        let status = |kind, message: &str| {
+            crate::error::ApiError::from(Error::DatabaseError(kind, Box::new(message.to_owned()))).status_code()
+        };
+        let unavailable = actix_web::http::StatusCode::SERVICE_UNAVAILABLE;
+        assert_eq!(status(DatabaseErrorKind::Unknown, "deadlock detected"), unavailable);
+        assert_eq!(status(DatabaseErrorKind::SerializationFailure, "could not serialize access"), unavailable);
+        assert_eq!(status(DatabaseErrorKind::Unknown, "division by zero").as_u16(), 500);
     }
 }
