@@ -1,2 +1,1 @@
--- Nothing to undo: see up.sql.
-SELECT 1;
+DROP INDEX story_tags_in_position_order;
