@@ -296,21 +296,50 @@ fn too_many_until(until: chrono::NaiveDateTime, now: chrono::NaiveDateTime) -> A
 /// and rank are then off by less than this.
 const DRIFT: f64 = 0.01;
 
-/// Re-takes the prior's snapshot if the configuration no longer matches it
-/// or, when `drift` is looked at, the site-wide mean moved more than
-/// [`DRIFT`] from it. Returns the snapshot if its stories need ranking
-/// under it: it is new, or a pass under it never finished.
-pub fn retake_prior(tx: &mut Tx<'_, Content>, config: &RatingPrior, drift: bool) -> Result<Option<Prior>, ApiError> {
-    let (snapshot, ranked) = queries::prior_ranked(tx)?;
-    let (count, sum) = queries::totals(tx)?;
+/// What the prior's upkeep has to do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum PriorUpkeep {
+    /// Nothing: the snapshot stands and its ranking pass finished.
+    Nothing,
+    /// Rank the stories under this snapshot (a pass never finished).
+    Rank(Prior),
+    /// Take this snapshot, then rank under it: the configuration no longer
+    /// matches the stored one or, when `drift` is looked at, the site-wide
+    /// mean moved more than [`DRIFT`] from it.
+    Retake(Prior),
+}
+
+/// What [`retake_prior`] would do now: a read, so that a round with nothing
+/// to do opens no write (a public write empties every process's response
+/// cache, and this runs every minute).
+fn prior_upkeep(conn: &mut DbConnection, config: &RatingPrior, drift: bool) -> diesel::QueryResult<PriorUpkeep> {
+    let (snapshot, ranked) = queries::prior_ranked(conn)?;
+    let (count, sum) = queries::totals(conn)?;
     let target = config.target(count, sum);
     let configured_anew =
         snapshot.weight != target.weight || config.configured_mean.is_some_and(|m| m != snapshot.mean);
-    if configured_anew || (drift && (snapshot.mean - target.mean).abs() > DRIFT) {
-        queries::set_prior(tx, &target)?;
-        return Ok(Some(target));
-    }
-    Ok((!ranked).then_some(snapshot))
+    Ok(if configured_anew || (drift && (snapshot.mean - target.mean).abs() > DRIFT) {
+        PriorUpkeep::Retake(target)
+    } else if ranked {
+        PriorUpkeep::Nothing
+    } else {
+        PriorUpkeep::Rank(snapshot)
+    })
+}
+
+/// Re-takes the prior's snapshot when [`prior_upkeep`] says so (decided
+/// again in this transaction: another process may have just done it).
+/// Returns the snapshot if its stories need ranking under it: it is new, or
+/// a pass under it never finished.
+pub fn retake_prior(tx: &mut Tx<'_, Content>, config: &RatingPrior, drift: bool) -> Result<Option<Prior>, ApiError> {
+    Ok(match prior_upkeep(tx, config, drift)? {
+        PriorUpkeep::Nothing => None,
+        PriorUpkeep::Rank(snapshot) => Some(snapshot),
+        PriorUpkeep::Retake(target) => {
+            queries::set_prior(tx, &target)?;
+            Some(target)
+        }
+    })
 }
 
 /// Ranks up to `limit` rated stories after `after_id` under the snapshot;

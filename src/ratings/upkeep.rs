@@ -40,7 +40,11 @@ impl Upkeep {
 
     async fn round(&self, drift: bool) -> Result<(), ApiError> {
         let config = self.config;
-        let retaken = self.db.write::<Content, _, _>(move |tx| super::retake_prior(tx, &config, drift)).await?;
+        let upkeep = self.db.read(move |conn| Ok(super::prior_upkeep(conn, &config, drift)?)).await?;
+        let retaken = match upkeep {
+            super::PriorUpkeep::Nothing => None,
+            _ => self.db.write::<Content, _, _>(move |tx| super::retake_prior(tx, &config, drift)).await?,
+        };
         if let Some(prior) = retaken {
             let mut after = i64::MIN;
             while let Some(last) =
