@@ -3,9 +3,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{get, patch, post};
 
-use super::EditorUpdate;
 use super::dto::{Editor, EditorList, EditorNotFound, EditorPatch, NewEditor};
-use crate::auth::{CurrentAdmin, password};
+use crate::auth::CurrentAdmin;
 use crate::error::{ApiError, Problem};
 use crate::http::{EditorId, Reply, created, editors_page, private_json};
 use crate::json::ApiJson;
@@ -40,10 +39,7 @@ editors_page! {
 )]
 #[post("/editors")]
 pub async fn create_editor(_: CurrentAdmin, state: State, new: ApiJson<NewEditor>) -> Reply {
-    let new = new.get()?;
-    let password_hash = password::hash_off_thread(new.password.to_string()).await?;
-    let row =
-        state.db.write(move |tx| super::create(tx, &new.email, &new.display_name, new.role, &password_hash)).await?;
+    let row = super::register(&state.db, new.get()?).await?;
     created(&Editor::from(row.clone()), &format!("/v1/editors/{}", row.id))
 }
 
@@ -82,17 +78,6 @@ pub async fn update_editor(
     EditorId(id): EditorId,
     patch: ApiJson<EditorPatch>,
 ) -> Reply {
-    let patch = patch.get()?;
-    let password_hash = match patch.password {
-        Some(plain) => Some(password::hash_off_thread(plain.into()).await?),
-        None => None,
-    };
-    let update = EditorUpdate {
-        display_name: patch.display_name.map(Into::into),
-        role: patch.role,
-        disabled: patch.disabled,
-        password_hash,
-    };
-    let row = state.db.write(move |tx| super::update(tx, id, update)).await?;
+    let row = super::change(&state.db, id, patch.get()?).await?;
     private_json(StatusCode::OK, &Editor::from(row))
 }

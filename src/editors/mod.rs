@@ -14,10 +14,11 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::db::{DbConnection, Internal, Tx, is_unique_violation, stored_as_text};
+use crate::auth::password;
+use crate::db::{Db, DbConnection, Internal, Tx, is_unique_violation, stored_as_text};
 use crate::error::ApiError;
 use crate::pagination::PageRequest;
-use dto::{Editor, EditorList};
+use dto::{Editor, EditorList, EditorPatch, NewEditor};
 use queries::NewEditorRow;
 
 pub use queries::EditorRow;
@@ -56,6 +57,29 @@ pub fn create(
     })
 }
 
+/// Creates an editor as an admin asked ([`create`]), the password hashed
+/// off the async workers.
+pub async fn register(db: &Db, new: NewEditor) -> Result<EditorRow, ApiError> {
+    let password_hash = password::hash_off_thread(new.password.to_string()).await?;
+    db.write(move |tx| create(tx, &new.email, &new.display_name, new.role, &password_hash)).await
+}
+
+/// Applies an admin's patch to editor `id` ([`update`]), a new password
+/// hashed off the async workers.
+pub async fn change(db: &Db, id: i64, patch: EditorPatch) -> Result<EditorRow, ApiError> {
+    let password_hash = match patch.password {
+        Some(plain) => Some(password::hash_off_thread(plain.into()).await?),
+        None => None,
+    };
+    let change = EditorUpdate {
+        display_name: patch.display_name.map(Into::into),
+        role: patch.role,
+        disabled: patch.disabled,
+        password_hash,
+    };
+    db.write(move |tx| update(tx, id, change)).await
+}
+
 /// A change to an editor; `None` leaves a field as it is.
 #[derive(Debug, Default)]
 pub struct EditorUpdate {
@@ -69,7 +93,7 @@ pub struct EditorUpdate {
 /// Changes editor `id`. The last active admin cannot be demoted or disabled
 /// (409). Changing the role, disabling, or a new password revokes the
 /// editor's tokens at once.
-pub fn update(tx: &mut Tx<'_, Internal>, id: i64, update: EditorUpdate) -> Result<EditorRow, ApiError> {
+fn update(tx: &mut Tx<'_, Internal>, id: i64, update: EditorUpdate) -> Result<EditorRow, ApiError> {
     let current = queries::find(tx, id)?.ok_or(ApiError::NotFound)?;
     let role_changes = update.role.is_some_and(|role| role != current.role);
     let disabling = update.disabled == Some(true) && !current.disabled;

@@ -1,11 +1,11 @@
 //! `/v1/webhooks`: admins register endpoints, send pings and read deliveries.
 
 use actix_web::http::StatusCode;
-use actix_web::{delete, get, patch, post, web};
+use actix_web::{delete, get, patch, post};
 
 use super::dto::{CreatedWebhook, DeliveryList, NewWebhook, Webhook, WebhookList, WebhookNotFound, WebhookPatch};
 use crate::auth::CurrentAdmin;
-use crate::error::{ApiError, Problem};
+use crate::error::Problem;
 use crate::http::{Reply, WebhookId, created, editors_page, no_content, private_json};
 use crate::json::ApiJson;
 use crate::pagination::PageParams;
@@ -19,19 +19,6 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(delete_webhook)
         .service(ping_webhook)
         .service(list_deliveries);
-}
-
-/// Checks a URL off the async workers: it may ask DNS.
-async fn check_url(state: &State, url: Option<String>) -> Result<(), ApiError> {
-    let Some(url) = url else { return Ok(()) };
-    let allow_private = state.config.webhooks_allow_private_urls;
-    let check = web::block(move || super::check_url(&url, allow_private));
-    // A host whose lookup hangs is treated as one that does not resolve:
-    // accepted now, and checked again before every delivery.
-    match actix_web::rt::time::timeout(std::time::Duration::from_secs(5), check).await {
-        Ok(checked) => checked.map_err(ApiError::internal)?,
-        Err(_) => Ok(()),
-    }
 }
 
 editors_page! {
@@ -60,9 +47,8 @@ editors_page! {
 )]
 #[post("/webhooks")]
 pub async fn create_webhook(_: CurrentAdmin, state: State, new: ApiJson<NewWebhook>) -> Reply {
-    let new = new.get()?;
-    check_url(&state, Some(new.url.to_string())).await?;
-    let registered = state.db.write(move |tx| super::create(tx, new)).await?;
+    let allow_private = state.config.webhooks_allow_private_urls;
+    let registered = super::register(&state.db, allow_private, new.get()?).await?;
     created(&registered, &format!("/v1/webhooks/{}", registered.webhook.id))
 }
 
@@ -103,9 +89,8 @@ pub async fn update_webhook(
     WebhookId(id): WebhookId,
     patch: ApiJson<WebhookPatch>,
 ) -> Reply {
-    let patch = patch.get()?;
-    check_url(&state, patch.url.as_ref().map(|url| url.to_string())).await?;
-    let webhook = state.db.write(move |tx| super::update(tx, id, patch)).await?;
+    let allow_private = state.config.webhooks_allow_private_urls;
+    let webhook = super::change(&state.db, allow_private, id, patch.get()?).await?;
     private_json(StatusCode::OK, &webhook)
 }
 

@@ -20,7 +20,7 @@ use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::db::{Content, DbConnection, Internal, Tx, now, stored_as_text};
+use crate::db::{Content, Db, DbConnection, Internal, Tx, now, stored_as_text};
 use crate::error::{ApiError, FieldError};
 use crate::pagination::PageRequest;
 use crate::stories::Status;
@@ -89,10 +89,22 @@ fn subscribable(events: Vec<EventType>) -> Result<Vec<EventType>, ApiError> {
     Ok(unique)
 }
 
+/// [`check_url`] off the async workers (it may ask DNS). A host whose lookup
+/// hangs is treated as one that does not resolve: accepted now, and checked
+/// again before every delivery.
+async fn check_url_off_thread(url: Option<String>, allow_private: bool) -> Result<(), ApiError> {
+    let Some(url) = url else { return Ok(()) };
+    let check = actix_web::web::block(move || check_url(&url, allow_private));
+    match actix_web::rt::time::timeout(std::time::Duration::from_secs(5), check).await {
+        Ok(checked) => checked.map_err(ApiError::internal)?,
+        Err(_) => Ok(()),
+    }
+}
+
 /// Refuses a URL whose host resolves to a private address (unless allowed):
 /// blocking, it looks the host up. A host that does not resolve now is
 /// accepted; every delivery checks again before it connects.
-pub fn check_url(url: &str, allow_private: bool) -> Result<(), ApiError> {
+fn check_url(url: &str, allow_private: bool) -> Result<(), ApiError> {
     if allow_private {
         return Ok(());
     }
@@ -123,8 +135,14 @@ fn to_webhook(row: EndpointRow) -> Webhook {
     }
 }
 
-/// Registers an endpoint (its URL already checked by [`check_url`]).
-pub fn create(tx: &mut Tx<'_, Internal>, new: NewWebhook) -> Result<CreatedWebhook, ApiError> {
+/// Registers an endpoint, its URL checked first ([`check_url`], unless
+/// `allow_private`).
+pub async fn register(db: &Db, allow_private: bool, new: NewWebhook) -> Result<CreatedWebhook, ApiError> {
+    check_url_off_thread(Some(new.url.to_string()), allow_private).await?;
+    db.write(move |tx| create(tx, new)).await
+}
+
+fn create(tx: &mut Tx<'_, Internal>, new: NewWebhook) -> Result<CreatedWebhook, ApiError> {
     let events = subscribable(new.events)?;
     let secret = new_secret();
     let row = queries::insert(
@@ -149,8 +167,14 @@ pub fn list_page(conn: &mut DbConnection, page: PageRequest<i64>) -> Result<Webh
     Ok(WebhookList { data: rows.into_iter().map(to_webhook).collect(), page })
 }
 
-/// Applies a patch (its URL, if any, already checked by [`check_url`]).
-pub fn update(tx: &mut Tx<'_, Internal>, id: i64, patch: WebhookPatch) -> Result<Webhook, ApiError> {
+/// Applies an admin's patch to endpoint `id`; a new URL is checked as when
+/// registering.
+pub async fn change(db: &Db, allow_private: bool, id: i64, patch: WebhookPatch) -> Result<Webhook, ApiError> {
+    check_url_off_thread(patch.url.as_ref().map(|url| url.to_string()), allow_private).await?;
+    db.write(move |tx| update(tx, id, patch)).await
+}
+
+fn update(tx: &mut Tx<'_, Internal>, id: i64, patch: WebhookPatch) -> Result<Webhook, ApiError> {
     let events = patch.events.map(subscribable).transpose()?;
     let change = queries::EndpointChange {
         url: patch.url.map(Into::into),
