@@ -8,7 +8,7 @@ use utoipa::openapi::{RefOr, Response};
 use utoipa::{IntoParams, IntoResponses, ToSchema};
 use validator::Validate;
 
-use super::Status;
+use super::{RevisionChange, Status, StoredStatus};
 use crate::error::ApiError;
 use crate::fields::{
     self, Description, Excerpt, HttpUrl, Locale, Markdown, Name, ParamText, SearchText, ShortText, Slug, Tags, Title,
@@ -449,10 +449,10 @@ pub struct RevisionEditor {
 pub struct Revision {
     /// The story's version this revision recorded.
     pub version: i64,
-    /// What made it: `created`, `edited`, `published`, `scheduled`, `unpublished`, `archived` or `restored`.
-    pub change: String,
-    /// The story's stored status then: `draft`, `published` (possibly scheduled) or `archived`.
-    pub status: String,
+    /// What made it.
+    pub change: RevisionChange,
+    /// The story's stored status then (`published` includes scheduled).
+    pub status: StoredStatus,
     pub published_at: Option<DateTime<Utc>>,
     /// Null when the editor has since been deleted.
     pub editor: Option<RevisionEditor>,

@@ -37,10 +37,11 @@ use queries::{Lifecycle, ListFilter, Order, StoryRow, TagSlugs, Visibility};
 pub(crate) use queries::{ContentColumns, REBUILD_TAG_INDEX, RevisionRow, find, lock, public_at};
 pub(crate) use search::{Combine, best_public_matches};
 
-/// A story's state as stored: [`Status`] without `scheduled`, which is
-/// derived from the publication time. Exported as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A story's status as stored: a scheduled story is stored `published`, its
+/// publication time still to come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(into = "String", try_from = "String")]
+#[schema(rename_all = "lowercase")]
 pub enum StoredStatus {
     Draft,
     Published,
@@ -49,9 +50,10 @@ pub enum StoredStatus {
 
 stored_as_text!(StoredStatus { Draft => "draft", Published => "published", Archived => "archived" });
 
-/// What made a revision. Exported as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What made a revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(into = "String", try_from = "String")]
+#[schema(rename_all = "lowercase")]
 pub enum RevisionChange {
     Created,
     Edited,
@@ -716,8 +718,8 @@ pub fn revision(conn: &mut DbConnection, id: i64, version: i64) -> Result<Revisi
 fn to_revision(row: queries::RevisionRow, editors: &HashMap<i64, String>) -> Result<Revision, ApiError> {
     Ok(Revision {
         version: row.version,
-        change: row.change.as_str().to_owned(),
-        status: row.status.as_str().to_owned(),
+        change: row.change,
+        status: row.status,
         published_at: row.published_at.map(|t| t.and_utc()),
         editor: row
             .editor_id
