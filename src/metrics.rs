@@ -84,8 +84,17 @@ const REMEMBERED_PATHS: usize = 4096;
 /// Longer paths are not remembered (a story's slug is at most 190 bytes).
 const REMEMBERED_PATH_MAX: usize = 256;
 
-/// The series one path was recorded into, by method and status.
-type PathSeries = Vec<(Method, StatusCode, Series)>;
+/// The series one path was recorded into, by method label and status.
+type PathSeries = Vec<(&'static str, StatusCode, Series)>;
+
+/// The methods counted by name; any other is counted as `other`. Clients
+/// choose the method too (`curl -X ANYTHING`), and each label value made a
+/// series kept for the life of the process: memory without bound.
+const LABELLED_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+fn method_label(method: &Method) -> &'static str {
+    LABELLED_METHODS.into_iter().find(|name| *name == method.as_str()).unwrap_or("other")
+}
 
 thread_local! {
     /// Per worker thread, by path.
@@ -96,9 +105,9 @@ thread_local! {
 /// template walks the route table, and finding a series hashes its labels:
 /// done once per path a worker answers, not on every request.
 fn series(req: &HttpRequest, method: &Method, status: StatusCode) -> Series {
-    let path = req.path();
+    let (path, method) = (req.path(), method_label(method));
     let known = SERIES.with_borrow(|paths| {
-        let known = paths.get(path)?.iter().find(|(m, s, _)| m == method && *s == status);
+        let known = paths.get(path)?.iter().find(|(m, s, _)| *m == method && *s == status);
         known.map(|(_, _, series)| series.clone())
     });
     if let Some(series) = known {
@@ -108,7 +117,7 @@ fn series(req: &HttpRequest, method: &Method, status: StatusCode) -> Series {
     let remember = pattern.is_some() && path.len() <= REMEMBERED_PATH_MAX;
     let route = route_label(pattern);
     let series = (
-        metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status.as_u16().to_string()),
+        metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method, "status" => status.as_u16().to_string()),
         metrics::histogram!("http_request_duration_seconds", "route" => route),
     );
     if remember {
@@ -116,7 +125,7 @@ fn series(req: &HttpRequest, method: &Method, status: StatusCode) -> Series {
             if paths.len() >= REMEMBERED_PATHS {
                 paths.clear();
             }
-            paths.entry(path.to_owned()).or_default().push((method.clone(), status, series.clone()));
+            paths.entry(path.to_owned()).or_default().push((method, status, series.clone()));
         });
     }
     series

@@ -46,12 +46,19 @@ async fn requests_move_their_counters(backend: Backend) {
     for n in 0..5 {
         app.anon().get(&format!("/v1/nothing-{n}")).await.problem(404);
     }
+    // So do methods no route has: clients choose those too.
+    for n in 0..5 {
+        let method = actix_web::http::Method::from_bytes(format!("M{n}").as_bytes()).unwrap();
+        app.anon().send(method, "/v1/stories", crate::common::Body::None, &[]).await.problem(405);
+    }
     let after = scrape(&base).await;
     assert!(sample(&after, "http_requests_total", &ok) >= reads + 3.0, "{after}");
     assert!(sample(&after, "response_cache_hits_total", &[]) >= hits + 2.0, "{after}");
     assert!(sample(&after, "http_request_duration_seconds_count", &[route]) >= 3.0, "{after}");
     assert!(sample(&after, "http_requests_total", &[r#"route="unmatched""#, r#"status="404""#]) >= 5.0);
     assert!(!after.contains("nothing-"), "raw paths leaked into labels");
+    assert!(sample(&after, "http_requests_total", &[r#"method="other""#, r#"status="405""#]) >= 5.0, "{after}");
+    assert!(!after.contains(r#"method="M0""#), "raw methods leaked into labels");
     assert!(after.contains("db_pool_connections{"), "{after}");
     assert!(after.contains("process_resident_memory_bytes"), "{after}");
 }
