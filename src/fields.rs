@@ -22,14 +22,17 @@
 use std::borrow::Cow;
 use std::ops::Deref;
 
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 use validator::{ValidateEmail, ValidationError};
 
+use crate::markdown;
+
 /// What [`plain_text`] accepts, as a JSON Schema pattern.
-const PLAIN_TEXT_PATTERN: &str = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$";
+const PLAIN_TEXT_PATTERN: &str = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uFFFE-\uFFFF]*$";
 /// Roughly what [`HttpUrl`] accepts: its rule also parses the URL.
 const HTTP_URL_PATTERN: &str = r"^https?://[A-Za-z][A-Za-z0-9-]*(\.[A-Za-z][A-Za-z0-9-]*)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?(\?[A-Za-z0-9._~%!$&'()*+,;=:@/?-]*)?(#[A-Za-z0-9._~%!$&'()*+,;=:@/?-]*)?$";
 /// What [`slug`] accepts.
@@ -49,6 +52,7 @@ const TAG_MAX: usize = 50;
 const TAGS_MAX: usize = 20;
 /// A search longer than a long sentence is not a reader looking for a story.
 const SEARCH_MAX: usize = 200;
+const MARKDOWN_MAX: usize = 500_000;
 
 /// A story's or an external link's title.
 pub type Title = PlainText<1, TITLE_MAX>;
@@ -58,8 +62,6 @@ pub type ShortText = PlainText<0, TITLE_MAX>;
 pub type Description = PlainText<0, 500>;
 /// A story's excerpt.
 pub type Excerpt = PlainText<0, 1000>;
-/// A story's body: Markdown.
-pub type Markdown = PlainText<0, 500_000>;
 /// A person's name as shown: a byline, an editor's display name.
 pub type Name = PlainText<1, 200>;
 /// A reader's search (`q`). Its words are bounded too, by the search itself.
@@ -198,6 +200,32 @@ impl<const MIN: usize, const MAX: usize> StringField for PlainText<MIN, MAX> {
 }
 
 string_field! {
+    /// A story's body: Markdown, [`plain_text`] of at most 500,000
+    /// characters, nesting at most [`markdown::MAX_NESTING`] levels deep.
+    Markdown
+}
+
+impl StringField for Markdown {
+    fn rule(value: &str) -> Result<(), ValidationError> {
+        PlainText::<0, MARKDOWN_MAX>::rule(value)?;
+        if markdown::nesting(value) > markdown::MAX_NESTING {
+            return Err(error(
+                "nesting",
+                format!(
+                    "must not nest blockquotes, lists, emphasis, links or HTML elements more than {} levels deep",
+                    markdown::MAX_NESTING
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn string_schema() -> ObjectBuilder {
+        PlainText::<0, MARKDOWN_MAX>::string_schema()
+    }
+}
+
+string_field! {
     /// Any text of `MIN` to `MAX` characters.
     Text<MIN, MAX>
 }
@@ -257,6 +285,43 @@ impl StringField for HttpUrl {
 
     fn string_schema() -> ObjectBuilder {
         string_of_length(0, URL_MAX).pattern(Some(HTTP_URL_PATTERN))
+    }
+}
+
+/// A time as a client sends it: RFC 3339, whose years have four digits
+/// (in UTC, as stored).
+/// chrono also reads `+10000-01-01T00:00:00Z` and `-0044-03-15T00:00:00Z`,
+/// which SQLite, comparing stored times as text, sorted before every real
+/// date: a story scheduled for the year 10000 was public at once. In the
+/// OpenAPI document a field of this type is a `date-time`
+/// (`value_type = DateTime<Utc>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Rfc3339Time(DateTime<Utc>);
+
+impl<'de> Deserialize<'de> for Rfc3339Time {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let time = DateTime::<Utc>::deserialize(deserializer)?;
+        // In UTC, as stored: `9999-12-31T23:00:00-05:00` is in the year 10000.
+        if (0..=9999).contains(&time.year()) {
+            Ok(Self(time))
+        } else {
+            Err(serde::de::Error::custom("must be an RFC 3339 time from 0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z"))
+        }
+    }
+}
+
+impl From<DateTime<Utc>> for Rfc3339Time {
+    fn from(time: DateTime<Utc>) -> Self {
+        Self(time)
+    }
+}
+
+impl Deref for Rfc3339Time {
+    type Target = DateTime<Utc>;
+
+    fn deref(&self) -> &DateTime<Utc> {
+        &self.0
     }
 }
 
@@ -395,10 +460,15 @@ impl ToSchema for Tags {
 
 /// Text a person typed: any Unicode is kept byte for byte, but not NUL or
 /// other control characters except tab and newlines (PostgreSQL rejects
-/// NUL, and none of them belongs in a title or a name).
+/// NUL, and none of them belongs in a title or a name), nor U+FFFE and
+/// U+FFFF, which XML forbids: one in a story made every reader's Atom and
+/// RSS feed unreadable.
 pub fn plain_text(value: &str) -> Result<(), ValidationError> {
     if value.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
         return Err(error("control_character", "must not contain NUL or other control characters"));
+    }
+    if value.contains(['\u{FFFE}', '\u{FFFF}']) {
+        return Err(error("noncharacter", "must not contain the noncharacters U+FFFE or U+FFFF"));
     }
     Ok(())
 }
@@ -543,6 +613,34 @@ mod tests {
         assert_eq!(title.check(), Ok(()));
         assert_eq!(serde_json::to_string(&title).unwrap(), json);
         assert_eq!(title.as_bytes(), serde_json::from_str::<String>(json).unwrap().as_bytes());
+    }
+
+    #[test]
+    fn plain_text_rejects_the_noncharacters_xml_forbids() {
+        for bad in ["\u{FFFE}", "a\u{FFFF}b"] {
+            assert_eq!(Title::from(bad).check().unwrap_err().code, "noncharacter", "{bad:?}");
+        }
+        assert_eq!(Title::from("\u{FFFD} \u{FDD0} \u{10FFFF}").check(), Ok(()));
+    }
+
+    #[test]
+    fn a_body_nests_at_most_max_nesting_levels() {
+        // Each `>` is a blockquote; the text in the innermost one, a paragraph.
+        let quoted = |levels: usize| Markdown::from(format!("{} deep", ">".repeat(levels)));
+        assert_eq!(quoted(markdown::MAX_NESTING - 1).check(), Ok(()));
+        assert_eq!(quoted(markdown::MAX_NESTING).check().unwrap_err().code, "nesting");
+        let too_long = Markdown::from("x".repeat(MARKDOWN_MAX + 1));
+        assert_eq!(too_long.check().unwrap_err().code, "length");
+    }
+
+    #[test]
+    fn times_have_four_digit_years() {
+        let read = |time: &str| serde_json::from_value::<Rfc3339Time>(serde_json::json!(time));
+        assert_eq!(read("9999-12-31T23:59:59Z").unwrap().year(), 9999);
+        assert_eq!(read("0001-01-01T00:00:00+01:00").unwrap().year(), 0);
+        for bad in ["+10000-01-01T00:00:00Z", "-0044-03-15T00:00:00Z", "9999-12-31T23:00:00-05:00"] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -36,6 +36,7 @@ mod feeds;
 mod fields;
 mod http;
 mod json;
+mod markdown;
 mod metrics;
 pub mod openapi;
 mod pagination;

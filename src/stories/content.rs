@@ -3,7 +3,9 @@
 
 use std::collections::HashSet;
 
-use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{Event, Tag, TagEnd};
+
+use crate::markdown::parser;
 
 /// Words a reader gets through in a minute, for `reading_time_minutes`.
 const WORDS_PER_MINUTE: usize = 230;
@@ -11,10 +13,6 @@ const WORDS_PER_MINUTE: usize = 230;
 const EXCERPT_MIN_CHARS: usize = 160;
 /// …and is cut on a word boundary at this many.
 const EXCERPT_MAX_CHARS: usize = 300;
-
-fn parser(markdown: &str) -> Parser<'_> {
-    Parser::new_ext(markdown, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_FOOTNOTES)
-}
 
 /// Renders Markdown to HTML that is safe to inject into a page: ammonia
 /// drops scripts, event handlers, `javascript:`/`data:` URLs and anything

@@ -11,7 +11,8 @@ use validator::Validate;
 use super::{RevisionChange, Status, StoredStatus};
 use crate::error::ApiError;
 use crate::fields::{
-    self, Description, Excerpt, HttpUrl, Locale, Markdown, Name, ParamText, SearchText, ShortText, Slug, Tags, Title,
+    self, Description, Excerpt, HttpUrl, Locale, Markdown, Name, ParamText, Rfc3339Time, SearchText, ShortText, Slug,
+    Tags, Title,
 };
 use crate::schemas::{header, json_response, problem_response, problems};
 
@@ -49,9 +50,11 @@ pub struct ListParams {
     #[param(inline)]
     pub q: Option<SearchText>,
     /// Only stories published after this time (RFC 3339).
-    pub published_after: Option<DateTime<Utc>>,
+    #[param(value_type = Option<DateTime<Utc>>)]
+    pub published_after: Option<Rfc3339Time>,
     /// Only stories published before this time (RFC 3339).
-    pub published_before: Option<DateTime<Utc>>,
+    #[param(value_type = Option<DateTime<Utc>>)]
+    pub published_before: Option<Rfc3339Time>,
     /// Order of the list; `-published_at` by default, best match first with `q`.
     pub sort: Option<SortParam>,
     /// Story fields to return (sparse fieldset), comma-separated, e.g.
@@ -306,7 +309,8 @@ impl ToSchema for StoryPatch {}
 pub struct PublishRequest {
     /// When the story becomes public; now when absent. A future time
     /// schedules it; a past one backdates it.
-    pub at: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub at: Option<Rfc3339Time>,
 }
 
 /// A page of stories. Items carry every story field except `body` and

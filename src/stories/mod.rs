@@ -612,7 +612,7 @@ pub fn public_list_plans(conn: &mut DbConnection, words: &[String]) -> Result<Ve
         (
             "/v1/stories?published_after=(a month before)".to_owned(),
             ListParams {
-                published_after: story.published_at.map(|t| (t - chrono::Duration::days(30)).and_utc()),
+                published_after: story.published_at.map(|t| (t - chrono::Duration::days(30)).and_utc().into()),
                 ..params()
             },
             desc,

@@ -137,6 +137,17 @@ async fn story_fields_are_validated(backend: Backend) {
     assert_eq!(res.invalid_fields(), ["title"]);
     let res = editor.post("/v1/stories", json!({"title": "NUL\u{0}byte"})).await;
     assert_eq!(res.invalid_fields(), ["title"]);
+    // XML forbids U+FFFE and U+FFFF: in one story they broke every feed.
+    let res = editor.post("/v1/stories", json!({"title": "Bad \u{FFFF}", "body": "x \u{FFFE}"})).await;
+    assert_eq!(res.invalid_fields(), ["body", "title"]);
+    // Sanitizing a body's HTML takes time growing with the square of its
+    // depth; these took seconds to minutes, holding the write lock.
+    for deep in [">".repeat(16_000), "- ".repeat(8_000) + "a", "<div>".repeat(8_000)] {
+        let res = editor.post("/v1/stories", json!({"title": "Deep", "body": deep})).await;
+        assert_eq!(res.invalid_fields(), ["body"]);
+    }
+    let nested = "> - *quoted* list\n>   - with [a link](https://example.com)\n".repeat(50);
+    editor.create_story(json!({"title": "Nested as stories are", "body": nested})).await;
     // No mass assignment: server-owned fields are unknown fields.
     for field in ["id", "version", "status", "published_at", "word_count", "rating", "created_at"] {
         let res = editor.post("/v1/stories", json!({"title": "T", field: 1})).await;

@@ -11,6 +11,7 @@ crate::on_both_backends!(
     deleting_removes_the_story_and_its_revisions,
     publish_takes_an_optional_body_and_honours_if_match,
     a_tag_list_and_count_follow_the_story,
+    times_have_four_digit_years,
 );
 
 /// What an anonymous reader gets for a story by id, by slug, and in the list.
@@ -172,4 +173,26 @@ async fn publish_takes_an_optional_body_and_honours_if_match(backend: Backend) {
     assert_eq!(editor.post(&path, json!({"at": "yesterday"})).await.invalid_fields(), ["at"]);
     assert_eq!(editor.post(&path, json!({"when": "now"})).await.invalid_fields(), ["when"]);
     editor.post("/v1/stories/987654/publish", json!({})).await.problem(404);
+}
+
+/// RFC 3339 years have four digits. SQLite compares stored times as text,
+/// so a story scheduled for `+10000-…` sorted before every real date and
+/// was public at once.
+async fn times_have_four_digit_years(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let story = editor.create_story(json!({"title": "Embargoed", "body": "Not before its time."})).await;
+    let path = format!("/v1/stories/{}/publish", story["id"]);
+    for at in ["+10000-01-01T00:00:00Z", "-0044-03-15T00:00:00Z", "9999-12-31T23:00:00-05:00"] {
+        let res = editor.post(&path, json!({ "at": at })).await;
+        assert_eq!(res.invalid_fields(), ["at"], "{at}");
+    }
+    assert_eq!(public_view(&app, &story).await, (404, 404, false));
+    assert_eq!(editor.get(&format!("/v1/stories/{}", story["id"])).await.ok(200)["status"], "draft");
+    for filter in ["published_after=%2B10000-01-01T00:00:00Z", "published_before=-0044-03-15T00:00:00Z"] {
+        app.anon().get(&format!("/v1/stories?{filter}")).await.problem(400);
+    }
+    let published = editor.post(&path, json!({"at": "9999-12-31T23:59:59Z"})).await.ok(200);
+    assert_eq!(published["status"], "scheduled");
+    assert_eq!(public_view(&app, &story).await, (404, 404, false));
 }
