@@ -12,7 +12,6 @@ use super::dto::{
 };
 use super::{StoryKey, Transition};
 use crate::auth::{CurrentEditor, MaybeEditor};
-use crate::db::now;
 use crate::editors::EditorRow;
 use crate::error::{ApiError, Problem};
 use crate::http::{
@@ -204,7 +203,10 @@ async fn change(editor: EditorRow, state: &State, id: i64, expected: IfMatch<fal
 /// Publish or schedule a story.
 ///
 /// With a future `at` the story is `scheduled` and becomes public by itself
-/// when that time passes. `If-Match` is honoured when sent.
+/// when that time passes. Without `at`, a story already public keeps its
+/// publication time. A move that changes nothing (publishing twice, a double
+/// click) makes no new version, revision or webhook event. `If-Match` is
+/// honoured when sent.
 #[utoipa::path(
     tag = "stories", operation_id = "publishStory", security(("bearer" = [])),
     params(StoryId, IfMatch<false>),
@@ -221,7 +223,7 @@ pub async fn publish_story(
     body: MaybeJson<PublishRequest>,
 ) -> Reply {
     let body = body.get()?;
-    let at = body.and_then(|b| b.at).map_or_else(now, |at| crate::db::truncate(at.naive_utc()));
+    let at = body.and_then(|b| b.at).map(|at| crate::db::truncate(at.naive_utc()));
     change(editor.0, &state, id, expected, Transition::Publish { at }).await
 }
 

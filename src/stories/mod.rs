@@ -732,8 +732,9 @@ fn to_revision(row: queries::RevisionRow, editors: &HashMap<i64, String>) -> Res
 /// Where a lifecycle request takes a story.
 #[derive(Debug, Clone, Copy)]
 pub enum Transition {
-    /// Public at `at` (now, a future time to schedule, or a past one to backdate).
-    Publish { at: NaiveDateTime },
+    /// Public at `at` (a future time to schedule, a past one to backdate);
+    /// without one, now — or, for a story already public, when it was.
+    Publish { at: Option<NaiveDateTime> },
     /// Back to draft: no longer public, publication time cleared.
     Unpublish,
     /// Off the public site, kept with its publication time.
@@ -747,12 +748,25 @@ pub fn transition(
     transition: Transition,
     editor: &EditorRow,
 ) -> Result<Story, ApiError> {
+    // Locked first, so that two requests for the same move (a double click)
+    // see each other's result: the second changes nothing.
+    if !queries::lock(tx, id)? {
+        return Err(ApiError::NotFound);
+    }
     let current = queries::find(tx, id)?.ok_or(ApiError::NotFound)?;
     let (lifecycle, change) = match transition {
-        Transition::Publish { at } => (
-            Lifecycle { status: StoredStatus::Published, published_at: Some(at) },
-            if at > now() { RevisionChange::Scheduled } else { RevisionChange::Published },
-        ),
+        Transition::Publish { at } => {
+            let at = at.unwrap_or_else(|| {
+                current
+                    .published_at
+                    .filter(|_| is_public(current.status, current.published_at, now()))
+                    .unwrap_or_else(now)
+            });
+            (
+                Lifecycle { status: StoredStatus::Published, published_at: Some(at) },
+                if at > now() { RevisionChange::Scheduled } else { RevisionChange::Published },
+            )
+        }
         Transition::Unpublish => {
             (Lifecycle { status: StoredStatus::Draft, published_at: None }, RevisionChange::Unpublished)
         }
@@ -760,6 +774,14 @@ pub fn transition(
             (Lifecycle { status: StoredStatus::Archived, published_at: current.published_at }, RevisionChange::Archived)
         }
     };
+    if (lifecycle.status, lifecycle.published_at) == (current.status, current.published_at) {
+        // Nothing moves: no new version, revision or event.
+        if expected_version.is_some_and(|version| version != current.version) {
+            return Err(ApiError::PreconditionFailed);
+        }
+        let tags = queries::tags_of(tx, id)?;
+        return Ok(to_story(current, tags, now()));
+    }
     let was_public = is_public(current.status, current.published_at, now());
     let row = keeping_tag_index(tx, id, |tx| queries::update(tx, id, expected_version, None, Some(&lifecycle)))?;
     let story = record(tx, row, change, editor)?;

@@ -12,6 +12,7 @@ crate::on_both_backends!(
     publish_takes_an_optional_body_and_honours_if_match,
     a_tag_list_and_count_follow_the_story,
     times_have_four_digit_years,
+    a_repeated_move_changes_nothing,
 );
 
 /// What an anonymous reader gets for a story by id, by slug, and in the list.
@@ -195,4 +196,32 @@ async fn times_have_four_digit_years(backend: Backend) {
     let published = editor.post(&path, json!({"at": "9999-12-31T23:59:59Z"})).await.ok(200);
     assert_eq!(published["status"], "scheduled");
     assert_eq!(public_view(&app, &story).await, (404, 404, false));
+}
+
+/// A double click on "Publish": the story is published once, keeps its
+/// publication time, and makes one version and one revision.
+async fn a_repeated_move_changes_nothing(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let story = editor.create_story(json!({"title": "Clicked twice"})).await;
+    let path = format!("/v1/stories/{}/publish", story["id"]);
+    let clicks = (0..20).map(|_| editor.send(Method::POST, &path, crate::common::Body::None, &[]));
+    let answers: Vec<Value> = futures_util::future::join_all(clicks).await.into_iter().map(|res| res.ok(200)).collect();
+    let first = &answers[0];
+    assert!(answers.iter().all(|a| a["version"] == 2 && a["published_at"] == first["published_at"]), "{answers:?}");
+    let again = editor.publish(&story["id"], None).await;
+    assert_eq!((&again["version"], &again["published_at"]), (&first["version"], &first["published_at"]));
+    let revisions = editor.get(&format!("/v1/stories/{}/revisions", story["id"])).await.ok(200);
+    assert_eq!(revisions["data"].as_array().unwrap().len(), 2);
+    // A stale If-Match is still refused, moving or not.
+    let stale = editor.send(Method::POST, &path, crate::common::Body::None, &[("If-Match", "\"v1\"")]).await;
+    stale.problem(412);
+    // An explicit time is a move; unpublishing twice is one move.
+    let moved = editor.publish(&story["id"], Some("2020-01-01T00:00:00Z")).await;
+    assert_eq!((moved["version"].as_i64(), moved["published_at"].as_str()), (Some(3), Some("2020-01-01T00:00:00Z")));
+    let unpublish = format!("/v1/stories/{}/unpublish", story["id"]);
+    for _ in 0..2 {
+        let draft = editor.post(&unpublish, json!({})).await.ok(200);
+        assert_eq!((draft["version"].as_i64(), draft["status"].as_str()), (Some(4), Some("draft")));
+    }
 }
