@@ -23,6 +23,17 @@
 //! well inside the 60 s that `Cache-Control` already allows any cache
 //! (requests that arrive while one request computes an expired entry's
 //! successor are served the expired one: a moment more).
+//!
+//! A miss (a key not cached, or an entry a write of this process made
+//! stale) is computed once however many ask at the same time: the others
+//! wait for that computation (single-flight) and are answered from its
+//! entry as a hit is. A request waits only for a computation that began
+//! after every write of this process it must see — one still fresh for the
+//! story it shows, learned from the key's previous entry, or, when that is
+//! unknown, one no vote has come after — so read-your-write holds;
+//! otherwise it computes, and later requests wait for it instead. The wait
+//! ends with the computing request: if that one fails, answers something
+//! not cached, or is dropped (its client gone), each waiter computes.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -234,8 +245,9 @@ impl ResponseCache {
     /// seen `seen`: it waits for the computation under way when that one
     /// began after every write of this process the request must see (so a
     /// reader still reads its own vote), else it leads its own, which later
-    /// requests then wait for. `may_wait` is false for a request that
-    /// already waited once in vain: it computes.
+    /// requests then wait for. `may_wait` is false for a refresh (nobody
+    /// waits for an expired entry: they are served it) and for a request
+    /// that already waited once in vain: they compute.
     fn take_part(&self, key: &str, seen: Seen, shows: Shows, may_wait: bool) -> Part {
         let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(flight) = flights.get(key).filter(|f| may_wait && self.generations.still_fresh_for(f.seen, f.shows))
