@@ -611,6 +611,34 @@ mod tests {
         assert_eq!(in_flight(&cache), 0);
     }
 
+    /// Two requests for `$uri` at once, the first computing (held) and the
+    /// second waiting for it; then a vote on story `$story` and a third
+    /// request. Their bodies, once the handler is let go.
+    macro_rules! two_then_a_vote {
+        ($app:expr, $cache:expr, $origin:expr, $uri:expr, $story:expr) => {{
+            let get = || test::TestRequest::get().uri($uri).to_request();
+            $origin.held.store(true, Ordering::Release);
+            let (first, joined, after_vote, ()) = join4(
+                test::call_service(&$app, get()),
+                test::call_service(&$app, get()),
+                async {
+                    // Both above are parked by now.
+                    actix_web::rt::task::yield_now().await;
+                    $cache.generations.changed(PublicChange::RatingOf($story));
+                    test::call_service(&$app, get()).await
+                },
+                async {
+                    for _ in 0..2 {
+                        actix_web::rt::task::yield_now().await;
+                    }
+                    $origin.permits.add_permits(2);
+                },
+            )
+            .await;
+            (text(first).await, text(joined).await, text(after_vote).await)
+        }};
+    }
+
     #[actix_web::test]
     async fn a_request_after_a_vote_never_waits_for_a_computation_begun_before_it() {
         let (origin, cache) = (origin(), ResponseCache::new(Duration::from_secs(60)));
@@ -619,26 +647,9 @@ mod tests {
         assert_eq!(text(test::call_service(&app, get()).await).await, ran(1));
 
         cache.generations.changed(PublicChange::RatingOf(7));
-        origin.held.store(true, Ordering::Release);
-        let (first, joined, after_vote, ()) = join4(
-            test::call_service(&app, get()),
-            test::call_service(&app, get()),
-            async {
-                // Both above are parked: one computing, one waiting for it.
-                actix_web::rt::task::yield_now().await;
-                cache.generations.changed(PublicChange::RatingOf(7));
-                test::call_service(&app, get()).await
-            },
-            async {
-                for _ in 0..2 {
-                    actix_web::rt::task::yield_now().await;
-                }
-                origin.permits.add_permits(2);
-            },
-        )
-        .await;
-        assert_eq!((text(first).await, text(joined).await), (ran(2), ran(2)));
-        assert_eq!(text(after_vote).await, ran(3), "computed after its vote, not joined to the one before");
+        let (first, joined, after_vote) = two_then_a_vote!(app, cache, origin, "/v1/stories/7", 7);
+        assert_eq!((first, joined), (ran(2), ran(2)));
+        assert_eq!(after_vote, ran(3), "computed after its vote, not joined to the one before");
         assert_eq!(in_flight(&cache), 0);
     }
 
@@ -646,53 +657,18 @@ mod tests {
     async fn a_story_by_slug_is_waited_for_only_while_no_vote_could_have_changed_it() {
         let (origin, cache) = (origin(), ResponseCache::new(Duration::from_secs(60)));
         let app = cached_app!(cache, origin);
-        let get = || test::TestRequest::get().uri("/v1/stories/slug/seven").to_request();
-        let (cache, app) = (&cache, &app);
-        let vote_after_parked = |story| async move {
-            actix_web::rt::task::yield_now().await;
-            cache.generations.changed(PublicChange::RatingOf(story));
-            test::call_service(app, get()).await
-        };
-        let release_after_parked = async {
-            for _ in 0..2 {
-                actix_web::rt::task::yield_now().await;
-            }
-            origin.permits.add_permits(2);
-        };
-        origin.held.store(true, Ordering::Release);
+        let uri = "/v1/stories/slug/seven";
 
         // Never cached: which story it shows is unknown until it is
         // computed, so a vote on any story stops the waiting.
-        let (first, joined, after_vote, ()) = join4(
-            test::call_service(app, get()),
-            test::call_service(app, get()),
-            vote_after_parked(8),
-            release_after_parked,
-        )
-        .await;
-        assert_eq!((text(first).await, text(joined).await), (ran(1), ran(1)));
-        assert_eq!(text(after_vote).await, ran(2));
+        assert_eq!(two_then_a_vote!(app, cache, origin, uri, 8), (ran(1), ran(1), ran(2)));
 
-        // Cached once, it is known to show story 7: a vote on another story
-        // does not stop the waiting, and one on story 7 does.
+        // Cached once, it is known to show story 7: made stale by a vote on
+        // it, its computation is still waited for after a vote on another.
         cache.generations.changed(PublicChange::RatingOf(7));
-        let release_after_parked = async {
-            for _ in 0..2 {
-                actix_web::rt::task::yield_now().await;
-            }
-            origin.permits.add_permits(2);
-        };
-        let (first, joined, after_other_vote, ()) = join4(
-            test::call_service(app, get()),
-            test::call_service(app, get()),
-            vote_after_parked(8),
-            release_after_parked,
-        )
-        .await;
-        let texts = (text(first).await, text(joined).await, text(after_other_vote).await);
-        assert_eq!(texts, (ran(3), ran(3), ran(3)));
+        assert_eq!(two_then_a_vote!(app, cache, origin, uri, 8), (ran(3), ran(3), ran(3)));
         assert_eq!(origin.runs.load(Ordering::Acquire), 3);
-        assert_eq!(in_flight(cache), 0);
+        assert_eq!(in_flight(&cache), 0);
     }
 
     #[actix_web::test]
