@@ -3,11 +3,16 @@
 //! keep theirs up to the TTL, and any other public write empties it all.
 
 use actix_web::http::Method;
+use futures_util::future::{join, join_all};
 use serde_json::{Value, json};
 
 use crate::common::{Backend, Body, TestApp};
 
-crate::on_both_backends!(a_vote_drops_its_story_and_keeps_the_rest, other_public_writes_still_empty_everything);
+crate::on_both_backends!(
+    a_vote_drops_its_story_and_keeps_the_rest,
+    other_public_writes_still_empty_everything,
+    readers_at_once_after_a_vote_all_read_it
+);
 
 async fn published(app: &TestApp, title: &str) -> Value {
     let editor = app.editor().await;
@@ -83,4 +88,27 @@ async fn other_public_writes_still_empty_everything(backend: Backend) {
     editor.send(Method::PUT, &format!("/v1/stories/{}/related", story["id"]), Body::Json(link), &[]).await.ok(200);
     assert_eq!(read(&app, &paths[0]).await["title"], "Changed elsewhere");
     assert_eq!(read(&app, &paths[1]).await["data"][0]["title"], "Changed elsewhere");
+}
+
+/// Readers asking at the same time wait for one computation of a missing
+/// response; none may be given one begun before a vote of this process
+/// that came before it.
+async fn readers_at_once_after_a_vote_all_read_it(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("ANTHOLOGY_CACHE_TTL_MS", "60000")]).await;
+    let story = published(&app, "Original").await;
+    let paths = [
+        format!("/v1/stories/slug/{}", story["slug"].as_str().unwrap()),
+        format!("/v1/stories/{}", story["id"]),
+        format!("/v1/stories/{}/rating", story["id"]),
+    ];
+    let readers = |n| join_all(paths.iter().cycle().take(n).map(|path| read(&app, path)));
+    for votes in 1..=3 {
+        // Readers still at it when the vote lands: computations under way
+        // may have begun before it.
+        join(readers(12), vote(&app, &story, 4)).await;
+        for read in readers(24).await {
+            let count = read.get("rating").map_or(&read["count"], |rating| &rating["count"]);
+            assert_eq!(*count, votes, "{read}");
+        }
+    }
 }
