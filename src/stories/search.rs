@@ -123,11 +123,7 @@ fn fts5_candidates(q: &str, combine: Combine) -> impl IdQuery + use<> {
 /// the site, so its few matches are read from the GIN index and the
 /// newest taken.
 fn pg_candidates(conn: &DbConnection, q: &str, combine: Combine) -> impl IdQuery + use<> {
-    stories::table
-        .filter(matches(conn, q, combine))
-        .select(stories::id)
-        .order(stories::id.desc())
-        .limit(CANDIDATES)
+    stories::table.filter(matches(conn, q, combine)).select(stories::id).order(stories::id.desc()).limit(CANDIDATES)
 }
 
 /// The ids of the `limit` public stories (other than `except`) most relevant
