@@ -191,8 +191,8 @@ for i in "${!STORIES[@]}"; do
     kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
   done
   if [ "$i" = $(( ${#STORIES[@]} - 1 )) ]; then
-    echo "== anthology plans at $n stories"
-    DATABASE_URL=$url RUST_LOG=warn "$BIN" plans
+    echo "== anthology plans at $n stories (with the two searches measured)"
+    DATABASE_URL=$url RUST_LOG=warn "$BIN" plans --search mother --search quinquindora
   fi
   if [ "$BACKEND" = postgres ] && [ -z "$PG_HOST" ]; then
     "${as_pg[@]}" "$PSQL" -q -h "$PG_DIR" -U postgres -c "DROP DATABASE scale_$n" >/dev/null

@@ -501,17 +501,18 @@ pub fn list_page(
     }
     check_parameter("q", params.q.as_ref())?;
     let q = params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(bounded_search).transpose()?;
-    let order = match (params.sort, &q) {
-        (Some(SortParam::PublishedDesc), _) | (None, None) => Order::Published(Direction::Desc),
-        (Some(SortParam::PublishedAsc), _) => Order::Published(Direction::Asc),
-        (Some(SortParam::Title), _) => Order::Title,
-        (Some(SortParam::RatingDesc), _) => Order::Rating,
-        (None, Some(q)) => Order::Relevance {
+    let (order, candidates) = match (params.sort, &q) {
+        (Some(SortParam::PublishedDesc), _) | (None, None) => (Order::Published(Direction::Desc), None),
+        (Some(SortParam::PublishedAsc), _) => (Order::Published(Direction::Asc), None),
+        (Some(SortParam::Title), _) => (Order::Title, None),
+        (Some(SortParam::RatingDesc), _) => (Order::Rating, None),
+        (None, Some(q)) => match &page.after {
             // Later pages rank the same stories as the first.
-            floor: match &page.after {
-                Some(ListCursor::Relevance { floor, .. }) => *floor,
-                _ => search::candidate_floor(conn, q, Combine::All)?,
-            },
+            Some(ListCursor::Relevance { floor, .. }) => (Order::Relevance { floor: *floor }, None),
+            _ => {
+                let (order, candidates) = first_ranking(conn, q)?;
+                (order, Some(candidates))
+            }
         },
     };
     if page.after.as_ref().is_some_and(|cursor| !cursor.continues(order)) {
@@ -528,8 +529,8 @@ pub fn list_page(
     let bodies = fields.contains(StoryField::Body) || fields.contains(StoryField::BodyHtml);
     let after = page.after.clone();
     let tags = fields.contains(StoryField::Tags);
-    let filter =
-        ListFilter { visibility, params, q, order, after, limit: page.fetch_limit(), bodies, tags, now: now() };
+    let limit = page.fetch_limit();
+    let filter = ListFilter { visibility, params, q, order, after, candidates, limit, bodies, tags, now: now() };
     let rows = queries::list(conn, &filter)?;
     let (rows, page) = page.page_of(rows, |(row, rank, _)| ListCursor::after(order, row, *rank));
     let at = now();
@@ -538,6 +539,13 @@ pub fn list_page(
         .map(|(row, _, tags)| ListItem { story: to_story(row, TagSlugs::split(tags), at), fields })
         .collect();
     Ok(StoryList { data, page })
+}
+
+/// A search's first page: the stories it ranks ([`search::candidates`]) and
+/// the order that ranks them, whose floor later pages keep.
+fn first_ranking(conn: &mut DbConnection, q: &str) -> diesel::QueryResult<(Order, Vec<i64>)> {
+    let candidates = search::candidates(conn, q, Combine::All)?;
+    Ok((Order::Relevance { floor: search::floor(&candidates) }, candidates))
 }
 
 /// The `limit` newest public stories, whole, with `tag` when given: what
@@ -550,6 +558,7 @@ pub fn newest_public(conn: &mut DbConnection, tag: Option<ParamText>, limit: i64
         q: None,
         order: Order::Published(Direction::Desc),
         after: None,
+        candidates: None,
         limit,
         bodies: true,
         tags: true,
@@ -563,8 +572,9 @@ pub fn newest_public(conn: &mut DbConnection, tag: Option<ParamText>, limit: i64
 /// plan of every path a reader can take through `GET /v1/stories` (the
 /// ranking by rating aside), each named by an example of its URL. Built
 /// around the newest public story (its locale, author, title and time) and
-/// the tag most stories carry; a search (how its candidates are found, then
-/// its page) for the last word of that title and for each of `words`.
+/// the tag most stories carry; a search (its first page, a later page, and
+/// how its candidates are found) for the last word of that title and for
+/// each of `words`.
 /// Empty when no story is public.
 pub fn public_list_plans(conn: &mut DbConnection, words: &[String]) -> Result<Vec<(String, Vec<String>)>, ApiError> {
     let at = now();
@@ -574,6 +584,7 @@ pub fn public_list_plans(conn: &mut DbConnection, words: &[String]) -> Result<Ve
         q: None,
         order: Order::Published(Direction::Desc),
         after: None,
+        candidates: None,
         limit: 1,
         bodies: false,
         tags: false,
@@ -588,25 +599,23 @@ pub fn public_list_plans(conn: &mut DbConnection, words: &[String]) -> Result<Ve
     let params = ListParams::default;
     let tagged = || ListParams { tag: Some(tag.clone().into()), ..params() };
     let desc = Order::Published(Direction::Desc);
-    let mut paths = Vec::from([
-        ("/v1/stories".to_owned(), params(), desc, None, None),
-        ("/v1/stories?sort=published_at".to_owned(), params(), Order::Published(Direction::Asc), None, None),
-        ("/v1/stories?cursor=(a later page)".to_owned(), params(), desc, by_time.clone(), None),
-        (format!("/v1/stories?tag={tag}"), tagged(), desc, None, None),
-        (format!("/v1/stories?tag={tag}&cursor=(a later page)"), tagged(), desc, by_time, None),
-        (format!("/v1/stories?tag={tag}&sort=published_at"), tagged(), Order::Published(Direction::Asc), None, None),
+    let paths = Vec::from([
+        ("/v1/stories".to_owned(), params(), desc, None),
+        ("/v1/stories?sort=published_at".to_owned(), params(), Order::Published(Direction::Asc), None),
+        ("/v1/stories?cursor=(a later page)".to_owned(), params(), desc, by_time.clone()),
+        (format!("/v1/stories?tag={tag}"), tagged(), desc, None),
+        (format!("/v1/stories?tag={tag}&cursor=(a later page)"), tagged(), desc, by_time),
+        (format!("/v1/stories?tag={tag}&sort=published_at"), tagged(), Order::Published(Direction::Asc), None),
         (
             format!("/v1/stories?locale={}", story.content.locale),
             ListParams { locale: Some(story.content.locale.clone().into()), ..params() },
             desc,
-            None,
             None,
         ),
         (
             format!("/v1/stories?author={}", story.content.author_name),
             ListParams { author: Some(story.content.author_name.clone().into()), ..params() },
             desc,
-            None,
             None,
         ),
         (
@@ -617,39 +626,39 @@ pub fn public_list_plans(conn: &mut DbConnection, words: &[String]) -> Result<Ve
             },
             desc,
             None,
-            None,
         ),
-        ("/v1/stories?sort=title".to_owned(), params(), Order::Title, None, None),
-        ("/v1/stories?sort=title&cursor=(a later page)".to_owned(), params(), Order::Title, by_title, None),
-        (
-            format!("/v1/stories?q={word}"),
-            params(),
-            Order::Relevance { floor: search::candidate_floor(conn, &word, Combine::All)? },
-            None,
-            Some(word.clone()),
-        ),
+        ("/v1/stories?sort=title".to_owned(), params(), Order::Title, None),
+        ("/v1/stories?sort=title&cursor=(a later page)".to_owned(), params(), Order::Title, by_title),
     ]);
-    for extra in words {
-        let order = Order::Relevance { floor: search::candidate_floor(conn, extra, Combine::All)? };
-        paths.push((format!("/v1/stories?q={extra}"), params(), order, None, Some(extra.clone())));
+    let searches: Vec<&String> = std::iter::once(&word).chain(words).collect();
+    let mut plans = Vec::with_capacity(paths.len() + 3 * searches.len());
+    let list = |params, q, order, after, candidates| ListFilter {
+        visibility: Visibility::Public,
+        params,
+        q,
+        order,
+        after,
+        candidates,
+        limit: 21,
+        bodies: false,
+        tags: true,
+        now: at,
+    };
+    for (name, params, order, after) in paths {
+        plans.push((name, queries::plan(conn, &list(params, None, order, after, None))?));
     }
-    let mut plans = Vec::with_capacity(paths.len() + 1 + words.len());
-    for (name, params, order, after, q) in paths {
-        let filter = ListFilter {
-            visibility: Visibility::Public,
-            params,
-            q,
-            order,
-            after,
-            limit: 21,
-            bodies: false,
-            tags: true,
-            now: at,
-        };
-        plans.push((name, queries::plan(conn, &filter)?));
+    // A search's first page ranks the candidates just found; a later one
+    // finds them again from the floor its cursor keeps.
+    for &q in &searches {
+        let (order, candidates) = first_ranking(conn, q)?;
+        let first = list(params(), Some(q.clone()), order, None, Some(candidates));
+        plans.push((format!("/v1/stories?q={q}"), queries::plan(conn, &first)?));
+        let after = queries::list(conn, &first)?.last().map(|(row, rank, _)| ListCursor::after(order, row, *rank));
+        let later = list(params(), Some(q.clone()), order, after, None);
+        plans.push((format!("/v1/stories?q={q}&cursor=(a later page)"), queries::plan(conn, &later)?));
     }
-    for word in std::iter::once(&word).chain(words) {
-        plans.push((format!("/v1/stories?q={word} (its newest matches)"), search::candidate_floor_plan(conn, word)?));
+    for q in searches {
+        plans.push((format!("/v1/stories?q={q} (its newest matches)"), search::candidates_plan(conn, q)?));
     }
     Ok(plans)
 }

@@ -437,7 +437,8 @@ pub enum Order {
     Published(Direction),
     Title,
     /// Best match first among the matches from story `floor` on (the
-    /// newest [`search::CANDIDATES`]); only with a search query.
+    /// newest [`search::CANDIDATES`], the lowest of them kept in the
+    /// cursor); only with a search query.
     Relevance {
         floor: i64,
     },
@@ -455,6 +456,9 @@ pub struct ListFilter {
     pub order: Order,
     /// The last row of the previous page, of the same order.
     pub after: Option<ListCursor>,
+    /// Ranking by relevance on a first page: the stories it ranks
+    /// ([`search::candidates`], which gave the floor), just read.
+    pub candidates: Option<Vec<i64>>,
     pub limit: i64,
     /// Whether rows carry `body` and `body_html` (else empty): lists send
     /// them only when asked, and they are most of a row.
@@ -707,7 +711,7 @@ fn list_with<R: Run>(conn: &mut DbConnection, filter: &ListFilter) -> QueryResul
         };
     }
     // PostgreSQL ranks each matching row on its own (`ts_rank` of its
-    // `search_vector`); the GIN index finds the matches.
+    // `search_vector`), among the search's candidates.
     let score = match &filter.q {
         Some(q) if matches!(filter.order, Order::Relevance { .. }) => Some(search::pg_score(q, Combine::All)),
         _ => None,
@@ -721,8 +725,11 @@ fn list_with<R: Run>(conn: &mut DbConnection, filter: &ListFilter) -> QueryResul
         None => stories::table.select((columns, None::<f64>.into_sql::<Nullable<Double>>(), tags)).into_boxed(),
     };
     let mut query: ListQuery = with_list_filters!(query, filter);
-    if let Some(q) = &filter.q {
-        query = query.filter(search::matches(conn, q, Combine::All));
+    // The candidates match: by id, each is read once more, to be ranked.
+    match (&filter.q, &filter.candidates) {
+        (Some(_), Some(candidates)) => query = query.filter(search::ranked_among(candidates)),
+        (Some(q), None) => query = query.filter(search::matches(conn, q, Combine::All)),
+        (None, _) => {}
     }
 
     // Keyset: continue strictly after the cursor's row in the list's order.
@@ -731,7 +738,9 @@ fn list_with<R: Run>(conn: &mut DbConnection, filter: &ListFilter) -> QueryResul
         // `list_page` orders by relevance only with a search, which has a score here.
         Order::Relevance { floor } => match score {
             Some(score) => {
-                query = query.filter(stories::id.ge(floor));
+                if filter.candidates.is_none() {
+                    query = query.filter(stories::id.ge(floor));
+                }
                 if let Some(ListCursor::Relevance { rank, id, .. }) = cursor {
                     query = query.filter(score.clone().gt(*rank).or(score.clone().eq(*rank).and(stories::id.gt(*id))));
                 }

@@ -4,7 +4,7 @@
 //! and stem English words; a reader's terms are all required, while
 //! "similar stories" ([`Combine::Any`]) rank by however many match.
 
-use diesel::dsl::sql;
+use diesel::dsl::{EqAny, sql};
 use diesel::expression::AsExpression;
 use diesel::expression::{SqlLiteral, UncheckedBind};
 use diesel::sql_types::{Bool, Double, Nullable, Text};
@@ -55,32 +55,50 @@ pub fn fts5_match(q: &str, combine: Combine) -> WithText<Bool> {
 /// index when the words are rare).
 pub const CANDIDATES: i64 = 1_000;
 
-/// The lowest story id among the newest [`CANDIDATES`] stories that match
-/// `q` (of any status): a bounded search ranks the matches from there on.
-/// 0 when fewer match, so all are ranked.
-pub fn candidate_floor(conn: &mut DbConnection, q: &str, combine: Combine) -> QueryResult<i64> {
-    let floor = match conn {
-        DbConnection::Sqlite(_) => fts5_floor(q, combine).get_result(conn),
+/// The newest [`CANDIDATES`] stories that match `q` (of any status), newest
+/// first: the stories a bounded search ranks. PostgreSQL's first page ranks
+/// these ids ([`ranked_among`]): finding them reads each story's vector (a
+/// common word's walk) or heap row (a rare word's), and a page that found
+/// them again from their [`floor`] read it all twice. SQLite's page finds
+/// them again from the floor, which costs FTS5 no more than the ids would.
+pub fn candidates(conn: &mut DbConnection, q: &str, combine: Combine) -> QueryResult<Vec<i64>> {
+    match conn {
+        DbConnection::Sqlite(_) => fts5_candidates(q, combine).load(conn),
         DbConnection::Pg(_) => {
-            let query = pg_floor(conn, q, combine);
-            query.get_result(conn)
+            let query = pg_candidates(conn, q, combine);
+            query.load(conn)
         }
-    };
-    Ok(floor.optional()?.unwrap_or(0))
+    }
 }
 
-/// How the database finds a reader's [`candidate_floor`].
-pub fn candidate_floor_plan(conn: &mut DbConnection, q: &str) -> QueryResult<Vec<String>> {
+/// The lowest id among a search's [`candidates`], from which a later page
+/// ranks the matches again (the same stories as the first, kept in its
+/// cursor); 0 when fewer than [`CANDIDATES`] matched, so all are ranked.
+pub fn floor(candidates: &[i64]) -> i64 {
+    match candidates.last() {
+        Some(lowest) if candidates.len() as i64 == CANDIDATES => *lowest,
+        _ => 0,
+    }
+}
+
+/// PostgreSQL: the condition that a `stories` row is one of `candidates`,
+/// each found by its key; they match, so `@@` is not tested again.
+pub fn ranked_among(candidates: &[i64]) -> EqAny<stories::id, Vec<i64>> {
+    stories::id.eq_any(candidates.to_vec())
+}
+
+/// How the database finds a reader's [`candidates`].
+pub fn candidates_plan(conn: &mut DbConnection, q: &str) -> QueryResult<Vec<String>> {
     match conn {
-        DbConnection::Sqlite(_) => plan_of(conn, fts5_floor(q, Combine::All)),
+        DbConnection::Sqlite(_) => plan_of(conn, fts5_candidates(q, Combine::All)),
         DbConnection::Pg(_) => {
-            let query = pg_floor(conn, q, Combine::All);
+            let query = pg_candidates(conn, q, Combine::All);
             plan_of(conn, query)
         }
     }
 }
 
-/// A query for one story id, on either backend.
+/// A query for story ids, on either backend.
 trait IdQuery: QueryFragment<MultiBackend> + RunQueryDsl<DbConnection> + LoadQuery<'static, DbConnection, i64> {}
 
 impl<Q> IdQuery for Q where
@@ -89,13 +107,12 @@ impl<Q> IdQuery for Q where
 }
 
 /// FTS5 walks the words' doclists from the newest rowid down.
-fn fts5_floor(q: &str, combine: Combine) -> impl IdQuery + use<> {
+fn fts5_candidates(q: &str, combine: Combine) -> impl IdQuery + use<> {
     stories_fts::table
         .filter(fts5_match(q, combine))
         .select(stories_fts::rowid)
         .order(stories_fts::rowid.desc())
-        .offset(CANDIDATES - 1)
-        .limit(1)
+        .limit(CANDIDATES)
 }
 
 /// PostgreSQL's planner chooses by how common it expects the words to be
@@ -105,13 +122,8 @@ fn fts5_floor(q: &str, combine: Combine) -> impl IdQuery + use<> {
 /// story, testing each story's vector; a rare word's would take most of
 /// the site, so its few matches are read from the GIN index and the
 /// newest taken.
-fn pg_floor(conn: &DbConnection, q: &str, combine: Combine) -> impl IdQuery + use<> {
-    stories::table
-        .filter(matches(conn, q, combine))
-        .select(stories::id)
-        .order(stories::id.desc())
-        .offset(CANDIDATES - 1)
-        .limit(1)
+fn pg_candidates(conn: &DbConnection, q: &str, combine: Combine) -> impl IdQuery + use<> {
+    stories::table.filter(matches(conn, q, combine)).select(stories::id).order(stories::id.desc()).limit(CANDIDATES)
 }
 
 /// The ids of the `limit` public stories (other than `except`) most relevant
@@ -125,12 +137,12 @@ pub fn best_public_matches(
     limit: i64,
 ) -> QueryResult<Vec<(i64, f64)>> {
     let at = crate::db::now();
-    let floor = candidate_floor(conn, q, combine)?;
+    let candidates = candidates(conn, q, combine)?;
     match conn {
         DbConnection::Sqlite(_) => stories::table
             .inner_join(stories_fts::table.on(stories_fts::rowid.eq(stories::id)))
             .filter(fts5_match(q, combine))
-            .filter(stories_fts::rowid.ge(floor))
+            .filter(stories_fts::rowid.ge(floor(&candidates)))
             .filter(stories::id.ne(except))
             .filter(public_at(at))
             .select((stories::id, stories_fts::rank))
@@ -140,8 +152,7 @@ pub fn best_public_matches(
         DbConnection::Pg(_) => {
             let score = pg_score(q, combine);
             let rows: Vec<(i64, Option<f64>)> = stories::table
-                .filter(matches(conn, q, combine))
-                .filter(stories::id.ge(floor))
+                .filter(ranked_among(&candidates))
                 .filter(stories::id.ne(except))
                 .filter(public_at(at))
                 .select((stories::id, score.clone()))
@@ -155,9 +166,10 @@ pub fn best_public_matches(
 
 /// The relevance of a matching `stories` row to `q` on PostgreSQL, lower is
 /// better. (On SQLite the FTS5 table's `rank` is the relevance: join it, as
-/// [`fts5_match`] says.) A plain call, evaluated on the rows the query's
-/// own `@@` kept: the query is parsed once, when planned, and each vector
-/// read once more (a subquery re-testing `@@` per row read it twice).
+/// [`fts5_match`] says.) A plain call, evaluated on the rows the query
+/// keeps (matches, or [`ranked_among`] the candidates): the query is parsed
+/// once, when planned, and each vector read once more (a subquery
+/// re-testing `@@` per row read it twice).
 pub fn pg_score(q: &str, combine: Combine) -> WithText<Nullable<Double>> {
     sql::<Nullable<Double>>("-ts_rank(stories.search_vector, websearch_to_tsquery('english', ")
         .bind::<Text, _>(websearch_query(q, combine))

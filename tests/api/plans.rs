@@ -10,7 +10,7 @@ use crate::common::{Backend, TestDb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_anthology");
 
-fn anthology(db: &TestDb, args: &[&str]) -> String {
+pub(crate) fn anthology(db: &TestDb, args: &[&str]) -> String {
     let out =
         Command::new(BIN).args(args).env_clear().env("DATABASE_URL", &db.url).env("RUST_LOG", "warn").output().unwrap();
     assert!(out.status.success(), "anthology {args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -40,15 +40,16 @@ fn sorts(step: &str) -> bool {
 }
 
 /// The seed's commonest word (in 27 % of stories) and a rare one (0.2 %).
-const COMMON: &str = "mother";
+pub(crate) const COMMON: &str = "mother";
 const RARE: &str = "quinquindora";
 
 async fn no_public_list_scans_or_sorts_the_stories(backend: Backend) {
     let db = TestDb::new(backend);
     anthology(&db, &["seed", "--stories", "8000", "--votes", "16000"]);
     let plans = plans(&anthology(&db, &["plans", "--search", COMMON, "--search", RARE]));
-    // 11 lists, then each search's candidates and page: a title word's, and the two here.
-    assert_eq!(plans.len(), 11 + 2 * 3, "{plans:#?}");
+    // 11 lists, then each search's first page, later page and candidates: a
+    // title word's, and the two here.
+    assert_eq!(plans.len(), 11 + 3 * 3, "{plans:#?}");
     for (path, steps) in &plans {
         assert!(!steps.is_empty(), "{path} has no plan");
         assert!(!steps.iter().any(|s| scans_stories(s)), "{path} scans the stories: {steps:#?}");
@@ -68,15 +69,19 @@ async fn no_public_list_scans_or_sorts_the_stories(backend: Backend) {
 /// common word, the primary key from the newest story (its thousand matches
 /// come soon) and never the GIN index, whose posting list for the word
 /// holds a quarter of the site; for a rare word, the GIN index, since the
-/// walk would cross most of the site. Its page then ranks them: a common
-/// word's by the key's range from the lowest of them, a rare word's from
-/// the GIN index alone (the key's range would be most of the site).
+/// walk would cross most of the site. Its first page then ranks those
+/// stories by their ids, through the primary key, and never finds them
+/// again (neither the GIN index nor a test of each story's vector); a later
+/// page finds them again from the lowest of them, by the path that suits
+/// the word: a common word's by the key's range, a rare word's from the GIN
+/// index alone (the key's range would be most of the site).
 fn search_candidates_take_the_path_that_suits_the_word(backend: Backend, plans: &[(String, Vec<String>)]) {
     let plan = |path: String| {
         plans.iter().find(|(p, _)| *p == path).map(|(_, steps)| steps).unwrap_or_else(|| panic!("no plan of {path}"))
     };
     let candidates = |word: &str| plan(format!("/v1/stories?q={word} (its newest matches)"));
-    let page = |word: &str| plan(format!("/v1/stories?q={word}"));
+    let first = |word: &str| plan(format!("/v1/stories?q={word}"));
+    let later = |word: &str| plan(format!("/v1/stories?q={word}&cursor=(a later page)"));
     let (common, rare) = (candidates(COMMON), candidates(RARE));
     match backend {
         Backend::Sqlite => {
@@ -90,7 +95,13 @@ fn search_candidates_take_the_path_that_suits_the_word(backend: Backend, plans: 
             assert!(!common.iter().any(|s| s.contains("stories_search")), "{common:#?}");
             assert!(rare.iter().any(|s| s == "Bitmap Index Scan using stories_search"), "{rare:#?}");
             assert!(!rare.iter().any(|s| s.contains("stories_pkey")), "{rare:#?}");
-            let (common, rare) = (page(COMMON), page(RARE));
+            for word in [COMMON, RARE] {
+                let steps = first(word);
+                assert!(steps.iter().any(|s| s.contains("using stories_pkey")), "{word}: {steps:#?}");
+                assert!(!steps.iter().any(|s| s.contains("stories_search")), "{word}: {steps:#?}");
+                assert!(!steps.iter().any(|s| s.contains("Backward")), "{word}: {steps:#?}");
+            }
+            let (common, rare) = (later(COMMON), later(RARE));
             assert!(!common.iter().any(|s| s.contains("stories_search")), "{common:#?}");
             assert!(rare.iter().any(|s| s == "Bitmap Index Scan using stories_search"), "{rare:#?}");
             assert!(!rare.iter().any(|s| s.contains("stories_pkey")), "{rare:#?}");

@@ -4,14 +4,17 @@
 use std::collections::HashSet;
 
 use actix_web::http::Method;
+use diesel::RunQueryDsl;
 use serde_json::{Value, json};
 
-use crate::common::{Backend, Body, Session, TestApp};
+use crate::common::{Backend, Body, Session, TestApp, TestDb};
+use crate::plans::{COMMON, anthology};
 
 crate::on_both_backends!(
     lists_filter_sort_and_choose_fields,
     pagination_sees_every_story_once_while_stories_are_added,
     search_ranks_the_best_match_first,
+    a_search_pages_through_its_newest_matches_once_each,
     public_reads_are_cacheable_and_revalidate_with_304,
     tags_list_counts_public_stories_only,
     derived_fields_of_a_thousand_word_story,
@@ -229,6 +232,61 @@ async fn search_ranks_the_best_match_first(backend: Backend) {
         ids(&app.anon().get("/v1/stories?q=mother&sort=-published_at").await.ok(200))[0],
         body_hit["id"].as_i64().unwrap()
     );
+}
+
+#[derive(diesel::QueryableByName)]
+struct StoryId {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
+/// A search of a word in more stories than it ranks (1,000): its pages,
+/// followed by cursor at two page sizes, give each of the public stories
+/// among the newest 1,000 matches (of any status: a draft takes a place)
+/// exactly once, in the order the database ranks them, best first.
+async fn a_search_pages_through_its_newest_matches_once_each(backend: Backend) {
+    let db = TestDb::new(backend);
+    anthology(&db, &["seed", "--stories", "5000", "--votes", "0"]);
+    let app = TestApp::start_on(db, &[]).await;
+    let editor = app.editor().await;
+    let draft = editor.create_story(json!({"title": "A mother's draft", "body": "mother"})).await;
+
+    let (candidates, ranked) = match backend {
+        Backend::Sqlite => (
+            "SELECT rowid AS id FROM stories_fts WHERE stories_fts MATCH 'mother' ORDER BY rowid DESC LIMIT 1000",
+            "SELECT stories.id FROM stories JOIN stories_fts ON stories_fts.rowid = stories.id \
+             WHERE stories_fts MATCH 'mother' AND stories.id IN (CANDIDATES) AND status = 'published' \
+             ORDER BY stories_fts.rank, stories.id",
+        ),
+        Backend::Postgres => (
+            "SELECT id FROM stories WHERE search_vector @@ websearch_to_tsquery('english', 'mother') \
+             ORDER BY id DESC LIMIT 1000",
+            "SELECT id FROM stories WHERE id IN (CANDIDATES) AND status = 'published' \
+             ORDER BY -ts_rank(search_vector, websearch_to_tsquery('english', 'mother'))::float8, id",
+        ),
+    };
+    let expected: Vec<i64> = {
+        let mut conn = app.db.conn().unwrap();
+        let all: Vec<StoryId> = diesel::sql_query(candidates).load(&mut *conn).unwrap();
+        assert_eq!(all.len(), 1000, "the seed has more matches than a search ranks");
+        assert_eq!(all[0].id, draft["id"].as_i64().unwrap());
+        let ranked: Vec<StoryId> =
+            diesel::sql_query(ranked.replace("CANDIDATES", candidates)).load(&mut *conn).unwrap();
+        ranked.into_iter().map(|row| row.id).collect()
+    };
+    assert_eq!(expected.len(), 999);
+    for limit in [100, 37] {
+        let mut seen = Vec::new();
+        let mut path = format!("/v1/stories?q={COMMON}&limit={limit}&fields=id");
+        loop {
+            let res = app.anon().get(&path).await;
+            seen.extend(ids(&res.ok(200)));
+            let Some(link) = res.header("link") else { break };
+            path = link.trim_start_matches('<').split('>').next().unwrap().to_owned();
+        }
+        let first_difference = seen.iter().zip(&expected).position(|(a, b)| a != b);
+        assert_eq!((seen.len(), first_difference), (expected.len(), None), "pages of {limit}");
+    }
 }
 
 async fn public_reads_are_cacheable_and_revalidate_with_304(backend: Backend) {
