@@ -414,12 +414,14 @@ pub(crate) fn announce_if_public(tx: &mut Tx<'_, Content>, kind: EventType, id: 
 }
 
 /// Deletes a story, if it is still at `expected_version` (when given). Its
-/// revisions, ratings and links go with it (the foreign keys cascade).
+/// revisions, ratings and links go with it (the foreign keys cascade), and
+/// its ratings leave the site-wide totals.
 pub fn delete(tx: &mut Tx<'_, Content>, id: i64, expected_version: Option<i64>) -> Result<(), ApiError> {
     let story = queries::find(tx, id)?.ok_or(ApiError::NotFound)?;
     if expected_version.is_some_and(|v| v != story.version) {
         return Err(ApiError::PreconditionFailed);
     }
+    crate::ratings::withdraw_story(tx, id)?;
     keeping_tag_index(tx, id, |tx| Ok(queries::delete(tx, id)?))?;
     announce(tx, EventType::StoryDeleted, &to_story(story, Vec::new(), now()))
 }
