@@ -403,6 +403,12 @@ pub fn remove(tx: &mut Tx<'_, Content>, rating_id: i64) -> Result<(), ApiError> 
     queries::delete(tx, rating_id)?.ok_or(ApiError::NotFound).map(drop)
 }
 
+/// Takes story `story_id`'s votes out of the site-wide totals (the prior's
+/// mean): call in the transaction that deletes the story, and its votes.
+pub fn withdraw_story(tx: &mut Tx<'_, Content>, story_id: i64) -> Result<(), ApiError> {
+    Ok(queries::withdraw_story(tx, story_id)?)
+}
+
 /// Votes per client address per minute, in this process: a cheap first line
 /// before the shared count in the database ([`VoteLimits`]).
 pub struct VoteThrottle {

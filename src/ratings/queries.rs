@@ -314,6 +314,16 @@ pub fn delete(tx: &mut Tx<'_, Content>, rating_id: i64) -> QueryResult<Option<i6
     Ok(Some(story_id))
 }
 
+/// Takes a story's votes out of the site-wide totals, as [`delete`] does
+/// one vote's, for a transaction that deletes the story (its votes go with
+/// it). The story's row stays locked, so no vote changes them meanwhile.
+pub fn withdraw_story(tx: &mut Tx<'_, Content>, story_id: i64) -> QueryResult<()> {
+    let Some(story) = lock_counters(tx, &[story_id])?.pop() else { return Ok(()) };
+    let totals = (-story.counts.rating_count, -story.counts.rating_sum);
+    let prior = prior(tx)?;
+    write_batch(tx, &BatchWrites { totals, ..BatchWrites::default() }, &prior)
+}
+
 /// How many rows the site-wide totals are spread over (the migration makes
 /// them): writers add to one at random ([`write_batch`]), readers sum them all.
 const TOTALS_SHARDS: i32 = 16;

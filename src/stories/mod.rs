@@ -232,15 +232,15 @@ fn content_of(content: &ContentColumns, tags: Vec<String>) -> StoryInput {
 /// The columns for `input`, derivations included. An explicit slug that
 /// another story uses is 409; an absent one is derived from the title.
 fn columns_for(
-    conn: &mut DbConnection,
+    tx: &mut Tx<'_, Content>,
     input: &StoryInput,
     story_id: Option<i64>,
     default_author: &str,
 ) -> Result<ContentColumns, ApiError> {
     let slug = match &input.slug {
-        Some(slug) if queries::slug_taken(conn, slug, story_id)? => return Err(slug_taken(slug)),
+        Some(slug) if queries::slug_taken(tx, slug, story_id)? => return Err(slug_taken(slug)),
         Some(slug) => slug.to_string(),
-        None => queries::free_slug(conn, &content::slug_from_title(&input.title), story_id)?,
+        None => queries::free_slug(tx, &content::slug_from_title(&input.title), story_id)?,
     };
     let derived = content::derive(&input.body);
     let (cover_image_url, cover_image_alt) =
@@ -297,9 +297,11 @@ fn record(
 /// Creates a draft (version 1, with its first revision).
 pub fn create(tx: &mut Tx<'_, Content>, input: StoryInput, editor: &EditorRow) -> Result<Story, ApiError> {
     let tags = unique_tags(&input.tags);
-    // A derived slug may be taken by a concurrent insert between our check and
-    // our insert; a savepoint lets us pick the next free one and try again.
-    for _ in 0..5 {
+    // A derived slug may still be taken between our check and our insert, by
+    // a concurrent story's explicit slug (derived ones are picked one at a
+    // time: `free_slug`); a savepoint lets us pick the next free one, which
+    // sees that story, and try again.
+    for _ in 0..SLUG_ATTEMPTS {
         let columns = columns_for(tx, &input, None, &editor.display_name)?;
         match tx.savepoint(|tx| queries::insert(tx, &columns, editor.id, now())) {
             Ok(row) => {
@@ -314,8 +316,13 @@ pub fn create(tx: &mut Tx<'_, Content>, input: StoryInput, editor: &EditorRow) -
             Err(err) => return Err(err.into()),
         }
     }
-    Err(ApiError::Conflict("could not find a free slug; give one explicitly".into()))
+    // 409 is only for a taken explicit slug: this is a lost race, to retry.
+    Err(ApiError::unavailable(anyhow::anyhow!("a derived slug was taken by concurrent stories {SLUG_ATTEMPTS} times")))
 }
+
+/// How many inserts a new story with a derived slug tries: each can lose
+/// only to another story that committed its slug meanwhile.
+const SLUG_ATTEMPTS: usize = 5;
 
 /// Applies a JSON Merge Patch (RFC 7396) to the story's content, if it is
 /// still at `expected_version`. The result is validated like a new story.
@@ -414,12 +421,14 @@ pub(crate) fn announce_if_public(tx: &mut Tx<'_, Content>, kind: EventType, id: 
 }
 
 /// Deletes a story, if it is still at `expected_version` (when given). Its
-/// revisions, ratings and links go with it (the foreign keys cascade).
+/// revisions, ratings and links go with it (the foreign keys cascade), and
+/// its ratings leave the site-wide totals.
 pub fn delete(tx: &mut Tx<'_, Content>, id: i64, expected_version: Option<i64>) -> Result<(), ApiError> {
     let story = queries::find(tx, id)?.ok_or(ApiError::NotFound)?;
     if expected_version.is_some_and(|v| v != story.version) {
         return Err(ApiError::PreconditionFailed);
     }
+    crate::ratings::withdraw_story(tx, id)?;
     keeping_tag_index(tx, id, |tx| Ok(queries::delete(tx, id)?))?;
     announce(tx, EventType::StoryDeleted, &to_story(story, Vec::new(), now()))
 }

@@ -197,8 +197,23 @@ pub fn slug_taken(conn: &mut DbConnection, slug: &str, except: Option<i64>) -> Q
     diesel::select(diesel::dsl::exists(query)).get_result(conn)
 }
 
+/// The key of `pg_advisory_xact_lock(key, hashtext(base))`: "slug".
+const SLUG_LOCKS: i32 = 0x736c_7567;
+
 /// The first of `base`, `base-2`, `base-3`… that no story but `except` uses.
-pub fn free_slug(conn: &mut DbConnection, base: &str, except: Option<i64>) -> QueryResult<String> {
+/// On PostgreSQL the transaction first takes a lock on `base` until it ends,
+/// so transactions deriving slugs from one base pick them one at a time,
+/// each seeing those before it: otherwise concurrent stories of one title
+/// all pick the same free slug, and all inserts of it but one fail.
+/// (SQLite's writers already go one at a time.)
+pub fn free_slug(tx: &mut Tx<'_, Content>, base: &str, except: Option<i64>) -> QueryResult<String> {
+    let conn: &mut DbConnection = tx;
+    if let DbConnection::Pg(pg) = &mut *conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+            .bind::<Integer, _>(SLUG_LOCKS)
+            .bind::<Text, _>(base)
+            .execute(pg)?;
+    }
     let taken: Vec<String> = stories::table
         .filter(stories::slug.eq(base).or(stories::slug.like(format!("{base}-%"))))
         .filter(stories::id.ne(except.unwrap_or(0)))

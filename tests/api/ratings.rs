@@ -26,6 +26,7 @@ crate::on_both_backends!(
     refused_votes_in_a_batch_leave_the_others_exact,
     the_rating_list_pages_by_stored_rank,
     ranks_catch_up_with_a_new_prior,
+    a_deleted_storys_votes_leave_the_site_wide_totals,
 );
 
 const VOTER_A: &str = "6f1c2a4e-8d1b-4f6a-9a52-1f0e3b7c9d01";
@@ -715,4 +716,40 @@ async fn new_voter(session: &Session<'_>, story: &Value, score: Value) -> crate:
 async fn rating_order(app: &TestApp) -> Vec<i64> {
     let list = app.anon().get("/v1/stories?sort=-rating").await.ok(200);
     list["data"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect()
+}
+
+/// Deleting a story takes its votes out of the site-wide totals, as deleting
+/// each vote would: the prior's mean stays the mean over the votes there
+/// are. So when the upkeep next re-takes the snapshot (here: a process
+/// configured with another weight starts), the other stories score by the
+/// remaining votes alone.
+async fn a_deleted_storys_votes_leave_the_site_wide_totals(backend: Backend) {
+    let env = [("RATING_NEW_VOTERS_PER_DAY", "1000"), ("ANTHOLOGY_CACHE_TTL_MS", "0")];
+    let app = TestApp::start_with(backend, &env).await;
+    let editor = app.editor().await;
+    let anon = app.anon();
+    let kept = published_story(&editor, "Kept").await;
+    let kept_id = kept["id"].as_i64().unwrap();
+    for score in [1, 2] {
+        new_voter(&anon, &kept, json!(score)).await.ok(201);
+    }
+    let deleted = published_story(&editor, "Deleted").await;
+    for _ in 0..25 {
+        new_voter(&anon, &deleted, json!(5)).await.ok(201);
+    }
+    editor.delete(&format!("/v1/stories/{}", deleted["id"])).await.ok(204);
+    assert_totals_exact(&app);
+
+    let second = app.another_process(&[("RATING_PRIOR_WEIGHT", "4"), ("ANTHOLOGY_CACHE_TTL_MS", "0")]).await;
+    // The snapshot is re-taken in the background: look until it is.
+    for _ in 0..200 {
+        if stored_rank(&app, kept_id).weight == 4.0 {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let prior = stored_rank(&app, kept_id);
+    assert_eq!((prior.weight, prior.mean), (4.0, 1.5));
+    let rating = second.anon().get(&format!("/v1/stories/{kept_id}/rating")).await.ok(200);
+    assert!((rating["score"].as_f64().unwrap() - (3.0 + 4.0 * 1.5) / (2.0 + 4.0)).abs() < 1e-12, "{rating}");
 }

@@ -13,6 +13,7 @@ crate::on_both_backends!(
     patches_are_validated_like_new_stories,
     racing_editors_get_one_winner_and_412s,
     parallel_stories_with_new_tags_in_any_order_are_all_created,
+    parallel_stories_with_one_title_get_the_next_free_slugs,
     revisions_record_every_change_and_restore_makes_a_new_version,
 );
 
@@ -228,4 +229,25 @@ async fn parallel_stories_with_new_tags_in_any_order_are_all_created(backend: Ba
     let sql = "SELECT COUNT(*) AS n FROM tags WHERE slug IN ('fern', 'moss', 'lichen')";
     let tags = app.db.read(move |conn| Ok(diesel::sql_query(sql).get_result::<Count>(conn)?.n)).await.unwrap();
     assert_eq!(tags, 3);
+}
+
+/// A slug derived from the title is never refused, however many stories of
+/// one title are created at once through either process: each gets the next
+/// free suffix. (PostgreSQL answered 409 to some: their transactions all
+/// picked the same free slug, and only one insert of it could win.) An
+/// explicit slug that is taken is still 409.
+async fn parallel_stories_with_one_title_get_the_next_free_slugs(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let second = app.another_process(&[]).await;
+    let other = second.editor().await;
+    let requests = (0..40).map(|i| {
+        let session = if i % 2 == 0 { &editor } else { &other };
+        session.post("/v1/stories", json!({"title": "Twin Title", "body": "b"}))
+    });
+    let slugs: std::collections::BTreeSet<String> =
+        join_all(requests).await.iter().map(|res| res.ok(201)["slug"].as_str().unwrap().to_owned()).collect();
+    let expected = std::iter::once("twin-title".to_owned()).chain((2..=40).map(|n| format!("twin-title-{n}")));
+    assert_eq!(slugs, expected.collect());
+    other.post("/v1/stories", json!({"title": "Twin Title", "slug": "twin-title-7"})).await.problem(409);
 }
