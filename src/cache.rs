@@ -422,7 +422,13 @@ pub async fn serve_public(
     let mut headers = response.headers().clone();
     headers.remove(header::CONTENT_LENGTH);
     vary_on_accept_encoding(&mut headers);
-    let identity_etag = headers.remove(header::ETAG).next().and_then(|tag| tag.to_str().ok().map(str::to_owned));
+    // A response streamed without one (a sitemap file, written as it is
+    // read) gets its strong ETag here, where its bytes are whole.
+    let identity_etag = headers
+        .remove(header::ETAG)
+        .next()
+        .and_then(|tag| tag.to_str().ok().map(str::to_owned))
+        .or_else(|| Some(crate::http::etag_of(&body)));
     let etag_of =
         |coding: Coding| identity_etag.as_deref().and_then(|tag| HeaderValue::try_from(coding.etag(tag)).ok());
 

@@ -103,6 +103,12 @@ async fn sitemaps_list_public_story_pages(backend: Backend) {
 
     let file = app.anon().get("/v1/sitemaps/stories-1.xml").await;
     assert_eq!(file.status.as_u16(), 200);
+    // Streamed as it is read, yet validated like every public response.
+    let etag = file.header("etag").expect("a strong ETag").to_owned();
+    assert!(etag.starts_with('"'), "{etag}");
+    let again =
+        app.anon().send(Method::GET, "/v1/sitemaps/stories-1.xml", Body::None, &[("If-None-Match", &etag)]).await;
+    assert_eq!(again.status.as_u16(), 304);
     let file = file.text();
     assert_eq!(file.matches("<url>").count(), 1, "{file}");
     assert!(file.contains(&format!("/v1/stories/slug/{}</loc>", story["slug"].as_str().unwrap())), "{file}");
