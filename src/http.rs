@@ -236,17 +236,19 @@ enum IfMatchValue {
     Never,
 }
 
+/// Several `If-Match` lines are one comma-separated list (RFC 9110); a line
+/// that is not visible ASCII holds no tag of ours, so it matches nothing
+/// (412), rather than counting as missing (428).
 fn if_match_value(req: &HttpRequest) -> IfMatchValue {
-    let Some(value) = req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
+    let mut lines = req.headers().get_all(header::IF_MATCH).peekable();
+    if lines.peek().is_none() {
         return IfMatchValue::Absent;
-    };
-    let value = value.trim();
-    if value == "*" {
+    }
+    let tags: Vec<&str> = lines.flat_map(|line| line.to_str().unwrap_or_default().split(',')).map(str::trim).collect();
+    if tags.contains(&"*") {
         return IfMatchValue::Any;
     }
-    value
-        .split(',')
-        .map(str::trim)
+    tags.iter()
         .find_map(|tag| tag.strip_prefix("\"v")?.strip_suffix('"')?.parse().ok())
         .map_or(IfMatchValue::Never, IfMatchValue::Version)
 }

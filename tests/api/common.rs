@@ -269,8 +269,9 @@ impl Session<'_> {
         if let Some(token) = &self.token {
             req = req.insert_header(("Authorization", format!("Bearer {token}")));
         }
+        // Appended: a name given twice is sent as two header lines.
         for (name, value) in headers {
-            req = req.insert_header((*name, *value));
+            req = req.append_header((*name, *value));
         }
         let sent = match body {
             Body::None => req.send().await,

@@ -15,6 +15,7 @@ crate::on_both_backends!(
     parallel_stories_with_new_tags_in_any_order_are_all_created,
     parallel_stories_with_one_title_get_the_next_free_slugs,
     revisions_record_every_change_and_restore_makes_a_new_version,
+    if_match_lines_are_one_list,
 );
 
 async fn patch(
@@ -250,4 +251,21 @@ async fn parallel_stories_with_one_title_get_the_next_free_slugs(backend: Backen
     let expected = std::iter::once("twin-title".to_owned()).chain((2..=40).map(|n| format!("twin-title-{n}")));
     assert_eq!(slugs, expected.collect());
     other.post("/v1/stories", json!({"title": "Twin Title", "slug": "twin-title-7"})).await.problem(409);
+}
+
+/// `If-Match` lines are one list, as RFC 9110 says; a value that is not
+/// visible ASCII matches nothing (412), it is not a missing header (428).
+async fn if_match_lines_are_one_list(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let story = editor.create_story(json!({"title": "Listed"})).await;
+    let path = format!("/v1/stories/{}", story["id"]);
+    let send = |headers: &'static [(&'static str, &'static str)]| {
+        let body = crate::common::Body::Raw("application/merge-patch+json", br#"{"subtitle": "Sub"}"#.to_vec());
+        editor.send(Method::PATCH, &path, body, headers)
+    };
+    send(&[("If-Match", "\"v\u{e9}\"")]).await.problem(412);
+    send(&[("If-Match", "\"v9\""), ("If-Match", "W/\"v1\"")]).await.problem(412);
+    let patched = send(&[("If-Match", "\"from-elsewhere\""), ("If-Match", "\"v1\"")]).await.ok(200);
+    assert_eq!((patched["version"].as_i64(), patched["subtitle"].as_str()), (Some(2), Some("Sub")));
 }
