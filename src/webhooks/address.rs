@@ -58,10 +58,15 @@ pub fn resolve(url: &str) -> Result<Vec<SocketAddr>, Refused> {
     Ok(addrs)
 }
 
-/// Loopback, private (RFC 1918), link-local (with 169.254.169.254, the
-/// cloud metadata service), CGNAT (100.64/10), unspecified, broadcast and
-/// "this network"; in IPv6 also unique-local (fc00::/7, with AWS's
-/// fd00:ec2::254) and link-local, and IPv4 written as IPv6.
+/// Whether an address is not a public unicast one: loopback, private (RFC
+/// 1918), link-local (with 169.254.169.254, the cloud metadata service),
+/// CGNAT (100.64/10), unspecified, "this network", IETF protocol
+/// assignments (192.0.0/24), benchmarking (198.18/15), documentation,
+/// multicast and reserved (240/4, broadcast included); in IPv6 also
+/// unique-local (fc00::/7, with AWS's fd00:ec2::254), link-local,
+/// multicast, documentation, discard-only, Teredo and local-use NAT64
+/// prefixes, and IPv4 written as IPv6 (mapped, compatible, NAT64, 6to4)
+/// when that IPv4 address is not public.
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_private_v4(v4),
@@ -73,14 +78,18 @@ pub fn is_private(ip: IpAddr) -> bool {
 }
 
 fn is_private_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     ip.is_loopback()
         || ip.is_private()
         || ip.is_link_local()
         || ip.is_unspecified()
-        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
         || a == 0
+        || a >= 240
         || (a == 100 && (64..128).contains(&b))
+        || (a == 192 && b == 0 && c == 0)
+        || (a == 198 && (18..20).contains(&b))
 }
 
 fn is_private_v6(ip: Ipv6Addr) -> bool {
@@ -89,9 +98,20 @@ fn is_private_v6(ip: Ipv6Addr) -> bool {
         || ip.is_unspecified()
         || (first & 0xfe00) == 0xfc00
         || (first & 0xffc0) == 0xfe80
+        || (first & 0xff00) == 0xff00
+        // Documentation, Teredo, discard-only, local-use NAT64.
+        || ip.segments()[..2] == [0x2001, 0x0db8]
+        || ip.segments()[..2] == [0x2001, 0]
+        || ip.segments()[..4] == [0x100, 0, 0, 0]
+        || ip.segments()[..3] == [0x64, 0xff9b, 1]
         // IPv4-compatible (::a.b.c.d, deprecated) and NAT64 (64:ff9b::/96) addresses.
         || ip.segments()[..6] == [0; 6]
         || (ip.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] && is_private_v4(embedded_v4(ip)))
+        // 6to4 (2002::/16) carries its IPv4 address in bits 16 to 48.
+        || (first == 0x2002 && {
+            let [_, _, a, b, c, d, ..] = ip.octets();
+            is_private_v4(Ipv4Addr::new(a, b, c, d))
+        })
 }
 
 /// The IPv4 address in an IPv6 address's last 32 bits.
@@ -122,10 +142,32 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "64:ff9b::a9fe:a9fe",
+            "192.0.0.1",
+            "198.18.0.1",
+            "240.0.0.1",
+            "255.255.255.255",
+            "224.0.0.1",
+            "192.0.2.1",
+            "ff02::1",
+            "2001:db8::1",
+            "2001::1",
+            "100::1",
+            "64:ff9b:1::a00:1",
+            "2002:a00:1::",
+            "2002:7f00:1::1",
         ] {
             assert!(is_private(private.parse().unwrap()), "{private}");
         }
-        for public in ["93.184.216.34", "1.1.1.1", "100.128.0.1", "2606:4700::1111", "64:ff9b::101:101"] {
+        for public in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "100.128.0.1",
+            "198.20.0.1",
+            "2606:4700::1111",
+            "64:ff9b::101:101",
+            "2002:5db8:d822::1",
+            "2001:4860::8888",
+        ] {
             assert!(!is_private(public.parse().unwrap()), "{public}");
         }
     }

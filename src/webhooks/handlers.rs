@@ -33,9 +33,9 @@ editors_page! {
 ///
 /// Deliveries of the chosen event types are POSTed to the URL, signed as
 /// Standard Webhooks specifies with the `secret` in this answer — shown this
-/// once. A URL whose host resolves to a loopback, private, link-local,
-/// unique-local, CGNAT or metadata address is 422 unless the server allows
-/// private URLs. Admins only.
+/// once. A URL whose host resolves to anything but a public unicast address
+/// (loopback, private, link-local, unique-local, CGNAT, metadata, multicast,
+/// reserved, …) is 422 unless the server allows private URLs. Admins only.
 #[utoipa::path(
     tag = "webhooks", operation_id = "createWebhook", security(("bearer" = [])),
     request_body = NewWebhook,
