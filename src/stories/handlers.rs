@@ -154,7 +154,7 @@ pub async fn get_story_by_slug(
 /// Needs `If-Match` with the story's ETag: 428 without it, 412 when the story
 /// has changed since. Fields set to null return to their default (`slug`
 /// and `excerpt` are derived again). Every change bumps `version` and keeps
-/// a revision. Use the publish/unpublish/archive operations for `status`.
+/// a revision; a patch that changes nothing makes neither. Use the publish/unpublish/archive operations for `status`.
 #[utoipa::path(
     tag = "stories", operation_id = "updateStory", security(("bearer" = [])),
     params(StoryId, IfMatch<true>),

@@ -334,9 +334,18 @@ pub fn edit(
     editor: &EditorRow,
 ) -> Result<Story, ApiError> {
     let current = queries::find(tx, id)?.ok_or(ApiError::NotFound)?;
-    let mut document =
-        serde_json::to_value(content_of(&current.content, queries::tags_of(tx, id)?)).map_err(ApiError::internal)?;
+    let tags = queries::tags_of(tx, id)?;
+    let before = serde_json::to_value(content_of(&current.content, tags.clone())).map_err(ApiError::internal)?;
+    let mut document = before.clone();
     json_patch::merge(&mut document, &serde_json::Value::Object(patch.clone()));
+    if document == before {
+        // A patch that changes nothing (`{}`, the values already stored, a
+        // repeated request) makes no new version, revision or event.
+        if expected_version.is_some_and(|version| version != current.version) {
+            return Err(ApiError::PreconditionFailed);
+        }
+        return Ok(to_story(current, tags, now()));
+    }
     let input: StoryInput = crate::json::from_value(document)?;
     input.validate().map_err(|errors| ApiError::Validation(crate::json::field_errors(&errors)))?;
     save_content(tx, &current, expected_version, &input, RevisionChange::Edited, editor)

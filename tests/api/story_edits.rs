@@ -94,6 +94,16 @@ async fn merge_patch_semantics(backend: Backend) {
     assert_eq!(updated["slug"], "settled-in");
     assert_eq!(updated["tags"], json!(["home", "care"]));
 
+    // A patch that changes nothing is no new version (a repeated request,
+    // `{}`); it still needs a current If-Match.
+    for unchanged in [json!({}), json!({"title": "Settled in", "tags": ["home", "care"], "seo": {}})] {
+        let same = patch(&editor, id, Some("\"v3\""), unchanged).await.ok(200);
+        assert_eq!((same["version"].as_i64(), same["updated_at"].clone()), (Some(3), updated["updated_at"].clone()));
+    }
+    patch(&editor, id, Some("\"v2\""), json!({})).await.problem(412);
+    let revisions = editor.get(&format!("/v1/stories/{id}/revisions")).await.ok(200);
+    assert_eq!(revisions["data"].as_array().unwrap().len(), 3);
+
     // Another story's slug is a conflict.
     editor.create_story(json!({"title": "Taken"})).await;
     patch(&editor, id, Some("\"v3\""), json!({"slug": "taken"})).await.problem(409);
