@@ -129,9 +129,10 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = err.into_inner();
         match inner.classify() {
             // A shape error found before a syntax error further on is still broken JSON.
-            serde_json::error::Category::Data if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() => {
-                data_error(&path, &inner.to_string())
-            }
+            serde_json::error::Category::Data => match serde_json::from_slice::<serde_json::Value>(bytes) {
+                Ok(document) => shape_errors::<T>(document),
+                Err(_) => ApiError::BadRequest(format!("the body is not valid JSON: {inner}")),
+            },
             // `"\ud800"` is well-formed JSON but no Unicode text: a bad value, not bad syntax.
             // (serde_json says "unexpected end of hex escape" for a leading
             // surrogate that no trailing one follows.)
@@ -173,36 +174,78 @@ pub fn optional_whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) 
     Ok(Option::<Whole>::deserialize(deserializer)?.map(|Whole(n)| n))
 }
 
-/// Deserialises an already-parsed document (a merged patch, say), naming the
-/// failing field in the 422.
+/// Deserialises an already-parsed document (a merged patch, say), naming
+/// each bad field in the 422.
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(value)
-        .map_err(|err| data_error(&err.path().to_string(), &err.into_inner().to_string()))
+    match serde_path_to_error::deserialize(&value) {
+        Ok(read) => Ok(read),
+        Err(_) => Err(shape_errors::<T>(value)),
+    }
 }
 
-/// A well-formed document of the wrong shape, as a 422 naming the field:
-/// serde reports a missing field at its parent, so the name is taken from
-/// the message.
-fn data_error(path: &str, message: &str) -> ApiError {
+/// How many bad fields of a body's shape are named at most: each costs one
+/// more reading of the body.
+const SHAPE_ERRORS_MAX: usize = 20;
+
+/// A well-formed document of the wrong shape, as a 422 with one entry per
+/// bad field (the contract's rule): serde stops at the first, so each bad
+/// field is set aside and the rest read again. A missing field ends the
+/// search (there is nothing to set aside).
+fn shape_errors<T: DeserializeOwned>(mut document: serde_json::Value) -> ApiError {
+    let mut errors: Vec<FieldError> = Vec::new();
+    for _ in 0..SHAPE_ERRORS_MAX {
+        let Err(err) = serde_path_to_error::deserialize::<_, T>(&document) else { break };
+        let path = err.path().to_string();
+        let error = shape_error(&path, &err.into_inner().to_string());
+        let set_aside = error.code != "required" && remove(&mut document, &path);
+        // A required field set aside for its type is then missing too.
+        if !errors.iter().any(|known| known.field == error.field) {
+            errors.push(error);
+        }
+        if !set_aside {
+            break;
+        }
+    }
+    errors.sort_by(|a, b| a.field.cmp(&b.field));
+    ApiError::Validation(errors)
+}
+
+/// Removes the member at `path` (`seo.meta_title`; for `tags[2]`, the whole
+/// `tags`), if there is one.
+fn remove(document: &mut serde_json::Value, path: &str) -> bool {
+    let path = path.split('[').next().unwrap_or_default();
+    let mut keys: Vec<&str> = path.split('.').filter(|key| !key.is_empty()).collect();
+    let Some(last) = keys.pop() else { return false };
+    let mut node = document;
+    for key in keys {
+        let Some(next) = node.get_mut(key) else { return false };
+        node = next;
+    }
+    node.as_object_mut().and_then(|members| members.remove(last)).is_some()
+}
+
+/// One bad field of a well-formed document, named: serde reports a missing
+/// field at its parent, so the name is taken from the message.
+fn shape_error(path: &str, message: &str) -> FieldError {
     let message = strip_position(message);
     let parent = if path == "." { "" } else { path };
     let join = |name: &str| if parent.is_empty() { name.to_owned() } else { format!("{parent}.{name}") };
     if let Some(name) = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()) {
-        return ApiError::invalid(join(name), "required", "is required");
+        return FieldError::new(join(name), "required", "is required");
     }
     if message.starts_with("unknown field `") {
         let known = message.split_once(", expected").map_or(String::new(), |(_, e)| format!(" (expected{e})"));
-        return ApiError::invalid(path, "unknown", format!("is not a field here{known}"));
+        return FieldError::new(path, "unknown", format!("is not a field here{known}"));
     }
     let field = if parent.is_empty() { "body" } else { parent };
     if message.contains("did not match any variant") {
-        return ApiError::invalid(
+        return FieldError::new(
             field,
             "shape",
             "matches none of the shapes this field may take (see the schema's oneOf)",
         );
     }
-    ApiError::invalid(field, "type", message)
+    FieldError::new(field, "type", message)
 }
 
 /// serde_json appends " at line 1 column 42", which says nothing about the field.

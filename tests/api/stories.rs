@@ -137,6 +137,11 @@ async fn story_fields_are_validated(backend: Backend) {
     assert_eq!(res.invalid_fields(), ["title"]);
     let res = editor.post("/v1/stories", json!({"title": "NUL\u{0}byte"})).await;
     assert_eq!(res.invalid_fields(), ["title"]);
+    // Every field of the wrong type or unknown has its entry, not only the first.
+    let res = editor.post("/v1/stories", json!({"title": 1, "slug": 2, "body": 3, "seo": {"meta_title": 4}})).await;
+    assert_eq!(res.invalid_fields(), ["body", "seo.meta_title", "slug", "title"]);
+    let res = editor.post("/v1/stories", json!({"title": "T", "x": 1, "tags": [1, "a"], "y": 2})).await;
+    assert_eq!(res.invalid_fields(), ["tags[0]", "x", "y"]);
     // XML forbids U+FFFE and U+FFFF: in one story they broke every feed.
     let res = editor.post("/v1/stories", json!({"title": "Bad \u{FFFF}", "body": "x \u{FFFE}"})).await;
     assert_eq!(res.invalid_fields(), ["body", "title"]);
