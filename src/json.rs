@@ -1,7 +1,8 @@
 //! `ApiJson<T>`, the JSON body extractor every write uses.
 //!
 //! It exists because actix's `Json` reports failures as plain text and knows
-//! nothing of fields. Here: a wrong or missing `Content-Type` is 415, a body
+//! nothing of fields. Here: a wrong or missing `Content-Type` (JSON, or a
+//! JSON Merge Patch) or any `Content-Encoding` is 415, a body
 //! over the configured limit 413, broken JSON 400, and a well-formed body with
 //! wrong or unknown fields, or values that fail `validator` rules, 422 with
 //! one `errors[]` entry per field.
@@ -82,6 +83,12 @@ fn read_json<T: DeserializeOwned + Validate + 'static>(
     max_bytes: usize,
 ) -> Extracted<Option<T>> {
     let content_type_ok = is_json_content_type(req);
+    // Bodies are read as sent: a compressed one is not JSON to us (415, RFC
+    // 9110's answer to a content coding the server does not take).
+    let encoded = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|coding| !coding.to_str().is_ok_and(|c| c.trim().eq_ignore_ascii_case("identity")));
     let configured = req.app_data::<web::Data<AppState>>().map_or(64 * 1024, |state| state.config.max_body_bytes);
     let limit = if max_bytes == 0 { configured } else { max_bytes };
     let declared =
@@ -102,9 +109,16 @@ fn read_json<T: DeserializeOwned + Validate + 'static>(
         if bytes.is_empty() {
             return Ok(None);
         }
+        if encoded {
+            return Err(ApiError::UnsupportedMediaType(
+                "the body must be sent uncompressed: Content-Encoding is not supported".into(),
+            ));
+        }
         if !content_type_ok {
             return Err(ApiError::UnsupportedMediaType(
-                "the body must be JSON, sent with Content-Type: application/json".into(),
+                "the body must be JSON, sent with Content-Type: application/json \
+                 (or application/merge-patch+json for a patch)"
+                    .into(),
             ));
         }
         let value: T = parse(&bytes)?;
@@ -118,7 +132,9 @@ fn is_json_content_type(req: &HttpRequest) -> bool {
         return false;
     };
     let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    // Other `+json` types mean other things: a JSON Patch (RFC 6902) read as
+    // a merge patch would do something else than its sender asked.
+    matches!(essence.as_str(), "application/json" | "application/merge-patch+json")
 }
 
 /// Deserialises with the path of the failing field, so the 422 can name it.

@@ -33,16 +33,24 @@ async fn malformed_json_is_400(backend: Backend) {
 async fn wrong_content_type_is_415(backend: Backend) {
     let app = TestApp::start(backend).await;
     let body = br#"{"email": "a@example.com", "password": "x"}"#.to_vec();
-    for content_type in ["text/plain", "application/x-www-form-urlencoded", ""] {
+    let types = ["text/plain", "application/x-www-form-urlencoded", "", "application/json-patch+json"];
+    for content_type in types.into_iter().chain(["application/problem+json"]) {
         let res = app.anon().send(Method::POST, "/v1/auth/token", Body::Raw(content_type, body.clone()), &[]).await;
         res.problem(415);
     }
-    // JSON with a charset, or a +json type, is accepted.
-    let res = app
-        .anon()
-        .send(Method::POST, "/v1/auth/token", Body::Raw("application/json; charset=utf-8", body.clone()), &[])
-        .await;
-    res.problem(401);
+    // A compressed body is not read as JSON.
+    let gzip = [("Content-Encoding", "gzip")];
+    let res = app.anon().send(Method::POST, "/v1/auth/token", Body::Raw("application/json", body.clone()), &gzip).await;
+    res.problem(415);
+    // JSON with a charset, a merge patch, or an identity coding is accepted.
+    for (content_type, coding) in
+        [("application/json; charset=utf-8", "identity"), ("application/merge-patch+json", "IDENTITY")]
+    {
+        let headers = [("Content-Encoding", coding)];
+        let res =
+            app.anon().send(Method::POST, "/v1/auth/token", Body::Raw(content_type, body.clone()), &headers).await;
+        res.problem(401);
+    }
 }
 
 async fn oversized_bodies_are_413(backend: Backend) {
