@@ -150,8 +150,9 @@ pub struct Config {
           value_parser = parse_proxy)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Logins one email may fail per 15 minutes from all client addresses
-    /// together (1-1000000); past that the email is refused everywhere until
-    /// the window ends. Each (email, address) pair has its own limit of 5.
+    /// together (1-1000000); past that the email is refused until the window
+    /// ends, except at addresses it logged in from in the last 30 days. Each
+    /// (email, address) pair has its own limit of 5.
     #[arg(long, env = "LOGIN_FAILURES_PER_EMAIL", value_name = "LOGIN_FAILURES_PER_EMAIL", global = true,
           default_value_t = 100, value_parser = number_in(1..=1_000_000_u32, "a whole number"))]
     pub login_failures_per_email: u32,

@@ -89,6 +89,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    login_known_clients (throttle_key) {
+        throttle_key -> Text,
+        last_success_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// One row: the prior that `stories.rating_rank` is computed under.
     rating_prior (id) {
         id -> Integer,
@@ -267,6 +274,7 @@ diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::allow_tables_to_appear_in_same_query!(
     editors,
     login_attempts,
+    login_known_clients,
     rating_prior,
     rating_totals,
     ratings,

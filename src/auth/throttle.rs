@@ -17,9 +17,13 @@
 //!   (IPv6 clients count by their /64: [`crate::http::client_key`].)
 //! - **Per email**, across every address: a ceiling (`LOGIN_FAILURES_PER_EMAIL`,
 //!   100 by default) per [`WINDOW`] against guessing spread over many
-//!   addresses. Reaching it refuses that email everywhere until the window
-//!   ends — the one way left to lock an editor out, and it takes that many
-//!   addresses' worth of attempts.
+//!   addresses. Reaching it refuses that email until the window ends —
+//!   except from a pair that logged in successfully in the last
+//!   [`KNOWN_FOR`] (`login_known_clients`): those are held to their pair's
+//!   count only, so an attacker with many addresses cannot lock an editor
+//!   out of the places it logs in from (the pair's own count still slows a
+//!   guesser who shares such an address). An editor at a new address
+//!   waits the window out.
 //!
 //! An attacker at one address trying many emails is slowed by neither count
 //! beyond its pairs; what bounds the cost of that is the limit on password
@@ -38,7 +42,7 @@ use diesel::prelude::*;
 
 use crate::db::{DbConnection, Internal, Tx, now};
 use crate::error::ApiError;
-use crate::schema::login_attempts;
+use crate::schema::{login_attempts, login_known_clients};
 
 /// The window in which each count's attempts add up.
 pub const WINDOW: Duration = Duration::minutes(15);
@@ -48,6 +52,8 @@ pub const PER_CLIENT_LIMIT: u32 = 5;
 pub const LONGEST_LOCK: Duration = Duration::hours(24);
 /// How long after a lockout ends the next one still counts as a repeat.
 pub const BACKOFF_MEMORY: Duration = Duration::hours(24);
+/// How long after a successful login its pair is spared the per-email ceiling.
+pub const KNOWN_FOR: Duration = Duration::days(30);
 /// How often a process deletes counts that are over.
 const CLEANUP_EVERY: Duration = Duration::minutes(1);
 
@@ -143,7 +149,11 @@ impl LoginThrottle {
     /// is counted.
     pub fn admit(&self, tx: &mut Tx<'_, Internal>, email: &str, client: IpAddr) -> Result<(), ApiError> {
         let at = now();
-        let mut keys = [(client_key(email, client), self.per_client), (email_key(email), self.per_email)];
+        let pair = client_key(email, client);
+        let mut keys = vec![(email_key(email), self.per_email), (pair.clone(), self.per_client)];
+        if is_known(tx, &pair, at)? {
+            keys.remove(0);
+        }
         // Locked in one order by everyone, so two attempts never wait on each other.
         keys.sort_by(|a, b| a.0.cmp(&b.0));
         let mut admitted = Vec::with_capacity(keys.len());
@@ -163,15 +173,31 @@ impl LoginThrottle {
         }
         if self.cleanup_due(at) {
             delete_expired(tx, at, WINDOW)?;
+            diesel::delete(login_known_clients::table.filter(login_known_clients::last_success_at.le(at - KNOWN_FOR)))
+                .execute(&mut **tx)?;
         }
         Ok(())
     }
 
     /// Gives back an attempt whose password was right: the pair starts
-    /// afresh (lockouts too), and the email's count drops by this attempt.
+    /// afresh (lockouts too) and is known from now on ([`KNOWN_FOR`]), and
+    /// the email's count drops by this attempt.
     pub fn refund(&self, tx: &mut Tx<'_, Internal>, email: &str, client: IpAddr) -> QueryResult<()> {
+        let pair = client_key(email, client);
         let conn: &mut DbConnection = tx;
-        diesel::delete(login_attempts::table.find(client_key(email, client))).execute(conn)?;
+        diesel::delete(login_attempts::table.find(&pair)).execute(conn)?;
+        let known = (login_known_clients::throttle_key.eq(&pair), login_known_clients::last_success_at.eq(now()));
+        match conn {
+            DbConnection::Pg(pg) => diesel::insert_into(login_known_clients::table)
+                .values(known)
+                .on_conflict(login_known_clients::throttle_key)
+                .do_update()
+                .set(login_known_clients::last_success_at.eq(now()))
+                .execute(pg)?,
+            DbConnection::Sqlite(sqlite) => {
+                diesel::replace_into(login_known_clients::table).values(known).execute(sqlite)?
+            }
+        };
         diesel::update(login_attempts::table.find(email_key(email)).filter(login_attempts::attempts.gt(0)))
             .set(login_attempts::attempts.eq(login_attempts::attempts - 1))
             .execute(conn)
@@ -222,6 +248,12 @@ fn lock(tx: &mut Tx<'_, Internal>, key: &str) -> QueryResult<Option<Counter>> {
         return Ok(None);
     }
     login_attempts::table.find(key).select(Counter::as_select()).first(conn).map(Some)
+}
+
+/// Whether the pair logged in successfully in the last [`KNOWN_FOR`].
+fn is_known(tx: &mut Tx<'_, Internal>, pair: &str, at: NaiveDateTime) -> QueryResult<bool> {
+    let known = login_known_clients::table.find(pair).filter(login_known_clients::last_success_at.gt(at - KNOWN_FOR));
+    diesel::select(diesel::dsl::exists(known)).get_result(&mut **tx)
 }
 
 /// Deletes counts whose window is over and whose last lockout is forgotten.

@@ -379,12 +379,15 @@ async fn an_attacker_cannot_lock_out_editors_from_real_source_addresses(backend:
 }
 
 /// Guessing spread over many addresses meets the per-email ceiling, which
-/// then refuses that email everywhere (and no other email).
+/// then refuses that email at every new address (and no other email) — but
+/// not where the editor logged in before: the throttle must not lock out
+/// the people it protects.
 async fn the_per_email_ceiling_stops_guessing_spread_over_many_addresses(backend: Backend) {
     let env = [("TRUSTED_PROXIES", "127.0.0.1"), ("LOGIN_FAILURES_PER_EMAIL", "8")];
     let app = TestApp::start_with(backend, &env).await;
     app.create_editor("ed@example.com", Role::Editor);
     app.create_editor("eve@example.com", Role::Editor);
+    login_via(&app, "10.0.5.5", "ed@example.com", PASSWORD).await.ok(200);
     for address in 1..=4 {
         for _ in 0..2 {
             let client = format!("10.0.1.{address}");
@@ -396,6 +399,13 @@ async fn the_per_email_ceiling_stops_guessing_spread_over_many_addresses(backend
     let retry_after: u64 = refused.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=900).contains(&retry_after), "{retry_after}");
     login_via(&app, "10.0.1.1", "eve@example.com", PASSWORD).await.ok(200);
+    // Where ed logged in before, ed still can; a guesser there still meets
+    // the pair's own limit.
+    login_via(&app, "10.0.5.5", "ed@example.com", PASSWORD).await.ok(200);
+    for _ in 0..5 {
+        login_via(&app, "10.0.5.5", "ed@example.com", "wrong wrong wrong").await.problem(401);
+    }
+    login_via(&app, "10.0.5.5", "ed@example.com", PASSWORD).await.problem(429);
 }
 
 /// On a `[::]` listener IPv4 clients arrive as `::ffff:a.b.c.d`; the trusted
