@@ -5,9 +5,11 @@
 use std::future::{Ready, ready};
 use std::net::IpAddr;
 
-use actix_web::dev::Payload;
-use actix_web::http::StatusCode;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, HttpResponseBuilder};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -155,6 +157,21 @@ pub fn created<T: Serialize>(body: &T, location: &str) -> Reply {
 /// 204 after an editor's deletion.
 pub fn no_content() -> HttpResponse {
     HttpResponse::NoContent().insert_header((header::CACHE_CONTROL, PRIVATE_CACHE_CONTROL)).finish()
+}
+
+/// The middleware (`actix_web::middleware::from_fn`) that answers HEAD as
+/// GET without the body, as RFC 9110 asks (link checkers and monitors send
+/// it; every route answered 405): the request is routed, cached and
+/// answered as a GET, and actix's HTTP/1 encoder, which decoded a HEAD,
+/// leaves the body out.
+pub async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.method() == Method::HEAD {
+        req.head_mut().method = Method::GET;
+    }
+    next.call(req).await
 }
 
 pub fn if_none_match(req: &HttpRequest, etag: &str) -> bool {

@@ -73,6 +73,7 @@ pub fn app(
         // Public responses: encoded (and cached) here, inside CORS so that a
         // cached response still gets each request's CORS headers.
         .wrap(from_fn(move |req, next| crate::cache::serve_public(cache.clone(), req, next)))
+        .wrap(from_fn(crate::http::head_as_get))
         .wrap(cors)
         // Outside CORS, so that its refusals become problem documents too.
         .wrap(ErrorHandlers::new().default_handler(error::problem_safety_net))

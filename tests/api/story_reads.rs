@@ -310,7 +310,14 @@ async fn public_reads_are_cacheable_and_revalidate_with_304(backend: Backend) {
         assert_eq!(again.header("etag"), Some(etag.as_str()));
         let other = app.anon().with_headers(Method::GET, &path, None, &[("If-None-Match", "\"other\"")]).await;
         assert_eq!(other.status.as_u16(), 200);
+        // HEAD: a GET's headers, no body.
+        let head = app.anon().with_headers(Method::HEAD, &path, None, &[]).await;
+        assert_eq!((head.status.as_u16(), head.header("etag")), (200, Some(etag.as_str())), "{path}");
+        assert!(head.body.is_empty(), "{path}");
     }
+    // Only where a GET is: HEAD on a write-only route is still 405.
+    let head = app.anon().with_headers(Method::HEAD, "/v1/auth/token", None, &[]).await;
+    assert_eq!(head.status.as_u16(), 405);
     let single = app.anon().get(&format!("/v1/stories/{}", story["id"])).await;
     assert!(single.header("last-modified").unwrap().ends_with("GMT"));
     // A change makes a new ETag.
