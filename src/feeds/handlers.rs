@@ -29,8 +29,13 @@ pub struct FeedParams {
 
 fn site(req: &HttpRequest, state: &State, tag: Option<String>) -> Site {
     let api_base = state.config.api_base();
+    // The feed's own URL (its Atom id): the path and the one parameter that
+    // changes what it holds, whatever else the request carried.
+    let query = tag.as_deref().map(|tag| {
+        format!("?{}", url::form_urlencoded::Serializer::new(String::new()).append_pair("tag", tag).finish())
+    });
     Site {
-        self_url: format!("{api_base}{}", req.uri()),
+        self_url: format!("{api_base}{}{}", req.path(), query.unwrap_or_default()),
         story_url_template: state.config.story_url_template.clone(),
         api_base,
         tag,

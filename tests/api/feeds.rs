@@ -80,6 +80,11 @@ async fn feeds_narrow_by_tag_and_revalidate(backend: Backend) {
     let travel = app.anon().get("/v1/feed.json?tag=travel").await.ok(200);
     let titles: Vec<&str> = travel["items"].as_array().unwrap().iter().map(|i| i["title"].as_str().unwrap()).collect();
     assert_eq!(titles, ["Elsewhere"]);
+    // A feed's own URL names the tag and nothing else the request carried.
+    let junk = app.anon().get("/v1/feed.json?utm_source=x&tag=travel&b=%3Cy%3E").await.ok(200);
+    assert!(junk["feed_url"].as_str().unwrap().ends_with("/v1/feed.json?tag=travel"), "{junk}");
+    let atom = app.anon().get("/v1/feed.atom?tag=travel&junk=1").await.text();
+    assert!(!atom.contains("junk") && atom.contains("/v1/feed.atom?tag=travel</id>"), "{atom}");
 
     for path in ["/v1/feed.atom", "/v1/feed.rss", "/v1/feed.json", "/v1/sitemap.xml"] {
         let res = app.anon().get(path).await;
