@@ -62,7 +62,10 @@ macro_rules! feed {
         #[utoipa::path(
             tag = "feeds", operation_id = $operation_id, security(()),
             params(FeedParams, IfNoneMatch),
-            responses((status = 200, description = $description, content_type = $content_type, body = $body))
+            responses(
+                (status = 200, description = $description, content_type = $content_type, body = $body),
+                (status = 404, description = "No tag with this slug", body = Problem),
+            )
         )]
         #[get($path)]
         pub async fn $name(req: HttpRequest, state: State, params: web::Query<FeedParams>, _: IfNoneMatch) -> Reply {

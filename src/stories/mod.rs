@@ -568,8 +568,15 @@ fn first_ranking(conn: &mut DbConnection, q: &str) -> diesel::QueryResult<(Order
 
 /// The `limit` newest public stories, whole, with `tag` when given: what
 /// feeds carry.
+/// A tag that does not exist is 404: a feed's title names its tag, and a
+/// title made of whatever a link put in `?tag=` would be the site's words.
 pub fn newest_public(conn: &mut DbConnection, tag: Option<ParamText>, limit: i64) -> Result<Vec<Story>, ApiError> {
     check_parameter("tag", tag.as_ref())?;
+    if let Some(tag) = &tag
+        && !queries::tag_exists(conn, tag)?
+    {
+        return Err(ApiError::NotFound);
+    }
     let filter = ListFilter {
         visibility: Visibility::Public,
         params: ListParams { tag, ..ListParams::default() },

@@ -710,6 +710,11 @@ pub fn plan(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<Vec<Str
     list_with::<Plan>(conn, filter)
 }
 
+/// Whether a tag of this slug exists (it may have no public story yet).
+pub fn tag_exists(conn: &mut DbConnection, slug: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(tags::table.filter(tags::slug.eq(slug)))).get_result(conn)
+}
+
 fn list_with<R: Run>(conn: &mut DbConnection, filter: &ListFilter) -> QueryResult<R::Out> {
     if let (Order::Relevance { floor }, Some(q), true) =
         (filter.order, &filter.q, matches!(conn, DbConnection::Sqlite(_)))

@@ -85,6 +85,12 @@ async fn feeds_narrow_by_tag_and_revalidate(backend: Backend) {
     assert!(junk["feed_url"].as_str().unwrap().ends_with("/v1/feed.json?tag=travel"), "{junk}");
     let atom = app.anon().get("/v1/feed.atom?tag=travel&junk=1").await.text();
     assert!(!atom.contains("junk") && atom.contains("/v1/feed.atom?tag=travel</id>"), "{atom}");
+    // A tag nobody made is no feed: its title would be the link's words.
+    for path in ["/v1/feed.atom", "/v1/feed.rss", "/v1/feed.json"] {
+        let res = app.anon().get(&format!("{path}?tag=site-closed-visit-evil-example")).await;
+        assert_eq!(res.status.as_u16(), 404, "{path}");
+        assert_eq!(res.header("content-type"), Some("application/problem+json"), "{path}");
+    }
 
     for path in ["/v1/feed.atom", "/v1/feed.rss", "/v1/feed.json", "/v1/sitemap.xml"] {
         let res = app.anon().get(path).await;
