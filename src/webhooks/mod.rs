@@ -295,7 +295,9 @@ pub fn mark_published(tx: &mut Tx<'_, Content>, story_id: i64, published_at: Nai
 
 /// Queues a `ping` to endpoint `id`, whether or not it is disabled.
 pub fn ping(tx: &mut Tx<'_, Internal>, id: i64) -> Result<String, ApiError> {
-    queries::find(tx, id)?.ok_or(ApiError::NotFound)?;
+    if !queries::hold(tx, id)? {
+        return Err(ApiError::NotFound);
+    }
     let at = now();
     let body = payload(EventType::Ping, at, serde_json::json!({"webhook_id": id}))?;
     let event = queries::insert_event(tx, None, EventType::Ping, &body, at, &[id])?;

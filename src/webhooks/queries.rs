@@ -122,19 +122,39 @@ pub fn delete(tx: &mut Tx<'_, Internal>, id: i64) -> QueryResult<bool> {
     Ok(diesel::delete(webhook_endpoints::table.find(id)).execute(conn)? > 0)
 }
 
-/// The enabled endpoints subscribed to `kind`. Endpoints are few (an admin
-/// registers each), so their event lists are read and matched here.
-pub fn subscribed(conn: &mut DbConnection, kind: EventType) -> QueryResult<Vec<i64>> {
-    let rows: Vec<(i64, String)> = webhook_endpoints::table
+/// The enabled endpoints subscribed to `kind`, held for deliveries to them
+/// ([`hold`]). Endpoints are few (an admin registers each), so their event
+/// lists are read and matched here.
+pub fn subscribed<S: WriteScope>(tx: &mut Tx<'_, S>, kind: EventType) -> QueryResult<Vec<i64>> {
+    let query = webhook_endpoints::table
         .filter(webhook_endpoints::disabled.eq(false))
         .select((webhook_endpoints::id, webhook_endpoints::events))
-        .order(webhook_endpoints::id)
-        .load(conn)?;
+        .order(webhook_endpoints::id);
+    let rows: Vec<(i64, String)> = match &mut **tx {
+        DbConnection::Pg(pg) => query.for_key_share().load(pg)?,
+        DbConnection::Sqlite(sqlite) => query.load(sqlite)?,
+    };
     Ok(rows
         .into_iter()
         .filter(|(_, events)| StoredEvents::try_from(events.clone()).is_ok_and(|e| e.0.contains(&kind)))
         .map(|(id, _)| id)
         .collect())
+}
+
+/// Whether endpoint `id` exists, holding it for deliveries to it until the
+/// transaction ends. On PostgreSQL the row is locked `FOR KEY SHARE` (what
+/// the deliveries' foreign keys would take): an endpoint being deleted is
+/// waited for and then not found, and one not yet being deleted is deleted
+/// only after this transaction. Without it, a delivery inserted while the
+/// endpoint was deleted failed its foreign key: a 500, and the story write
+/// it belonged to was lost. SQLite has one writer at a time.
+pub fn hold<S: WriteScope>(tx: &mut Tx<'_, S>, id: i64) -> QueryResult<bool> {
+    let query = webhook_endpoints::table.find(id).select(webhook_endpoints::id);
+    let found: Option<i64> = match &mut **tx {
+        DbConnection::Pg(pg) => query.for_key_share().first(pg).optional()?,
+        DbConnection::Sqlite(sqlite) => query.first(sqlite).optional()?,
+    };
+    Ok(found.is_some())
 }
 
 /// Stores an event and a pending delivery of it to each of `endpoints`,

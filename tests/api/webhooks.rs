@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use actix_web::http::Method;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use futures_util::future::join_all;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -30,6 +31,7 @@ crate::on_both_backends!(
     a_disabled_endpoint_pauses_its_deliveries,
     old_events_are_pruned_once_nothing_is_left_to_send,
     an_https_receiver_must_present_a_trusted_certificate,
+    endpoints_deleted_during_story_writes_and_pings_lose_nothing,
 );
 
 /// Private URLs allowed (the receiver is on 127.0.0.1), and quick retries.
@@ -701,4 +703,54 @@ async fn an_https_receiver_must_present_a_trusted_certificate(backend: Backend) 
 struct Count {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     n: i64,
+}
+
+/// Endpoints deleted through one process while the other writes stories
+/// and pings them: each write that fans out to an endpoint either holds it
+/// (the deletion waits, then takes its deliveries) or finds it gone. Story
+/// writes all succeed, pings are 202 or 404; never a failed foreign key
+/// (500, and the story's change lost with it).
+async fn endpoints_deleted_during_story_writes_and_pings_lose_nothing(backend: Backend) {
+    let app = TestApp::start_with(backend, TEST_ENV).await;
+    let (admin, editor) = (app.admin().await, app.editor().await);
+    let second = app.another_process(TEST_ENV).await;
+    let other_admin = second.admin().await;
+    let receiver = Receiver::start(0);
+    let story = editor.create_story(json!({"title": "Busy"})).await;
+    // Public, so that each edit is announced to the endpoints.
+    let version = editor.publish(&story["id"], None).await["version"].as_i64().unwrap();
+    let path = format!("/v1/stories/{}", story["id"]);
+    for round in 0..4 {
+        let mut endpoints = Vec::new();
+        for _ in 0..5 {
+            endpoints.push(subscribe(&admin, &receiver, &["story.updated"]).await["id"].clone());
+        }
+        let paths: Vec<String> = endpoints.iter().map(|id| format!("/v1/webhooks/{id}")).collect();
+        let deletions = paths.iter().map(|path| other_admin.delete(path));
+        let ping_paths: Vec<String> = paths.iter().map(|path| format!("{path}/ping")).collect();
+        let pings = ping_paths.iter().map(|path| admin.post(path, json!({})));
+        let edits = (0..10).map(|i| {
+            let patch = Body::Raw(
+                "application/merge-patch+json",
+                format!(r#"{{"subtitle": "Round {round}, edit {i}"}}"#).into_bytes(),
+            );
+            editor.send(Method::PATCH, &path, patch, &[("If-Match", "*")])
+        });
+        let (deleted, (pinged, edited)) = futures_util::future::join(
+            join_all(deletions),
+            futures_util::future::join(join_all(pings), join_all(edits)),
+        )
+        .await;
+        for res in deleted {
+            assert_eq!(res.status.as_u16(), 204, "{}", res.text());
+        }
+        for res in pinged {
+            assert!([202, 404].contains(&res.status.as_u16()), "{} {}", res.status, res.text());
+        }
+        for res in edited {
+            assert_eq!(res.status.as_u16(), 200, "{}", res.text());
+        }
+    }
+    // Every edit made its version.
+    assert_eq!(editor.get(&path).await.ok(200)["version"], version + 40);
 }
