@@ -40,8 +40,8 @@ pub struct StoryRef {
 pub struct RelatedLink {
     /// The link's id, for `DELETE`; null for suggestions.
     pub id: Option<i64>,
-    /// 1-based place in the list: the editor's order, suggestions after. Readers
-    /// see the links they may see numbered 1 to n; editors see the stored positions.
+    /// 1-based place in the list: the editor's order, suggestions after,
+    /// numbered 1 to n among the links the reader may see.
     pub position: i32,
     pub kind: LinkKind,
     /// The target story's title, or the external page's title.

@@ -51,7 +51,7 @@ const WORDS_WEIGHT: f64 = 0.75;
 /// and returns them ready to store. Every broken rule is a 422 entry naming
 /// the item: `field_of(i)` gives its path (`[3]`, or `` for a single item).
 fn check(
-    conn: &mut DbConnection,
+    tx: &mut Tx<'_, Content>,
     story_id: i64,
     items: &[RelatedLinkInput],
     existing: &[LinkRow],
@@ -68,7 +68,7 @@ fn check(
             RelatedLinkInput::External(_) => None,
         })
         .collect();
-    let found: HashSet<i64> = queries::existing_stories(conn, &wanted)?.into_iter().collect();
+    let found: HashSet<i64> = queries::hold_stories(tx, &wanted)?.into_iter().collect();
     let mut seen_stories: HashSet<i64> = existing.iter().filter_map(|l| l.target_story_id).collect();
     let mut seen_urls: HashSet<String> = existing.iter().filter_map(|l| l.url.clone()).collect();
     let join = |prefix: &str, name: &str| if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") };
@@ -176,7 +176,7 @@ pub fn add(tx: &mut Tx<'_, Content>, story_id: i64, item: RelatedLinkInput) -> R
     list(tx, story_id, Audience::Editors, 0)?.into_iter().find(|l| l.id == Some(link_id)).ok_or(ApiError::NotFound)
 }
 
-/// Removes one link; the links after it move up one place.
+/// Removes one link; the links after it move up one place ([`list`]).
 pub fn remove(tx: &mut Tx<'_, Content>, story_id: i64, link_id: i64) -> Result<(), ApiError> {
     if !crate::stories::lock(tx, story_id)? || !queries::delete(tx, story_id, link_id)? {
         return Err(ApiError::NotFound);
@@ -185,21 +185,20 @@ pub fn remove(tx: &mut Tx<'_, Content>, story_id: i64, link_id: i64) -> Result<(
     crate::stories::announce_if_public(tx, EventType::RelatedUpdated, story_id)
 }
 
-/// The list as `audience` sees it. Editors see the stored positions, which
-/// they order and remove by; readers see the links they may see numbered
-/// 1 to n, so the gaps left by hidden ones do not reveal that those exist.
-/// Suggestions continue after the last visible link: the stored ones, the
-/// targets that are public now and not linked.
+/// The list as `audience` sees it, numbered 1 to n in the stored order:
+/// readers see the links they may see, so the gaps left by hidden ones do
+/// not reveal that those exist; editors see every link. Stored positions
+/// only order the links: a deleted target takes its links with it (a
+/// foreign key's cascade), leaving a gap no one sees. Suggestions continue
+/// after the last link shown: the stored ones, the targets that are public
+/// now and not linked.
 fn list(conn: &mut DbConnection, story_id: i64, audience: Audience, suggest: u8) -> Result<Vec<RelatedLink>, ApiError> {
     let at = now();
     let rows = queries::links_of(conn, story_id)?;
     let linked: HashSet<i64> = rows.iter().filter_map(|(link, _)| link.target_story_id).collect();
     let mut data = Vec::with_capacity(rows.len() + usize::from(suggest));
     for (link, target) in rows {
-        let position = match audience {
-            Audience::Editors => link.position,
-            Audience::Readers => data.len() as i32 + 1,
-        };
+        let position = data.len() as i32 + 1;
         let entry = match (target, link.url) {
             (Some(target), _) if audience == Audience::Editors || is_public(target.status, target.published_at, at) => {
                 RelatedLink {

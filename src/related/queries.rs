@@ -62,9 +62,18 @@ pub fn linked_stories(conn: &mut DbConnection, story_id: i64) -> QueryResult<Vec
         .load(conn)
 }
 
-/// Which of `ids` are stories.
-pub fn existing_stories(conn: &mut DbConnection, ids: &[i64]) -> QueryResult<Vec<i64>> {
-    stories::table.filter(stories::id.eq_any(ids)).select(stories::id).load(conn)
+/// Which of `ids` are stories, each held until the transaction ends so that
+/// links to it can be stored. On PostgreSQL the rows are locked `FOR KEY
+/// SHARE`, in id order (what the links' foreign keys would take): a story
+/// being deleted is waited for and then not found (422), where inserting a
+/// link to it failed its foreign key (500, the whole write lost). SQLite has
+/// one writer at a time.
+pub fn hold_stories(tx: &mut Tx<'_, Content>, ids: &[i64]) -> QueryResult<Vec<i64>> {
+    let query = stories::table.filter(stories::id.eq_any(ids)).order(stories::id).select(stories::id);
+    match &mut **tx {
+        DbConnection::Pg(pg) => query.for_key_share().load(pg),
+        DbConnection::Sqlite(sqlite) => query.load(sqlite),
+    }
 }
 
 pub fn insert(tx: &mut Tx<'_, Content>, story_id: i64, position: i32, link: &NewLink) -> QueryResult<i64> {
@@ -89,22 +98,14 @@ pub fn delete_all(tx: &mut Tx<'_, Content>, story_id: i64) -> QueryResult<usize>
     diesel::delete(related_links::table.filter(related_links::story_id.eq(story_id))).execute(&mut **tx)
 }
 
-/// Deletes one link and closes the gap it leaves in the positions.
+/// Deletes one link. The gap it leaves in the stored positions, which only
+/// order the links, is never shown.
 pub fn delete(tx: &mut Tx<'_, Content>, story_id: i64, link_id: i64) -> QueryResult<bool> {
-    let conn: &mut DbConnection = tx;
-    let position: Option<i32> = diesel::delete(
+    let deleted = diesel::delete(
         related_links::table.filter(related_links::id.eq(link_id)).filter(related_links::story_id.eq(story_id)),
     )
-    .returning(related_links::position)
-    .get_result(conn)
-    .optional()?;
-    let Some(position) = position else { return Ok(false) };
-    diesel::update(
-        related_links::table.filter(related_links::story_id.eq(story_id)).filter(related_links::position.gt(position)),
-    )
-    .set(related_links::position.eq(related_links::position - 1))
-    .execute(conn)?;
-    Ok(true)
+    .execute(&mut **tx)?;
+    Ok(deleted > 0)
 }
 
 /// Stories sharing tags with the story, scored by the sum of the shared

@@ -1,6 +1,7 @@
 //! "Read next" lists: curated links, their rules, visibility, cascades and suggestions.
 
 use actix_web::http::Method;
+use futures_util::future::join_all;
 use serde_json::{Value, json};
 
 use diesel::RunQueryDsl;
@@ -13,6 +14,8 @@ crate::on_both_backends!(
     readers_see_only_links_to_public_stories,
     readers_see_visible_links_numbered_from_one,
     deleting_a_story_removes_links_to_it_everywhere,
+    links_stay_numbered_from_one_after_their_target_is_deleted,
+    links_to_stories_deleted_at_the_same_moment_are_refused_not_lost,
     suggestions_prefer_rare_shared_tags_and_exclude_self_and_linked,
     the_new_mother_story_reads_next_to_mum_moving_in,
     publishing_stores_suggestions_that_readers_read_in_order,
@@ -270,6 +273,75 @@ async fn deleting_a_story_removes_links_to_it_everywhere(backend: Backend) {
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
     assert_eq!(list["data"][0]["title"], "Two");
     assert_eq!(editor.get(&format!("/v1/stories/{}/related", two["id"])).await.ok(200)["data"], json!([]));
+}
+
+/// A link that goes with its deleted target leaves no gap: editors and
+/// readers see the rest numbered 1 to n, and the next link added is n + 1.
+async fn links_stay_numbered_from_one_after_their_target_is_deleted(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let story = published(&editor, json!({"title": "Hub"})).await;
+    let mut targets = Vec::new();
+    for title in ["First", "Doomed", "Third", "Fourth", "Fifth"] {
+        targets.push(published(&editor, json!({"title": title})).await);
+    }
+    let links: Vec<Value> = targets[..4].iter().map(|t| json!({"story_id": t["id"]})).collect();
+    put_links(&editor, &story, Value::Array(links)).await.ok(200);
+    editor.delete(&format!("/v1/stories/{}", targets[1]["id"])).await;
+    let path = format!("/v1/stories/{}/related", story["id"]);
+    let added = editor.post(&path, json!({"story_id": targets[4]["id"]})).await.ok(201);
+    assert_eq!(added["position"], 4);
+    for list in [editor.get(&path).await.ok(200), app.anon().get(&path).await.ok(200)] {
+        let numbered: Vec<(i64, &str)> = list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| (l["position"].as_i64().unwrap(), l["title"].as_str().unwrap()))
+            .collect();
+        assert_eq!(numbered, [(1, "First"), (2, "Third"), (3, "Fourth"), (4, "Fifth")]);
+    }
+}
+
+/// Links written through two processes while their targets are deleted:
+/// each write either stores its links (the target's deletion then takes
+/// them) or finds a target gone (422); never a failed foreign key (500,
+/// the write lost).
+async fn links_to_stories_deleted_at_the_same_moment_are_refused_not_lost(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let editor = app.editor().await;
+    let second = app.another_process(&[]).await;
+    let other = second.editor().await;
+    let story = published(&editor, json!({"title": "Hub"})).await;
+    let path = format!("/v1/stories/{}/related", story["id"]);
+    for round in 0..4 {
+        let mut targets = Vec::new();
+        for i in 0..6 {
+            targets.push(editor.create_story(json!({"title": format!("Target {round}.{i}")})).await);
+        }
+        let doomed: Vec<String> = targets.iter().map(|t| format!("/v1/stories/{}", t["id"])).collect();
+        let deletions = doomed.iter().map(|path| other.delete(path));
+        let writes = targets.iter().enumerate().map(|(i, t)| {
+            let path = path.clone();
+            let link = json!({"story_id": t["id"]});
+            let editor = &editor;
+            async move {
+                if i % 2 == 0 {
+                    editor.send(Method::PUT, &path, Body::Json(json!([link])), &[]).await
+                } else {
+                    editor.send(Method::POST, &path, Body::Json(link), &[]).await
+                }
+            }
+        });
+        let (deleted, written) = futures_util::future::join(join_all(deletions), join_all(writes)).await;
+        for res in deleted {
+            assert_eq!(res.status.as_u16(), 204, "{}", res.text());
+        }
+        for res in written {
+            assert!([200, 201, 422].contains(&res.status.as_u16()), "{} {}", res.status, res.text());
+        }
+        // Whatever was stored went with its target.
+        assert_eq!(editor.get(&path).await.ok(200)["data"], json!([]));
+    }
 }
 
 async fn suggestions_prefer_rare_shared_tags_and_exclude_self_and_linked(backend: Backend) {
