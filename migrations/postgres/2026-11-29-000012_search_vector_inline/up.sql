@@ -11,12 +11,15 @@
 ALTER TABLE stories ALTER COLUMN search_vector SET STORAGE MAIN;
 -- SET STORAGE applies to rows written from now on. Writing each title
 -- again computes its vector anew (generated from the title, excerpt and
--- body), stored by the new rule; nothing readers see changes, ETags
--- included. Readers go on meanwhile; editors' writes to stories wait.
--- Measured on a loaded two-core machine: 52 s at 100,000 stories, 11
--- minutes at 1,000,000 (5.7 GB of WAL). A big site should then run,
--- outside a transaction, `VACUUM (ANALYZE) stories` (1 minute at a
--- million) so that the old row versions and the vectors' old TOAST chunks
--- are reused; `VACUUM FULL stories` would give the space back to the
--- system, but locks the table while it copies it.
+-- body), stored by the new rule; writing a column the vector does not
+-- depend on would keep its old TOAST pointer. Nothing readers see
+-- changes, ETags included. Readers go on meanwhile; editors' writes to
+-- stories wait. Measured on a loaded two-core machine (fsync and
+-- full-page writes off): 52 s at 100,000 stories, 11 minutes and 5.7 GB
+-- of WAL at 1,000,000 (docs/benchmarks.md, "The vectors in the rows").
+-- A big site should run, afterwards and outside a transaction,
+-- `VACUUM (ANALYZE) stories` (1 minute at a million), so that the old row
+-- versions and the vectors' old TOAST chunks are reused; `VACUUM FULL
+-- stories` would give the space back to the system, but locks the table
+-- while it copies it.
 UPDATE stories SET title = title;
