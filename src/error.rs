@@ -89,6 +89,9 @@ pub enum ApiError {
     PreconditionRequired,
     #[error("the body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// The body did not arrive in time (a stalled or trickling client).
+    #[error("the body did not arrive within {0} seconds")]
+    BodyTimeout(u64),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{} invalid", if .0.len() == 1 { "1 field is".to_owned() } else { format!("{} fields are", .0.len()) })]
@@ -140,6 +143,7 @@ impl ApiError {
             Self::PreconditionFailed => ("precondition-failed", "Precondition failed"),
             Self::PreconditionRequired => ("precondition-required", "Precondition required"),
             Self::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
+            Self::BodyTimeout(_) => ("request-timeout", "Request timeout"),
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
             Self::Validation(_) => ("validation-failed", "Validation failed"),
             Self::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
@@ -178,6 +182,7 @@ impl ResponseError for ApiError {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,

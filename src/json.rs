@@ -74,6 +74,13 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for MaybeJson<T> {
     }
 }
 
+/// How long a request's body may take to arrive once its headers have.
+/// actix-web bounds the headers (5 s) and idle connections, not bodies: a
+/// client sending a body a byte now and then held its connection for ever,
+/// and a few thousand of them used up the process's file descriptors (no
+/// reader could connect). A megabyte arrives in this time at 80 kB/s.
+pub const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Reads, parses and validates the body; `None` when it is empty. A body
 /// over `max_bytes` (0: the configured limit) is 413, whether it says so in
 /// `Content-Length` or only sends too much.
@@ -98,14 +105,20 @@ fn read_json<T: DeserializeOwned + Validate + 'static>(
         if declared.is_some_and(|n| n > limit) {
             return Err(ApiError::PayloadTooLarge(limit));
         }
-        let mut bytes = web::BytesMut::new();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|err| ApiError::BadRequest(format!("could not read the body: {err}")))?;
-            if bytes.len() + chunk.len() > limit {
-                return Err(ApiError::PayloadTooLarge(limit));
+        let read = async {
+            let mut bytes = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|err| ApiError::BadRequest(format!("could not read the body: {err}")))?;
+                if bytes.len() + chunk.len() > limit {
+                    return Err(ApiError::PayloadTooLarge(limit));
+                }
+                bytes.extend_from_slice(&chunk);
             }
-            bytes.extend_from_slice(&chunk);
-        }
+            Ok(bytes)
+        };
+        let bytes = actix_web::rt::time::timeout(BODY_DEADLINE, read)
+            .await
+            .map_err(|_| ApiError::BodyTimeout(BODY_DEADLINE.as_secs()))??;
         if bytes.is_empty() {
             return Ok(None);
         }

@@ -99,6 +99,7 @@ fn example_problem(status: &str) -> Option<serde_json::Value> {
         "400" => ApiError::BadRequest("limit must be from 1 to 100, got 500".into()),
         "401" => ApiError::Unauthorized("the access token is invalid or has expired"),
         "403" => ApiError::Forbidden("this operation is for admins only"),
+        "408" => ApiError::BodyTimeout(crate::json::BODY_DEADLINE.as_secs()),
         "413" => ApiError::PayloadTooLarge(1_048_576),
         "415" => {
             ApiError::UnsupportedMediaType("the body must be JSON, sent with Content-Type: application/json".into())
@@ -115,7 +116,7 @@ fn example_problem(status: &str) -> Option<serde_json::Value> {
 /// handler: `security: []` for public operations (utoipa writes `[{}]`);
 /// optional bodies as optional; and the failures any operation can meet —
 /// 400/500/503 everywhere, 401/403 where a token is needed (401 where one
-/// is merely accepted), 413/415/422 where there is a body.
+/// is merely accepted), 408/413/415/422 where there is a body.
 fn finish_operations(doc: &mut Document) {
     for item in doc.paths.paths.values_mut() {
         for operation in operations_mut(item) {
@@ -155,6 +156,7 @@ fn finish_operations(doc: &mut Document) {
                 common.push(("401", "A token was sent, but it is invalid, expired or revoked"));
             }
             if operation.request_body.is_some() {
+                common.push(("408", "The body did not arrive in time"));
                 common.push(("413", "The body is larger than the configured limit"));
                 common.push(("415", "The body is not sent as JSON"));
                 common.push(("422", "Some fields are invalid: one `errors[]` entry each"));

@@ -36,8 +36,19 @@ pub fn serve(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
     // Suggestions are computed, and stored, by every serving process.
     crate::related::Suggester::new(state.db.clone()).spawn();
     let state = web::Data::new(state);
-    Ok(actix_web::HttpServer::new(move || app(state.clone())).listen(listener)?.shutdown_timeout(30).run())
+    Ok(actix_web::HttpServer::new(move || app(state.clone()))
+        .max_connections(MAX_CONNECTIONS_PER_WORKER)
+        .listen(listener)?
+        .shutdown_timeout(30)
+        .run())
 }
+
+/// Open connections each worker (one per core) serves at once; past it, new
+/// ones wait in the listen queue until some close. actix-web's default
+/// (25,000 a worker) is more than the file descriptors a process usually
+/// may open, and a client holding that many connections made accepting
+/// fail for everyone (`Too many open files`) and cost hundreds of MB.
+const MAX_CONNECTIONS_PER_WORKER: usize = 4096;
 
 /// Serves Prometheus metrics on `listener` (`ANTHOLOGY_METRICS_ADDR`), apart
 /// from the API, with one worker.

@@ -12,6 +12,7 @@ crate::on_both_backends!(
     bad_query_and_path_parameters_are_400,
     unknown_routes_are_404_and_wrong_methods_405,
     cors_headers_reach_errors_and_unlisted_origins_get_none,
+    a_stalled_body_is_408_and_its_connection_closed,
 );
 
 async fn malformed_json_is_400(backend: Backend) {
@@ -145,4 +146,34 @@ async fn cors_headers_reach_errors_and_unlisted_origins_get_none(backend: Backen
     assert_eq!(rating["count"], 0);
     // The listed origin votes.
     app.anon().send(Method::PUT, &vote, Body::Json(serde_json::json!({"score": 5})), &origin).await.ok(201);
+}
+
+/// A body that stops arriving is cut off once the body deadline has passed:
+/// a 408 problem, and the connection closed (the rest of the body will never
+/// be read), rather than a connection held for as long as the client likes.
+async fn a_stalled_body_is_408_and_its_connection_closed(backend: Backend) {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+
+    let app = TestApp::start(backend).await;
+    let addr = app.base_url.trim_start_matches("http://").to_owned();
+    let response = actix_web::rt::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .write_all(
+                b"POST /v1/auth/token HTTP/1.1\r\nHost: anthology\r\nContent-Type: application/json\r\n\
+                  Content-Length: 200\r\n\r\n{",
+            )
+            .unwrap();
+        // Past the deadline: a server that never closes fails the read.
+        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).map(|_| response)
+    })
+    .await
+    .unwrap()
+    .expect("the server answers and closes the connection");
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(response.contains("application/problem+json"), "{response}");
+    assert!(response.contains("/problems/request-timeout"), "{response}");
 }
