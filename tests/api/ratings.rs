@@ -274,7 +274,8 @@ struct Ranked {
 fn stored_rank(app: &TestApp, story_id: i64) -> Ranked {
     let mut conn = app.db.conn().unwrap();
     diesel::sql_query(format!(
-        "SELECT s.rating_rank AS rank, p.weight AS weight, p.mean AS mean FROM stories s, rating_prior p WHERE s.id = {story_id}"
+        "SELECT s.rating_rank AS rank, p.weight AS weight, p.mean AS mean FROM story_ratings s, rating_prior p \
+         WHERE s.story_id = {story_id}"
     ))
     .get_result(&mut *conn)
     .unwrap()

@@ -17,7 +17,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_anthology");
 
 /// Each counts the rows whose derived data disagrees with its source: all
 /// must be 0. The same SQL on both backends.
-const DISAGREEMENTS: [(&str, &str); 5] = [
+const DISAGREEMENTS: [(&str, &str); 6] = [
     (
         "tag counters",
         "SELECT COUNT(*) AS n FROM tags WHERE published_count <> \
@@ -30,14 +30,20 @@ const DISAGREEMENTS: [(&str, &str); 5] = [
     ),
     (
         "rating counters",
-        "SELECT COUNT(*) AS n FROM stories WHERE \
-           rating_count <> (SELECT COUNT(*) FROM ratings WHERE story_id = stories.id) \
-           OR rating_sum <> (SELECT COALESCE(SUM(score), 0) FROM ratings WHERE story_id = stories.id) \
-           OR rating_1 <> (SELECT COUNT(*) FROM ratings WHERE story_id = stories.id AND score = 1) \
-           OR rating_2 <> (SELECT COUNT(*) FROM ratings WHERE story_id = stories.id AND score = 2) \
-           OR rating_3 <> (SELECT COUNT(*) FROM ratings WHERE story_id = stories.id AND score = 3) \
-           OR rating_4 <> (SELECT COUNT(*) FROM ratings WHERE story_id = stories.id AND score = 4) \
-           OR rating_5 <> (SELECT COUNT(*) FROM ratings WHERE story_id = stories.id AND score = 5)",
+        "SELECT COUNT(*) AS n FROM stories LEFT JOIN story_ratings r ON r.story_id = stories.id WHERE \
+           r.story_id IS NULL \
+           OR r.rating_count <> (SELECT COUNT(*) FROM ratings WHERE story_id = stories.id) \
+           OR r.rating_sum <> (SELECT COALESCE(SUM(score), 0) FROM ratings WHERE story_id = stories.id) \
+           OR r.rating_1 <> (SELECT COUNT(*) FROM ratings WHERE story_id = stories.id AND score = 1) \
+           OR r.rating_2 <> (SELECT COUNT(*) FROM ratings WHERE story_id = stories.id AND score = 2) \
+           OR r.rating_3 <> (SELECT COUNT(*) FROM ratings WHERE story_id = stories.id AND score = 3) \
+           OR r.rating_4 <> (SELECT COUNT(*) FROM ratings WHERE story_id = stories.id AND score = 4) \
+           OR r.rating_5 <> (SELECT COUNT(*) FROM ratings WHERE story_id = stories.id AND score = 5)",
+    ),
+    (
+        "the ratings rows' publication times",
+        "SELECT COUNT(*) AS n FROM stories JOIN story_ratings r ON r.story_id = stories.id \
+         WHERE r.published_at IS NULL OR r.published_at <> stories.published_at",
     ),
     (
         "the site's totals",
