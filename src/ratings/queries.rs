@@ -327,7 +327,8 @@ pub fn delete(tx: &mut Tx<'_, Content>, rating_id: i64) -> QueryResult<Option<i6
 /// Takes a story's votes out of the site-wide totals, as [`delete`] does
 /// one vote's, for a transaction that deletes the story (its votes go with
 /// it). The story's ratings row stays locked, so no vote changes them
-/// meanwhile: lock the story's row first ([`lock_counters`]).
+/// meanwhile. Call with the story's row in `stories` already locked: the
+/// order [`lock_counters`] explains.
 pub fn withdraw_story(tx: &mut Tx<'_, Content>, story_id: i64) -> QueryResult<()> {
     let Some(story) = lock_counters(tx, &[story_id])?.pop() else { return Ok(()) };
     let totals = (-story.counts.rating_count, -story.counts.rating_sum);
