@@ -403,10 +403,10 @@ LUA
   # exact NAME: whether the stories' counters, the totals' shards and the
   # votes themselves agree: counts and sums, and each story's recount.
   exact() {
-    local sql="SELECT (SELECT SUM(rating_count) FROM stories), (SELECT SUM(vote_count) FROM rating_totals),
-      (SELECT COUNT(*) FROM ratings), (SELECT SUM(rating_sum) FROM stories), (SELECT SUM(vote_sum) FROM rating_totals),
-      (SELECT SUM(score) FROM ratings), (SELECT COUNT(*) FROM stories s WHERE rating_count <> (SELECT COUNT(*) FROM ratings r
-      WHERE r.story_id = s.id) OR rating_sum <> (SELECT COALESCE(SUM(score), 0) FROM ratings r WHERE r.story_id = s.id))"
+    local sql="SELECT (SELECT SUM(rating_count) FROM story_ratings), (SELECT SUM(vote_count) FROM rating_totals),
+      (SELECT COUNT(*) FROM ratings), (SELECT SUM(rating_sum) FROM story_ratings), (SELECT SUM(vote_sum) FROM rating_totals),
+      (SELECT SUM(score) FROM ratings), (SELECT COUNT(*) FROM story_ratings s WHERE rating_count <> (SELECT COUNT(*) FROM ratings r
+      WHERE r.story_id = s.story_id) OR rating_sum <> (SELECT COALESCE(SUM(score), 0) FROM ratings r WHERE r.story_id = s.story_id))"
     local row
     if [ "$1" = postgres ]; then
       row=$("${as_pg[@]}" psql -h "$PG_DIR" -U postgres -d bench -tA -F' ' -c "$sql")

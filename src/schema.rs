@@ -66,6 +66,16 @@ diesel::table! {
         created_by -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        preview_generation -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// A story's rating counters and rank, apart from its wide row, which
+    /// votes then never rewrite; `published_at` is the story's while it is
+    /// published, else NULL.
+    story_ratings (story_id) {
+        story_id -> BigInt,
         rating_count -> BigInt,
         rating_sum -> BigInt,
         rating_1 -> BigInt,
@@ -73,8 +83,8 @@ diesel::table! {
         rating_3 -> BigInt,
         rating_4 -> BigInt,
         rating_5 -> BigInt,
-        preview_generation -> BigInt,
         rating_rank -> Double,
+        published_at -> Nullable<Timestamp>,
     }
 }
 
@@ -96,7 +106,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// One row: the prior that `stories.rating_rank` is computed under.
+    /// One row: the prior that `story_ratings.rating_rank` is computed under.
     rating_prior (id) {
         id -> Integer,
         weight -> Double,
@@ -267,6 +277,7 @@ diesel::joinable!(story_revisions -> stories (story_id));
 diesel::joinable!(ratings -> stories (story_id));
 diesel::joinable!(story_revisions -> editors (editor_id));
 diesel::joinable!(story_tags -> stories (story_id));
+diesel::joinable!(story_ratings -> stories (story_id));
 diesel::joinable!(story_tags -> tags (tag_id));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::joinable!(webhook_deliveries -> webhook_events (event_id));
@@ -282,6 +293,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     server_keys,
     stories,
     stories_fts,
+    story_ratings,
     story_revisions,
     story_suggestions,
     suggestion_queue,

@@ -30,7 +30,7 @@ impl Prior {
         (sum as f64 + self.weight * self.mean) / (count as f64 + self.weight)
     }
 
-    /// What `sort=-rating` orders by (`stories.rating_rank`): the score minus
+    /// What `sort=-rating` orders by (`story_ratings.rating_rank`): the score minus
     /// the mean, the same order under one prior. It is 0 without votes, so a
     /// new story is ranked without being computed; `ratings::queries::rerank`
     /// computes the same in SQL.

@@ -26,9 +26,8 @@ use diesel::prelude::*;
 
 use crate::db::{Content, Db, DbConnection, Tx, now};
 use crate::error::ApiError;
-use crate::ratings::RatingCounts;
-use crate::schema::{stories, story_tags, tags};
-use crate::stories::{REBUILD_TAG_INDEX, StoredStatus, content};
+use crate::schema::{stories, story_ratings, story_tags, tags};
+use crate::stories::{REBUILD_PUBLICATION_INDEXES, StoredStatus, content};
 use crate::transfer::rows;
 
 /// Stories per insert and per transaction.
@@ -36,17 +35,18 @@ const BATCH: usize = 1_000;
 /// Batches per transaction.
 const BATCHES_PER_COMMIT: usize = 20;
 
-/// What derives from the rows the seed writes, besides the tag index and
-/// counters ([`REBUILD_TAG_INDEX`]): the same SQL on both backends.
+/// What derives from the rows the seed writes, besides the copies of the
+/// publication times and the tag counters ([`REBUILD_PUBLICATION_INDEXES`]):
+/// the same SQL on both backends.
 const DERIVED: [&str; 3] = [
-    "UPDATE stories SET (rating_count, rating_sum, rating_1, rating_2, rating_3, rating_4, rating_5) = (\
+    "UPDATE story_ratings SET (rating_count, rating_sum, rating_1, rating_2, rating_3, rating_4, rating_5) = (\
        SELECT COUNT(*), COALESCE(SUM(score), 0), \
          COALESCE(SUM(CASE WHEN score = 1 THEN 1 ELSE 0 END), 0), \
          COALESCE(SUM(CASE WHEN score = 2 THEN 1 ELSE 0 END), 0), \
          COALESCE(SUM(CASE WHEN score = 3 THEN 1 ELSE 0 END), 0), \
          COALESCE(SUM(CASE WHEN score = 4 THEN 1 ELSE 0 END), 0), \
          COALESCE(SUM(CASE WHEN score = 5 THEN 1 ELSE 0 END), 0) \
-       FROM ratings WHERE ratings.story_id = stories.id)",
+       FROM ratings WHERE ratings.story_id = story_ratings.story_id)",
     // The site's totals in the first of their shards, the others empty.
     "UPDATE rating_totals SET (vote_count, vote_sum) = (SELECT COUNT(*), COALESCE(SUM(score), 0) FROM ratings) \
      WHERE id = 1",
@@ -386,7 +386,7 @@ pub fn seed(db: &Db, stories: u64, votes: u64, progress: &dyn Fn(u64)) -> Result
         };
         tx.batch_execute(&insert_votes)?;
         tracing::info!(seconds = started.elapsed().as_secs_f64(), "seed: votes written");
-        for statement in REBUILD_TAG_INDEX.iter().chain(&DERIVED) {
+        for statement in REBUILD_PUBLICATION_INDEXES.iter().chain(&DERIVED) {
             diesel::sql_query(*statement).execute(&mut **tx)?;
         }
         // Ranks for sort=-rating, under the stored prior (re-taken by the
@@ -483,8 +483,9 @@ fn no_statement_timeout(tx: &mut Tx<'_, Content>) -> QueryResult<()> {
     }
 }
 
-/// One published story as the stories module would store it.
-fn story(text: &Text, rng: &mut Rng, id: i64, published_at: NaiveDateTime) -> rows::Story {
+/// One published story as the stories module would store it (its ratings
+/// row goes in with it: [`insert_batch`]).
+fn story(text: &Text, rng: &mut Rng, id: i64, published_at: NaiveDateTime) -> rows::StoryColumns {
     let words = 2 + rng.below(5);
     let title = text.sentence(rng, words);
     let body = text.body(rng);
@@ -496,7 +497,7 @@ fn story(text: &Text, rng: &mut Rng, id: i64, published_at: NaiveDateTime) -> ro
     };
     let author = format!("{} {}", FIRST_NAMES[rng.below(FIRST_NAMES.len())], LAST_NAMES[rng.below(LAST_NAMES.len())]);
     let created_at = published_at - Duration::seconds(rng.below(7 * 24 * 3600) as i64);
-    rows::Story {
+    rows::StoryColumns {
         id,
         content: crate::stories::ContentColumns {
             slug: format!("{}-{id}", content::slug_from_title(&title)),
@@ -522,24 +523,21 @@ fn story(text: &Text, rng: &mut Rng, id: i64, published_at: NaiveDateTime) -> ro
         created_by: None,
         created_at,
         updated_at: published_at,
-        // Recomputed from the votes at the end ([`DERIVED`]).
-        ratings: RatingCounts {
-            rating_count: 0,
-            rating_sum: 0,
-            rating_1: 0,
-            rating_2: 0,
-            rating_3: 0,
-            rating_4: 0,
-            rating_5: 0,
-        },
-        rating_rank: 0.0,
         preview_generation: 0,
     }
 }
 
 /// Multi-row inserts exist on each backend's own connection, not on
-/// diesel's `MultiBackend`.
-fn insert_batch(tx: &mut Tx<'_, Content>, story_rows: &[rows::Story], tag_rows: &[rows::StoryTag]) -> QueryResult<()> {
+/// diesel's `MultiBackend`. The stories' ratings rows, empty (their
+/// counters are recomputed from the votes at the end: [`DERIVED`]), in one
+/// statement from the stories just written.
+fn insert_batch(
+    tx: &mut Tx<'_, Content>,
+    story_rows: &[rows::StoryColumns],
+    tag_rows: &[rows::StoryTag],
+) -> QueryResult<()> {
+    let ids = story_rows.first().map_or(0, |row| row.id)..=story_rows.last().map_or(0, |row| row.id);
+    let written = stories::table.filter(stories::id.between(*ids.start(), *ids.end())).select(stories::id);
     match &mut **tx {
         DbConnection::Pg(pg) => {
             diesel::insert_into(stories::table).values(story_rows).execute(pg)?;
@@ -550,5 +548,9 @@ fn insert_batch(tx: &mut Tx<'_, Content>, story_rows: &[rows::Story], tag_rows: 
             diesel::insert_into(story_tags::table).values(tag_rows).execute(sqlite)?;
         }
     }
+    diesel::insert_into(story_ratings::table)
+        .values(written)
+        .into_columns(story_ratings::story_id)
+        .execute(&mut **tx)?;
     Ok(())
 }

@@ -6,10 +6,11 @@
 //! keyed hash, a batch of votes, the snapshot's rules, and the per address
 //! throttle.
 //!
-//! Every story keeps its counters (count, sum, histogram) in its own row,
+//! Every story keeps its counters (count, sum, histogram) and rank in its
+//! own narrow row (`story_ratings`, apart from its wide row in `stories`),
 //! changed in the same transaction as the vote, under a lock on that row;
-//! so aggregates are exact under concurrent votes on both backends, and
-//! reading one never scans votes.
+//! so aggregates are exact under concurrent votes on both backends, reading
+//! one never scans votes, and a vote never rewrites a story.
 
 pub(crate) mod dto;
 pub(crate) mod handlers;
@@ -34,7 +35,7 @@ use crate::http::Audience;
 use crate::pagination::PageRequest;
 use crate::scores::{Prior, RatingPrior, average};
 use crate::server_keys::{self, KeyPurpose};
-use crate::stories::{is_public, visible_to};
+use crate::stories::{StoredStatus, is_public, visible_to};
 use dto::{RatingAggregate, RatingEntry, RatingList};
 use queries::StoryCounters;
 pub(crate) use queries::{RatingCounts, RatingRow, VoteOutcome};
@@ -102,10 +103,21 @@ fn aggregate(counters: &StoryCounters, prior: &Prior) -> RatingAggregate {
     }
 }
 
+/// A story's lifecycle as far as readers go, from its ratings row, which
+/// carries the publication time only while the story is published: unpublished
+/// stands for draft and archived alike, neither of which readers see.
+fn lifecycle(counters: &StoryCounters) -> (StoredStatus, Option<chrono::NaiveDateTime>) {
+    match counters.published_at {
+        Some(at) => (StoredStatus::Published, Some(at)),
+        None => (StoredStatus::Draft, None),
+    }
+}
+
 /// A story's rating, as `audience` may see it.
 pub fn rating_of(conn: &mut DbConnection, story_id: i64, audience: Audience) -> Result<RatingAggregate, ApiError> {
     let counters = queries::counters(conn, story_id)?.ok_or(ApiError::NotFound)?;
-    visible_to(audience, counters.status, counters.published_at)?;
+    let (status, published_at) = lifecycle(&counters);
+    visible_to(audience, status, published_at)?;
     Ok(aggregate(&counters, &queries::prior(conn)?))
 }
 
@@ -158,7 +170,10 @@ pub fn vote(tx: &mut Tx<'_, Content>, ballots: &[Ballot], limits: &VoteLimits) -
     let stories: Vec<i64> = ballots.iter().map(|ballot| ballot.story_id).collect::<BTreeSet<_>>().into_iter().collect();
     let mut rated: BTreeMap<i64, Rated> = queries::lock_counters(tx, &stories)?
         .into_iter()
-        .filter(|counters| is_public(counters.status, counters.published_at, at))
+        .filter(|counters| {
+            let (status, published_at) = lifecycle(counters);
+            is_public(status, published_at, at)
+        })
         .map(|counters| (counters.id, Rated { counters, votes: HashMap::new(), changed: false }))
         .collect();
     // What hangs off the stories, read under their locks, for the whole batch

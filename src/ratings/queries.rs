@@ -8,26 +8,27 @@ use diesel::sql_types::{BigInt, Double, Integer, Text, Timestamp};
 use diesel::upsert::excluded;
 
 use crate::db::{Content, DbConnection, Internal, Tx};
-use crate::schema::{rating_prior, rating_totals, ratings, stories, vote_allowances, vote_sources};
+use crate::schema::{rating_prior, rating_totals, ratings, story_ratings, vote_allowances, vote_sources};
 use crate::scores::Prior;
-use crate::stories::StoredStatus;
 
-/// A story's rating counters, with what decides whether it may be rated.
+/// A story's ratings row: its counters, with what decides whether it may
+/// be rated, all without reading the story's own (wide) row.
 #[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = stories)]
+#[diesel(table_name = story_ratings)]
 pub struct StoryCounters {
+    #[diesel(column_name = story_id)]
     pub id: i64,
-    #[diesel(deserialize_as = String)]
-    pub status: StoredStatus,
+    /// The story's publication time while it is published, else `None`
+    /// (kept in step by the stories module with the story's status).
     pub published_at: Option<NaiveDateTime>,
     #[diesel(embed)]
     pub counts: RatingCounts,
 }
 
-/// A story's rating counters as stored in its row: kept exact by every vote,
-/// so reading them never scans votes.
+/// A story's rating counters as stored in its ratings row: kept exact by
+/// every vote, so reading them never scans votes.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, serde::Serialize, serde::Deserialize)]
-#[diesel(table_name = stories)]
+#[diesel(table_name = story_ratings)]
 pub struct RatingCounts {
     pub rating_count: i64,
     pub rating_sum: i64,
@@ -78,21 +79,30 @@ pub struct RatingRow {
 }
 
 pub fn counters(conn: &mut DbConnection, story_id: i64) -> QueryResult<Option<StoryCounters>> {
-    stories::table.find(story_id).select(StoryCounters::as_select()).first(conn).optional()
+    story_ratings::table.find(story_id).select(StoryCounters::as_select()).first(conn).optional()
 }
 
-/// Locks the stories' rows and reads their counters, in id order; stories
+/// Locks the stories' ratings rows and reads them, in id order; stories
 /// that do not exist are left out. Every vote and deletion on a story goes
 /// through here first, so they apply one at a time, and what hangs off the
 /// story (its votes, its new voters of the day) is changed only by whoever
-/// holds the lock. On PostgreSQL the rows are locked in id order, the one
-/// order every writer of every process takes them in, so that writers never
-/// wait for each other in a circle; SQLite's write transaction (`BEGIN
-/// IMMEDIATE`) already excludes other writers.
+/// holds the lock. A vote batch locks nothing else of its stories: it never
+/// writes their rows in `stories` (its votes' foreign keys only share-lock
+/// their keys, which no story writer but a deletion conflicts with).
+///
+/// Lock order, on PostgreSQL (SQLite's write transaction, `BEGIN
+/// IMMEDIATE`, already excludes other writers): ratings rows are locked in
+/// id order, by every vote batch and re-ranking of every process; a story
+/// writer (status change, edit, deletion) locks the story's row in
+/// `stories` first and its ratings row after, and a deletion does both
+/// before it deletes. So a vote batch never waits for a story's row while
+/// holding ratings rows (its key-share locks are compatible with the
+/// writer's), and a writer holding a story's row waits at most for the
+/// batches holding its ratings row, which finish without it: no circle.
 pub fn lock_counters(tx: &mut Tx<'_, Content>, story_ids: &[i64]) -> QueryResult<Vec<StoryCounters>> {
-    let query = stories::table.filter(stories::id.eq_any(story_ids)).order(stories::id);
+    let query = story_ratings::table.filter(story_ratings::story_id.eq_any(story_ids)).order(story_ratings::story_id);
     match &mut **tx {
-        // The lock an UPDATE of the row would take ([`crate::stories::lock`]).
+        // The lock the UPDATE of the row will take.
         DbConnection::Pg(pg) => query.select(StoryCounters::as_select()).for_no_key_update().load(pg),
         DbConnection::Sqlite(sqlite) => query.select(StoryCounters::as_select()).load(sqlite),
     }
@@ -146,10 +156,10 @@ pub fn write_batch(tx: &mut Tx<'_, Content>, writes: &BatchWrites<'_>, prior: &P
                      UPDATE ratings SET score = v.score, updated_at = $4 \
                      FROM unnest($5, $6) AS v(id, score) WHERE ratings.id = v.id \
                  ), counted AS ( \
-                     UPDATE stories SET rating_count = v.n, rating_sum = v.s, rating_1 = v.r1, rating_2 = v.r2, \
+                     UPDATE story_ratings SET rating_count = v.n, rating_sum = v.s, rating_1 = v.r1, rating_2 = v.r2, \
                      rating_3 = v.r3, rating_4 = v.r4, rating_5 = v.r5, rating_rank = v.rank \
                      FROM unnest($7, $8, $9, $10, $11, $12, $13, $14, $15) AS v(id, n, s, r1, r2, r3, r4, r5, rank) \
-                     WHERE stories.id = v.id \
+                     WHERE story_ratings.story_id = v.id \
                  ), sources AS ( \
                      INSERT INTO vote_sources (story_id, client_key, day_start, new_voters) \
                      SELECT * FROM unnest($16, $17, $18, $19) \
@@ -198,8 +208,8 @@ pub fn write_batch(tx: &mut Tx<'_, Content>, writes: &BatchWrites<'_>, prior: &P
                     .execute(sqlite)?;
             }
             for (id, counts) in writes.counters {
-                diesel::update(stories::table.find(id))
-                    .set((*counts, stories::rating_rank.eq(rank(counts))))
+                diesel::update(story_ratings::table.find(id))
+                    .set((*counts, story_ratings::rating_rank.eq(rank(counts))))
                     .execute(sqlite)?;
             }
             for count in writes.new_voters {
@@ -316,7 +326,9 @@ pub fn delete(tx: &mut Tx<'_, Content>, rating_id: i64) -> QueryResult<Option<i6
 
 /// Takes a story's votes out of the site-wide totals, as [`delete`] does
 /// one vote's, for a transaction that deletes the story (its votes go with
-/// it). The story's row stays locked, so no vote changes them meanwhile.
+/// it). The story's ratings row stays locked, so no vote changes them
+/// meanwhile. Call with the story's row in `stories` already locked: the
+/// order [`lock_counters`] explains.
 pub fn withdraw_story(tx: &mut Tx<'_, Content>, story_id: i64) -> QueryResult<()> {
     let Some(story) = lock_counters(tx, &[story_id])?.pop() else { return Ok(()) };
     let totals = (-story.counts.rating_count, -story.counts.rating_sum);
@@ -365,9 +377,16 @@ pub fn mark_ranked(tx: &mut Tx<'_, Content>, prior: &Prior) -> QueryResult<()> {
 /// `None` when there are no more. Stories nobody rated rank 0 under any prior.
 pub fn rerank(tx: &mut Tx<'_, Content>, after_id: i64, limit: i64) -> QueryResult<Option<i64>> {
     let prior = prior(tx)?;
-    let rated = stories::id.gt(after_id).and(stories::rating_count.gt(0));
-    let ids: Vec<i64> =
-        stories::table.filter(rated).order(stories::id).limit(limit).select(stories::id).load(&mut **tx)?;
+    let rated = story_ratings::story_id.gt(after_id).and(story_ratings::rating_count.gt(0));
+    let ids =
+        story_ratings::table.filter(rated).order(story_ratings::story_id).limit(limit).select(story_ratings::story_id);
+    let ids: Vec<i64> = match &mut **tx {
+        // Locked in id order first, as vote batches lock them
+        // ([`lock_counters`]): the UPDATE below would lock them in whatever
+        // order it finds them.
+        DbConnection::Pg(pg) => ids.for_no_key_update().load(pg)?,
+        DbConnection::Sqlite(sqlite) => ids.load(sqlite)?,
+    };
     let Some(&last) = ids.last() else { return Ok(None) };
     // `Prior::rank`, with the same operations in the same order.
     let rank = sql::<Double>("(CAST(rating_sum AS DOUBLE PRECISION) - CAST(rating_count AS DOUBLE PRECISION) * ")
@@ -375,8 +394,8 @@ pub fn rerank(tx: &mut Tx<'_, Content>, after_id: i64, limit: i64) -> QueryResul
         .sql(") / (CAST(rating_count AS DOUBLE PRECISION) + ")
         .bind::<Double, _>(prior.weight)
         .sql(")");
-    diesel::update(stories::table.filter(rated).filter(stories::id.le(last)))
-        .set(stories::rating_rank.eq(rank))
+    diesel::update(story_ratings::table.filter(rated).filter(story_ratings::story_id.le(last)))
+        .set(story_ratings::rating_rank.eq(rank))
         .execute(&mut **tx)?;
     Ok(Some(last))
 }

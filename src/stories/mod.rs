@@ -34,7 +34,7 @@ use dto::{
 };
 use queries::{Lifecycle, ListFilter, Order, StoryRow, TagSlugs, Visibility};
 
-pub(crate) use queries::{ContentColumns, REBUILD_TAG_INDEX, RevisionRow, find, lock, public_at};
+pub(crate) use queries::{ContentColumns, REBUILD_PUBLICATION_INDEXES, RevisionRow, find, lock, public_at};
 pub(crate) use search::{Combine, best_public_matches};
 
 /// A story's status as stored: a scheduled story is stored `published`, its
@@ -158,7 +158,7 @@ impl ListCursor {
             Order::Published(direction) => ListCursor::Published { direction, published_at: row.published_at, id },
             Order::Title => ListCursor::Title { title: row.content.title.clone(), id },
             Order::Relevance { floor } => ListCursor::Relevance { rank: rank.unwrap_or(f64::NEG_INFINITY), id, floor },
-            Order::Rating => ListCursor::Rating { rank_bits: row.rating_rank.to_bits(), id },
+            Order::Rating => ListCursor::Rating { rank_bits: row.rating.rating_rank.to_bits(), id },
         }
     }
 
@@ -202,7 +202,10 @@ pub fn to_story(row: StoryRow, tags: Vec<String>, now: NaiveDateTime) -> Story {
         created_at: row.created_at.and_utc(),
         updated_at: row.updated_at.and_utc(),
         version: row.version,
-        rating: RatingSummary { average: average(row.rating_sum, row.rating_count), count: row.rating_count },
+        rating: RatingSummary {
+            average: average(row.rating.rating_sum, row.rating.rating_count),
+            count: row.rating.rating_count,
+        },
     }
 }
 
@@ -433,6 +436,11 @@ pub(crate) fn announce_if_public(tx: &mut Tx<'_, Content>, kind: EventType, id: 
 /// revisions, ratings and links go with it (the foreign keys cascade), and
 /// its ratings leave the site-wide totals.
 pub fn delete(tx: &mut Tx<'_, Content>, id: i64, expected_version: Option<i64>) -> Result<(), ApiError> {
+    // The story's row before its ratings row (`withdraw_story`), the order
+    // every story writer takes them in: vote batches rely on it.
+    if !queries::lock(tx, id)? {
+        return Err(ApiError::NotFound);
+    }
     let story = queries::find(tx, id)?.ok_or(ApiError::NotFound)?;
     if expected_version.is_some_and(|v| v != story.version) {
         return Err(ApiError::PreconditionFailed);
@@ -594,8 +602,8 @@ pub fn newest_public(conn: &mut DbConnection, tag: Option<ParamText>, limit: i64
 }
 
 /// How the database finds each public list, on this database: the query
-/// plan of every path a reader can take through `GET /v1/stories` (the
-/// ranking by rating aside), each named by an example of its URL. Built
+/// plan of every path a reader can take through `GET /v1/stories`, each
+/// named by an example of its URL. Built
 /// around the newest public story (its locale, author, title and time) and
 /// the tag most stories carry; a search (its first page, a later page, and
 /// how its candidates are found) for the last word of that title and for
@@ -621,6 +629,7 @@ pub fn public_list_plans(conn: &mut DbConnection, words: &[String]) -> Result<Ve
     let by_time =
         Some(ListCursor::Published { direction: Direction::Desc, published_at: story.published_at, id: story.id });
     let by_title = Some(ListCursor::Title { title: story.content.title.clone(), id: story.id });
+    let by_rating = Some(ListCursor::Rating { rank_bits: story.rating.rating_rank.to_bits(), id: story.id });
     let params = ListParams::default;
     let tagged = || ListParams { tag: Some(tag.clone().into()), ..params() };
     let desc = Order::Published(Direction::Desc);
@@ -654,6 +663,8 @@ pub fn public_list_plans(conn: &mut DbConnection, words: &[String]) -> Result<Ve
         ),
         ("/v1/stories?sort=title".to_owned(), params(), Order::Title, None),
         ("/v1/stories?sort=title&cursor=(a later page)".to_owned(), params(), Order::Title, by_title),
+        ("/v1/stories?sort=-rating".to_owned(), params(), Order::Rating, None),
+        ("/v1/stories?sort=-rating&cursor=(a later page)".to_owned(), params(), Order::Rating, by_rating),
     ]);
     let searches: Vec<&String> = std::iter::once(&word).chain(words).collect();
     let mut plans = Vec::with_capacity(paths.len() + 3 * searches.len());

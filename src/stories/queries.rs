@@ -16,7 +16,7 @@ use super::search::{self, Combine};
 use super::{Direction, ListCursor, RevisionChange, Status, StoredStatus, StoryKey};
 use crate::db::{Content, DbConnection, MultiBackend, Tx, is_unique_violation, now};
 use crate::error::ApiError;
-use crate::schema::{stories, stories_fts, story_revisions, story_tags, tags};
+use crate::schema::{stories, stories_fts, story_ratings, story_revisions, story_tags, tags};
 
 /// A story as stored: its content, and what the server keeps about it.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -31,9 +31,26 @@ pub struct StoryRow {
     pub version: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    #[diesel(embed)]
+    pub rating: RatingColumns,
+}
+
+/// What a story is read with from its ratings row (`story_ratings`, one per
+/// story, created with it): the summary every representation carries, and
+/// the rank a `sort=-rating` page continues from.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = story_ratings)]
+pub struct RatingColumns {
     pub rating_count: i64,
     pub rating_sum: i64,
     pub rating_rank: f64,
+}
+
+/// A story's row with its ratings row, which every read of a whole story needs.
+type WithRatings = diesel::dsl::InnerJoin<stories::table, story_ratings::table>;
+
+fn with_ratings() -> WithRatings {
+    stories::table.inner_join(story_ratings::table)
 }
 
 /// The columns an editor's content sets (directly or derived). On update a
@@ -93,7 +110,7 @@ fn scheduled_at(now: NaiveDateTime) -> Scheduled {
 }
 
 pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<StoryRow>> {
-    stories::table.find(id).select(StoryRow::as_select()).first(conn).optional()
+    with_ratings().filter(stories::id.eq(id)).select(StoryRow::as_select()).first(conn).optional()
 }
 
 /// A story with its tags ([`TagSlugs`]), by id or by slug: a reader's read
@@ -101,8 +118,8 @@ pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<StoryRow>> {
 pub fn find_with_tags(conn: &mut DbConnection, key: &StoryKey) -> QueryResult<Option<(StoryRow, Option<String>)>> {
     let columns = (StoryRow::as_select(), TagSlugs { wanted: true });
     match key {
-        StoryKey::Id(id) => stories::table.find(id).select(columns).first(conn),
-        StoryKey::Slug(slug) => stories::table.filter(stories::slug.eq(slug.to_string())).select(columns).first(conn),
+        StoryKey::Id(id) => with_ratings().filter(stories::id.eq(id)).select(columns).first(conn),
+        StoryKey::Slug(slug) => with_ratings().filter(stories::slug.eq(slug.to_string())).select(columns).first(conn),
     }
     .optional()
 }
@@ -243,6 +260,8 @@ pub fn insert(
         ))
         .returning(stories::id)
         .get_result::<i64>(conn)?;
+    // Its ratings row, in the same transaction: every read of a story joins it.
+    diesel::insert_into(story_ratings::table).values(story_ratings::story_id.eq(id)).execute(conn)?;
     find(conn, id)?.ok_or(DieselError::NotFound)
 }
 
@@ -267,7 +286,7 @@ pub fn update(
     if changed == 0 {
         return Err(if find(conn, id)?.is_some() { ApiError::PreconditionFailed } else { ApiError::NotFound });
     }
-    Ok(stories::table.find(id).select(StoryRow::as_select()).first(conn)?)
+    find(conn, id)?.ok_or(ApiError::NotFound)
 }
 
 pub fn delete(tx: &mut Tx<'_, Content>, id: i64) -> QueryResult<bool> {
@@ -310,11 +329,13 @@ pub fn counted_tags(conn: &mut DbConnection, story_id: i64) -> QueryResult<Vec<i
 }
 
 /// After a change to story `story_id` (its tags, its lifecycle, its
-/// deletion): its tag rows take its publication time while it is published,
-/// and the counters move from the tags it counted toward `before` (what
-/// [`counted_tags`] said before the change) to those it counts toward now.
-/// One tag at a time in id order, so that concurrent writers on PostgreSQL
-/// lock tag rows in the same order and cannot deadlock.
+/// deletion): its tag rows and its ratings row take its publication time
+/// while it is published, and the counters move from the tags it counted
+/// toward `before` (what [`counted_tags`] said before the change) to those
+/// it counts toward now. One tag at a time in id order, so that concurrent
+/// writers on PostgreSQL lock tag rows in the same order and cannot
+/// deadlock; the ratings row after the story's own, the order vote batches
+/// rely on (`ratings::queries::lock_counters`).
 pub fn reindex_tags(tx: &mut Tx<'_, Content>, story_id: i64, before: &[i64]) -> QueryResult<()> {
     let conn: &mut DbConnection = tx;
     let published_at: Option<NaiveDateTime> = stories::table
@@ -326,6 +347,9 @@ pub fn reindex_tags(tx: &mut Tx<'_, Content>, story_id: i64, before: &[i64]) -> 
         .flatten();
     diesel::update(story_tags::table.filter(story_tags::story_id.eq(story_id)))
         .set(story_tags::published_at.eq(published_at))
+        .execute(conn)?;
+    diesel::update(story_ratings::table.find(story_id))
+        .set(story_ratings::published_at.eq(published_at))
         .execute(conn)?;
     let mut moves: BTreeMap<i64, i64> = BTreeMap::new();
     for tag in before {
@@ -342,13 +366,16 @@ pub fn reindex_tags(tx: &mut Tx<'_, Content>, story_id: i64, before: &[i64]) -> 
     Ok(())
 }
 
-/// Set-based SQL, the same on both backends, that recomputes the tag index
-/// and counters of every story from `stories` and `story_tags`: for rows
-/// loaded in bulk (an import, the seed), where per-story upkeep would cost
-/// a statement per row. The migration that added them backfills alike.
-pub const REBUILD_TAG_INDEX: [&str; 2] = [
+/// Set-based SQL, the same on both backends, that recomputes the copies of
+/// every story's publication time ([`reindex_tags`]: on its tag rows and its
+/// ratings row) and the tag counters from `stories` and `story_tags`: for
+/// rows loaded in bulk (an import, the seed), where per-story upkeep would
+/// cost a statement per row. The migrations that added them backfill alike.
+pub const REBUILD_PUBLICATION_INDEXES: [&str; 3] = [
     "UPDATE story_tags SET published_at = (SELECT stories.published_at FROM stories \
      WHERE stories.id = story_tags.story_id AND stories.status = 'published')",
+    "UPDATE story_ratings SET published_at = (SELECT stories.published_at FROM stories \
+     WHERE stories.id = story_ratings.story_id AND stories.status = 'published')",
     "UPDATE tags SET published_count = (SELECT COUNT(*) FROM story_tags \
      WHERE story_tags.tag_id = tags.id AND story_tags.published_at IS NOT NULL)",
 ];
@@ -562,19 +589,23 @@ macro_rules! story_columns {
             stories::version,
             stories::created_at,
             stories::updated_at,
-            stories::rating_count,
-            stories::rating_sum,
-            stories::rating_rank,
+            (story_ratings::rating_count, story_ratings::rating_sum, story_ratings::rating_rank),
         )
     }};
 }
 
-/// A story list: rows (their columns, as [`list`] selects them), each with
-/// its relevance (NULL unless searching).
-type ListQuery = stories::BoxedQuery<
+/// What a list's row is, in SQL: a [`StoryRow`]'s columns, its relevance
+/// (NULL unless searching) and its tags.
+type ListRowSql =
+    (SqlTypeOf<<StoryRow as Selectable<MultiBackend>>::SelectExpression>, Nullable<Double>, Nullable<Text>);
+
+/// A story list over stories with their ratings rows. Diesel names a boxed
+/// query only by what it selects: a literal of the same SQL type stands in
+/// for the columns [`list`] selects, so the type is the one it builds.
+type ListQuery = diesel::dsl::IntoBoxed<
     'static,
+    diesel::dsl::Select<WithRatings, diesel::expression::SqlLiteral<ListRowSql>>,
     MultiBackend,
-    (SqlTypeOf<<StoryRow as Selectable<MultiBackend>>::SelectExpression>, Nullable<Double>, Nullable<Text>),
 >;
 
 /// What a list does with its query: load the page ([`Load`]), or ask the
@@ -741,8 +772,8 @@ fn list_with<R: Run>(conn: &mut DbConnection, filter: &ListFilter) -> QueryResul
     // Without a score, a bound NULL: literal SQL would keep the statement
     // out of diesel's cache.
     let query: ListQuery = match &score {
-        Some(score) => stories::table.select((columns, score.clone(), tags)).into_boxed(),
-        None => stories::table.select((columns, None::<f64>.into_sql::<Nullable<Double>>(), tags)).into_boxed(),
+        Some(score) => with_ratings().select((columns, score.clone(), tags)).into_boxed(),
+        None => with_ratings().select((columns, None::<f64>.into_sql::<Nullable<Double>>(), tags)).into_boxed(),
     };
     let mut query: ListQuery = with_list_filters!(query, filter);
     // The candidates match: by id, each is read once more, to be ranked.
@@ -769,14 +800,21 @@ fn list_with<R: Run>(conn: &mut DbConnection, filter: &ListFilter) -> QueryResul
             None => query.order(stories::id.asc()),
         },
         Order::Rating => {
-            // Down the (status, rating_rank, id) index: `<=` bounds the walk,
-            // the rest skips the cursor's row and those before it.
+            use story_ratings::{published_at, rating_rank, story_id};
+            // Down the ratings rows' (rating_rank, story_id) index of
+            // published stories, each row then finding its story by key:
+            // the index's copy of the publication time is the public rule
+            // (`<= now`, which also picks the index), so the walk passes no
+            // draft or archived story, only the few scheduled ones.
+            if matches!(filter.visibility, Visibility::Public | Visibility::Editor(Some(Status::Published))) {
+                query = query.filter(published_at.le(filter.now));
+            }
+            // `<=` bounds the walk, the rest skips the cursor's row and those before it.
             if let Some(ListCursor::Rating { rank_bits, id }) = cursor {
                 let rank = f64::from_bits(*rank_bits);
-                query = query
-                    .filter(stories::rating_rank.le(rank).and(stories::rating_rank.lt(rank).or(stories::id.lt(*id))));
+                query = query.filter(rating_rank.le(rank).and(rating_rank.lt(rank).or(story_id.lt(*id))));
             }
-            query.order((stories::rating_rank.desc(), stories::id.desc()))
+            query.order((rating_rank.desc(), story_id.desc()))
         }
         Order::Published(direction) => {
             let after = match cursor {
@@ -803,7 +841,13 @@ fn list_with<R: Run>(conn: &mut DbConnection, filter: &ListFilter) -> QueryResul
     R::run(conn, query.limit(filter.limit))
 }
 
-type Condition = Box<dyn BoxableExpression<stories::table, MultiBackend, SqlType = Nullable<Bool>>>;
+type Condition = Box<
+    dyn BoxableExpression<
+            diesel::dsl::InnerJoinQuerySource<stories::table, story_ratings::table>,
+            MultiBackend,
+            SqlType = Nullable<Bool>,
+        >,
+>;
 
 /// Publication order in `direction`, after the row `(published_at, id)`.
 /// Lists with a publication time on every row (`dated_only`) walk the
@@ -860,7 +904,7 @@ fn list_in_tag<R: Run>(
     let mut query = with_list_filters!(
         @except_tag
         story_tags::table
-            .inner_join(stories::table)
+            .inner_join(with_ratings())
             .filter(story_tags::tag_id.eq(tag_id))
             .filter(at.le(filter.now))
             .select((
@@ -895,7 +939,7 @@ fn list_in_tag<R: Run>(
 /// would run the whole search again for every row).
 fn list_by_fts5_rank<R: Run>(conn: &mut DbConnection, filter: &ListFilter, q: &str, floor: i64) -> QueryResult<R::Out> {
     let mut query = with_list_filters!(
-        stories::table
+        with_ratings()
             .inner_join(stories_fts::table.on(stories_fts::rowid.eq(stories::id)))
             .filter(search::fts5_match(q, Combine::All))
             .filter(stories_fts::rowid.ge(floor))

@@ -9,8 +9,9 @@
 //! one. Export reads one consistent snapshot in batches by primary key, in
 //! constant memory; import loads an empty database in one transaction, so a
 //! failure leaves it empty. The tag index and counters (`story_tags.published_at`,
-//! `tags.published_count`) are derived: not exported, recomputed after
-//! loading. Counters that only throttle (failed logins,
+//! `tags.published_count`, `story_ratings.published_at`) are derived: not
+//! exported, recomputed after loading. A story's rating counters travel in
+//! its line. Counters that only throttle (failed logins,
 //! vote allowances) are not carried over, nor is the webhook outbox (events,
 //! deliveries, attempts): endpoints and their secrets are. Stories' rating
 //! ranks are derived: the import recomputes them under the prior it loaded.
@@ -30,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use crate::db::{Content, Db, DbConnection, Tx, now};
 use crate::error::ApiError;
 use crate::schema::{
-    editors, rating_prior, rating_totals, ratings, related_links, server_keys, stories, story_revisions,
+    editors, rating_prior, rating_totals, ratings, related_links, server_keys, stories, story_ratings, story_revisions,
     story_suggestions, story_tags, tags, webhook_endpoints, webhook_publications,
 };
 
@@ -96,12 +97,16 @@ pub fn export(db: &Db, out: &mut dyn Write, progress: Progress) -> anyhow::Resul
             progress(rows);
             Ok(())
         };
-        /// Every row of a table with an integer key, a batch at a time.
+        /// Every row of a table with an integer key, a batch at a time (read
+        /// from `$from`, the table itself unless given).
         macro_rules! by_key {
-            ($table:ident, $row:ty, $variant:ident, $key:ident $(, $wrap:expr)?) => {{
+            ($table:ident, $row:ty, $variant:ident, $key:ident $(, $wrap:expr)?) => {
+                by_key!($table::table, $table, $row, $variant, $key, |row: &$row| row.$key $(, $wrap)?)
+            };
+            ($from:expr, $table:ident, $row:ty, $variant:ident, $key:ident, $key_of:expr $(, $wrap:expr)?) => {{
                 let mut after = i64::MIN;
                 loop {
-                    let batch: Vec<$row> = $table::table
+                    let batch: Vec<$row> = $from
                         .filter($table::$key.gt(after))
                         .order($table::$key)
                         .limit(BATCH)
@@ -109,7 +114,7 @@ pub fn export(db: &Db, out: &mut dyn Write, progress: Progress) -> anyhow::Resul
                         .load(conn)?;
                     let full = batch.len() as i64 == BATCH;
                     for row in batch {
-                        after = row.$key;
+                        after = $key_of(&row);
                         emit(Record::$variant($($wrap)?(row)), out)?;
                     }
                     if !full {
@@ -148,7 +153,8 @@ pub fn export(db: &Db, out: &mut dyn Write, progress: Progress) -> anyhow::Resul
             emit(Record::ServerKeys(key), out)?;
         }
         by_key!(tags, rows::Tag, Tags, id);
-        by_key!(stories, rows::Story, Stories, id, Box::new);
+        let key_of = |row: &rows::Story| row.story.id;
+        by_key!(stories::table.inner_join(story_ratings::table), stories, rows::Story, Stories, id, key_of, Box::new);
         // (story_id, tag_id) is the key; stories have a few tags each.
         by_pair!(story_tags, rows::StoryTag, StoryTags, story_id, tag_id, (i64::MIN, i64::MIN));
         by_key!(story_revisions, rows::Revision, StoryRevisions, id);
@@ -195,7 +201,7 @@ pub fn import(db: &Db, input: &mut dyn BufRead, progress: Progress) -> Result<u6
         let rows = load(tx, input, progress)?;
         crate::ratings::rank_all(tx)?;
         crate::related::queue_published(tx)?;
-        for statement in crate::stories::REBUILD_TAG_INDEX {
+        for statement in crate::stories::REBUILD_PUBLICATION_INDEXES {
             diesel::sql_query(statement).execute(&mut **tx)?;
         }
         // Statistics for the query planners (SQLite keeps none unless asked):
@@ -277,7 +283,12 @@ fn insert(tx: &mut Tx<'_, Content>, record: Record) -> QueryResult<()> {
         Record::Editors(row) => diesel::insert_into(editors::table).values(row).execute(conn),
         Record::ServerKeys(row) => diesel::insert_into(server_keys::table).values(&row).execute(conn),
         Record::Tags(row) => diesel::insert_into(tags::table).values(&row).execute(conn),
-        Record::Stories(row) => diesel::insert_into(stories::table).values(&*row).execute(conn),
+        Record::Stories(row) => {
+            let rows::Story { story, ratings } = *row;
+            diesel::insert_into(stories::table).values(&story).execute(conn)?;
+            let ratings = rows::StoryRatings { story_id: story.id, ..ratings };
+            diesel::insert_into(story_ratings::table).values(&ratings).execute(conn)
+        }
         Record::StoryTags(row) => diesel::insert_into(story_tags::table).values(&row).execute(conn),
         Record::StoryRevisions(row) => diesel::insert_into(story_revisions::table).values(row).execute(conn),
         Record::Ratings(row) => diesel::insert_into(ratings::table).values(&row).execute(conn),

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ratings::RatingCounts;
 use crate::schema::{
-    rating_prior, rating_totals, related_links, server_keys, stories, story_suggestions, story_tags, tags,
-    webhook_publications,
+    rating_prior, rating_totals, related_links, server_keys, stories, story_ratings, story_suggestions, story_tags,
+    tags, webhook_publications,
 };
 use crate::stories::ContentColumns;
 
@@ -38,9 +38,22 @@ pub struct Tag {
     pub published_count: i64,
 }
 
-#[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
+/// A story, with its ratings row's counters in the same line of the file
+/// (as before they had a table of their own: the format is unchanged).
+#[derive(Debug, Serialize, Deserialize, Queryable, Selectable)]
 #[diesel(table_name = stories)]
 pub struct Story {
+    #[diesel(embed)]
+    #[serde(flatten)]
+    pub story: StoryColumns,
+    #[diesel(embed)]
+    #[serde(flatten)]
+    pub ratings: StoryRatings,
+}
+
+#[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
+#[diesel(table_name = stories)]
+pub struct StoryColumns {
     pub id: i64,
     /// What an editor's content sets, as the stories module stores it.
     #[diesel(embed)]
@@ -52,14 +65,25 @@ pub struct Story {
     pub created_by: Option<i64>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub preview_generation: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
+#[diesel(table_name = story_ratings)]
+pub struct StoryRatings {
+    /// The story's id, which the line carries once.
+    #[serde(skip)]
+    pub story_id: i64,
     #[diesel(embed)]
     #[serde(flatten)]
-    pub ratings: RatingCounts,
-    pub preview_generation: i64,
+    pub counts: RatingCounts,
     /// Derived from the counters and the prior: not carried, recomputed by
     /// the import.
     #[serde(skip)]
     pub rating_rank: f64,
+    /// Derived: not carried, recomputed once the import has loaded every row.
+    #[serde(skip)]
+    pub published_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Serialize, Deserialize, Queryable, Selectable, Insertable)]
@@ -163,7 +187,8 @@ mod tests {
             )+};
         }
         same_columns!(
-            editors => Editor, server_keys => ServerKey, tags => Tag, stories => Story, story_tags => StoryTag,
+            editors => Editor, server_keys => ServerKey, tags => Tag, stories => StoryColumns,
+            story_ratings => StoryRatings, story_tags => StoryTag,
             story_revisions => Revision, ratings => Rating, rating_totals => RatingTotals,
             rating_prior => RatingPrior,
             related_links => RelatedLink, story_suggestions => StorySuggestion, webhook_endpoints => WebhookEndpoint,

@@ -50,9 +50,9 @@ async fn no_public_list_scans_or_sorts_the_stories(backend: Backend) {
     let db = TestDb::new(backend);
     anthology(&db, &["seed", "--stories", "8000", "--votes", "16000"]);
     let plans = plans(&anthology(&db, &["plans", "--search", COMMON, "--search", RARE]));
-    // 11 lists, then each search's first page, later page and candidates: a
+    // 13 lists, then each search's first page, later page and candidates: a
     // title word's, and the two here.
-    assert_eq!(plans.len(), 11 + 3 * 3, "{plans:#?}");
+    assert_eq!(plans.len(), 13 + 3 * 3, "{plans:#?}");
     for (path, steps) in &plans {
         assert!(!steps.is_empty(), "{path} has no plan");
         assert!(!steps.iter().any(|s| scans_stories(s)), "{path} scans the stories: {steps:#?}");
@@ -65,6 +65,12 @@ async fn no_public_list_scans_or_sorts_the_stories(backend: Backend) {
         }
     }
     search_candidates_take_the_path_that_suits_the_word(backend, &plans);
+    // By rating: down the ratings rows' index of published stories, each
+    // row's story then found by its key.
+    for path in ["/v1/stories?sort=-rating", "/v1/stories?sort=-rating&cursor=(a later page)"] {
+        let steps = &plans.iter().find(|(p, _)| p == path).unwrap_or_else(|| panic!("no plan of {path}")).1;
+        assert!(steps.iter().any(|s| s.contains("story_ratings_by_rank")), "{path}: {steps:#?}");
+    }
 }
 
 /// A search's newest matches: on SQLite a walk of the word's doclist from

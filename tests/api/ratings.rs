@@ -8,6 +8,7 @@ use futures_util::future::join_all;
 use serde_json::{Value, json};
 
 use crate::common::{Backend, Body, Session, TestApp};
+use crate::seed::{RATINGS_ROWS_DISAGREE, count};
 
 crate::on_both_backends!(
     a_voter_votes_once_and_may_change_its_mind,
@@ -27,6 +28,8 @@ crate::on_both_backends!(
     the_rating_list_pages_by_stored_rank,
     ranks_catch_up_with_a_new_prior,
     a_deleted_storys_votes_leave_the_site_wide_totals,
+    a_storys_ratings_row_follows_it,
+    only_public_stories_are_ranked,
 );
 
 const VOTER_A: &str = "6f1c2a4e-8d1b-4f6a-9a52-1f0e3b7c9d01";
@@ -274,7 +277,8 @@ struct Ranked {
 fn stored_rank(app: &TestApp, story_id: i64) -> Ranked {
     let mut conn = app.db.conn().unwrap();
     diesel::sql_query(format!(
-        "SELECT s.rating_rank AS rank, p.weight AS weight, p.mean AS mean FROM stories s, rating_prior p WHERE s.id = {story_id}"
+        "SELECT s.rating_rank AS rank, p.weight AS weight, p.mean AS mean FROM story_ratings s, rating_prior p \
+         WHERE s.story_id = {story_id}"
     ))
     .get_result(&mut *conn)
     .unwrap()
@@ -752,4 +756,82 @@ async fn a_deleted_storys_votes_leave_the_site_wide_totals(backend: Backend) {
     assert_eq!((prior.weight, prior.mean), (4.0, 1.5));
     let rating = second.anon().get(&format!("/v1/stories/{kept_id}/rating")).await.ok(200);
     assert!((rating["score"].as_f64().unwrap() - (3.0 + 4.0 * 1.5) / (2.0 + 4.0)).abs() < 1e-12, "{rating}");
+}
+
+/// Every story's ratings row agrees with the story and its votes
+/// ([`RATINGS_ROWS_DISAGREE`]).
+fn assert_ratings_rows_agree(app: &TestApp) {
+    let mut conn = app.db.conn().unwrap();
+    for (what, sql) in RATINGS_ROWS_DISAGREE {
+        assert_eq!(count(&mut conn, sql), 0, "{what} disagree with the rows");
+    }
+}
+
+/// A story created through the API has its ratings row at once (the seed's
+/// and the import's are checked in their tests); the row's copy of the
+/// publication time follows every change of status, and the row goes with
+/// the story.
+async fn a_storys_ratings_row_follows_it(backend: Backend) {
+    let app = TestApp::start_with(backend, &[("ANTHOLOGY_CACHE_TTL_MS", "0")]).await;
+    let editor = app.editor().await;
+    let story = editor.create_story(json!({"title": "Followed"})).await;
+    let id = story["id"].as_i64().unwrap();
+    let rows = |app: &TestApp| {
+        count(&mut app.db.conn().unwrap(), &format!("SELECT COUNT(*) AS n FROM story_ratings WHERE story_id = {id}"))
+    };
+    assert_eq!(rows(&app), 1);
+    assert_ratings_rows_agree(&app);
+    editor.publish(&story["id"], Some("2026-01-01T00:00:00Z")).await;
+    vote(&app.anon(), &story, VOTER_A, json!(4)).await.ok(201);
+    assert_ratings_rows_agree(&app);
+    for step in ["archive", "unpublish"] {
+        editor.post(&format!("/v1/stories/{id}/{step}"), json!({})).await.ok(200);
+        assert_ratings_rows_agree(&app);
+    }
+    editor.publish(&story["id"], Some("2999-01-01T00:00:00Z")).await;
+    assert_ratings_rows_agree(&app);
+    editor.delete(&format!("/v1/stories/{id}")).await.ok(204);
+    assert_eq!(rows(&app), 0);
+    assert_totals_exact(&app);
+}
+
+/// `sort=-rating` lists public stories only: a story with votes that goes
+/// back to draft, is archived or is rescheduled leaves the ranking (its
+/// votes and rank kept) and comes back when it is public again. Editors
+/// ranking one status see that status's stories.
+async fn only_public_stories_are_ranked(backend: Backend) {
+    let env = [("RATING_NEW_VOTERS_PER_DAY", "1000"), ("ANTHOLOGY_CACHE_TTL_MS", "0")];
+    let app = TestApp::start_with(backend, &env).await;
+    let editor = app.editor().await;
+    let anon = app.anon();
+    let mut stories = Vec::new();
+    for (title, score) in [("Drafted", 5), ("Archived", 4), ("Rescheduled", 3), ("Public", 1)] {
+        let story = published_story(&editor, title).await;
+        for _ in 0..3 {
+            new_voter(&anon, &story, json!(score)).await.ok(201);
+        }
+        stories.push(story["id"].as_i64().unwrap());
+    }
+    let [drafted, archived, rescheduled, public] = stories[..] else { unreachable!() };
+    assert_eq!(rating_order(&app).await, [drafted, archived, rescheduled, public]);
+
+    editor.post(&format!("/v1/stories/{drafted}/unpublish"), json!({})).await.ok(200);
+    editor.post(&format!("/v1/stories/{archived}/archive"), json!({})).await.ok(200);
+    editor.publish(&json!(rescheduled), Some("2999-01-01T00:00:00Z")).await;
+    assert_eq!(rating_order(&app).await, [public]);
+    let ranked = |status: &'static str| {
+        let editor = &editor;
+        async move {
+            let list = editor.get(&format!("/v1/stories?sort=-rating&status={status}")).await.ok(200);
+            list["data"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(ranked("draft").await, [drafted]);
+    assert_eq!(ranked("archived").await, [archived]);
+    assert_eq!(ranked("scheduled").await, [rescheduled]);
+    assert_eq!(ranked("published").await, [public]);
+
+    editor.publish(&json!(drafted), Some("2026-01-01T00:00:00Z")).await;
+    assert_eq!(rating_order(&app).await, [drafted, public]);
+    assert_ratings_rows_agree(&app);
 }

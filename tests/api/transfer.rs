@@ -100,6 +100,13 @@ async fn round_trip(from: Backend, to: Backend) {
     // Only into an empty database.
     let (ok, _, stderr) = anthology(&target_db, &["import", path]);
     assert!(!ok && stderr.contains("not empty"), "{stderr}");
+    // Every story has its ratings row, as the source had.
+    {
+        let mut conn = crate::seed::migrated(&target_db).conn().unwrap();
+        for (what, sql) in crate::seed::RATINGS_ROWS_DISAGREE {
+            assert_eq!(crate::seed::count(&mut conn, sql), 0, "{what} disagree with the rows");
+        }
+    }
 
     let target = TestApp::start_on(target_db, &[("ANTHOLOGY_CACHE_TTL_MS", "0")]).await;
     for (path, (body, etag)) in paths.iter().zip(before) {
