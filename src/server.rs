@@ -22,6 +22,13 @@ use crate::state::AppState;
 /// Serves the app on `listener` until SIGINT/SIGTERM, then drains in-flight
 /// requests (actix's graceful shutdown, 30 s at most).
 pub fn serve(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
+    if state.config.public_url.is_none() && state.config.addr.ip().is_unspecified() {
+        tracing::warn!(
+            base = state.config.api_base(),
+            "PUBLIC_URL is not set and the listener is on every address: links in feeds, sitemaps and \
+             Location headers name a host no client can reach; set PUBLIC_URL to the API's public URL"
+        );
+    }
     // The webhook outbox is sent from every serving process.
     crate::webhooks::Dispatcher::new(
         state.db.clone(),
