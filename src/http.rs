@@ -243,37 +243,51 @@ pub fn version_etag(version: i64) -> String {
     format!("\"v{version}\"")
 }
 
-/// The version an `If-Match` header asks for.
-enum IfMatchValue {
-    Absent,
-    /// `*`: any current version.
+/// The versions a write may find, from its `If-Match` header.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Expected {
+    /// No header, or `*`: any current version.
+    #[default]
     Any,
-    Version(i64),
-    /// Something that cannot match any of our ETags (a weak or foreign one).
-    Never,
+    /// The versions the header lists; none (weak or foreign tags only)
+    /// matches nothing.
+    Versions(Vec<i64>),
 }
 
-/// Several `If-Match` lines are one comma-separated list (RFC 9110); a line
-/// that is not visible ASCII holds no tag of ours, so it matches nothing
-/// (412), rather than counting as missing (428).
-fn if_match_value(req: &HttpRequest) -> IfMatchValue {
-    let mut lines = req.headers().get_all(header::IF_MATCH).peekable();
-    if lines.peek().is_none() {
-        return IfMatchValue::Absent;
+impl Expected {
+    /// The version the write must still find, given the `current` one it
+    /// read: `None` for any; `current` when the header lists it (the write
+    /// then checks that nothing changed it meanwhile); else one no resource
+    /// has (versions start at 1), so the write fails as 412 — after a
+    /// missing resource has had its 404.
+    pub fn against(&self, current: i64) -> Option<i64> {
+        match self {
+            Self::Any => None,
+            Self::Versions(listed) if listed.contains(&current) => Some(current),
+            Self::Versions(_) => Some(i64::MIN),
+        }
     }
+}
+
+/// Several `If-Match` lines are one comma-separated list (RFC 9110), which
+/// matches when any of its tags does; a line that is not visible ASCII holds
+/// no tag of ours, so it matches nothing (412), rather than counting as
+/// missing (428). `None` when there is no header.
+fn if_match_value(req: &HttpRequest) -> Option<Expected> {
+    let mut lines = req.headers().get_all(header::IF_MATCH).peekable();
+    lines.peek()?;
     let tags: Vec<&str> = lines.flat_map(|line| line.to_str().unwrap_or_default().split(',')).map(str::trim).collect();
     if tags.contains(&"*") {
-        return IfMatchValue::Any;
+        return Some(Expected::Any);
     }
-    tags.iter()
-        .find_map(|tag| tag.strip_prefix("\"v")?.strip_suffix('"')?.parse().ok())
-        .map_or(IfMatchValue::Never, IfMatchValue::Version)
+    Some(Expected::Versions(
+        tags.iter().filter_map(|tag| tag.strip_prefix("\"v")?.strip_suffix('"')?.parse().ok()).collect(),
+    ))
 }
 
 /// The `If-Match` header of a write, declared and read in one place:
-/// `REQUIRED` (edits: missing is 428) or honoured when sent. Holds the
-/// version the write must find, or `None` for any.
-pub struct IfMatch<const REQUIRED: bool>(pub Option<i64>);
+/// `REQUIRED` (edits: missing is 428) or honoured when sent.
+pub struct IfMatch<const REQUIRED: bool>(pub Expected);
 
 impl<const REQUIRED: bool> FromRequest for IfMatch<REQUIRED> {
     type Error = ApiError;
@@ -281,12 +295,9 @@ impl<const REQUIRED: bool> FromRequest for IfMatch<REQUIRED> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(match if_match_value(req) {
-            IfMatchValue::Absent if REQUIRED => Err(ApiError::PreconditionRequired),
-            IfMatchValue::Absent | IfMatchValue::Any => Ok(IfMatch(None)),
-            IfMatchValue::Version(v) => Ok(IfMatch(Some(v))),
-            // Versions start at 1, so this fails as 412 at the write — after
-            // a missing resource has had its 404.
-            IfMatchValue::Never => Ok(IfMatch(Some(i64::MIN))),
+            None if REQUIRED => Err(ApiError::PreconditionRequired),
+            None => Ok(IfMatch(Expected::Any)),
+            Some(expected) => Ok(IfMatch(expected)),
         })
     }
 }
@@ -360,9 +371,15 @@ path_id! {
     WebhookId, "The endpoint's id"
 }
 
+/// An id written any way but its own (`01`, `+1`) names no resource: 404,
+/// so one resource has one URL (and one entry in the response cache).
 fn path_id(req: &HttpRequest) -> Result<i64, ApiError> {
     let id = req.match_info().get("id").unwrap_or_default();
-    id.parse().map_err(|e| ApiError::BadRequest(format!("invalid path parameter: id: {e}")))
+    let parsed: i64 = id.parse().map_err(|e| ApiError::BadRequest(format!("invalid path parameter: id: {e}")))?;
+    if parsed.to_string() != id {
+        return Err(ApiError::NotFound);
+    }
+    Ok(parsed)
 }
 
 fn path_id_param(description: &str) -> Parameter {

@@ -159,6 +159,14 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         match inner.classify() {
             // A shape error found before a syntax error further on is still broken JSON.
             serde_json::error::Category::Data => match serde_json::from_slice::<serde_json::Value>(bytes) {
+                // A member named twice is lost when the body is read as a
+                // document (the last one wins), so it is named here.
+                Ok(_) if inner.to_string().starts_with("duplicate field `") => {
+                    let name = inner.to_string().split('`').nth(1).unwrap_or_default().to_owned();
+                    let parent = path.rsplit_once('.').map_or("", |(parent, _)| parent);
+                    let field = if parent.is_empty() { name } else { format!("{parent}.{name}") };
+                    ApiError::invalid(field, "duplicate", "is given more than once")
+                }
                 Ok(document) => shape_errors::<T>(document),
                 Err(_) => ApiError::BadRequest(format!("the body is not valid JSON: {inner}")),
             },

@@ -40,6 +40,19 @@ pub fn verify(turn: &mut Turn, password: &str, stored_hash: Option<&str>) -> boo
     }
 }
 
+/// Whether `encoded` is a password hash this server can check a password
+/// against (an Argon2 PHC string with its parameters, salt and hash).
+pub fn is_stored_hash(encoded: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(encoded) else { return false };
+    let algorithm = Algorithm::try_from(parsed.algorithm.as_str());
+    let version = parsed.version.map_or(Ok(Version::default()), Version::try_from);
+    algorithm.is_ok()
+        && version.is_ok()
+        && Params::try_from(&parsed).is_ok()
+        && parsed.salt.is_some()
+        && parsed.hash.is_some()
+}
+
 /// What argon2's `verify_password` does, but in `memory` instead of a fresh
 /// allocation: allocating ~19 MiB per check made the allocator keep a copy
 /// in every arena a check ever ran in (hundreds of MiB after a burst, with

@@ -135,7 +135,7 @@ pub async fn sitemap_index(req: HttpRequest, state: State, _: IfNoneMatch) -> Re
         (status = 404, description = "No such file", body = Problem),
     )
 )]
-#[get("/sitemaps/stories-{n:\\d+}.xml")]
+#[get("/sitemaps/stories-{n:[1-9]\\d*}.xml")]
 pub async fn sitemap_file(req: HttpRequest, state: State, n: web::Path<i64>) -> Result<HttpResponse, ApiError> {
     const BATCH: i64 = 1000;
     let n = n.into_inner();

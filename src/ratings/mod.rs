@@ -377,6 +377,12 @@ pub fn rerank(
 /// (on SQLite, the writer's turn) for milliseconds.
 const RERANK_BATCH: i64 = 1000;
 
+/// Counts every story's votes, and the site's, from the votes themselves
+/// (an import, which takes no count from its file).
+pub fn recount_all(tx: &mut Tx<'_, Content>) -> Result<(), ApiError> {
+    Ok(queries::recount_all(tx)?)
+}
+
 /// Ranks every rated story under the prior at once, in this transaction
 /// (an import, which loads the ranks' inputs but not the ranks).
 pub fn rank_all(tx: &mut Tx<'_, Content>) -> Result<(), ApiError> {

@@ -324,6 +324,36 @@ pub fn delete(tx: &mut Tx<'_, Content>, rating_id: i64) -> QueryResult<Option<i6
     Ok(Some(story_id))
 }
 
+/// Sets every story's counters, and the site-wide totals, from the votes
+/// themselves: an import's file says what was counted, and a file can say
+/// anything (a negative count, a histogram that does not add up).
+pub fn recount_all(tx: &mut Tx<'_, Content>) -> QueryResult<()> {
+    let conn: &mut DbConnection = tx;
+    diesel::sql_query(
+        "UPDATE story_ratings SET rating_count = 0, rating_sum = 0, \
+         rating_1 = 0, rating_2 = 0, rating_3 = 0, rating_4 = 0, rating_5 = 0",
+    )
+    .execute(conn)?;
+    diesel::sql_query(
+        "UPDATE story_ratings SET rating_count = v.n, rating_sum = v.s, \
+         rating_1 = v.r1, rating_2 = v.r2, rating_3 = v.r3, rating_4 = v.r4, rating_5 = v.r5 \
+         FROM (SELECT story_id, COUNT(*) AS n, SUM(score) AS s, \
+                      SUM(CASE WHEN score = 1 THEN 1 ELSE 0 END) AS r1, SUM(CASE WHEN score = 2 THEN 1 ELSE 0 END) AS r2, \
+                      SUM(CASE WHEN score = 3 THEN 1 ELSE 0 END) AS r3, SUM(CASE WHEN score = 4 THEN 1 ELSE 0 END) AS r4, \
+                      SUM(CASE WHEN score = 5 THEN 1 ELSE 0 END) AS r5 \
+               FROM ratings GROUP BY story_id) AS v \
+         WHERE story_ratings.story_id = v.story_id",
+    )
+    .execute(conn)?;
+    diesel::sql_query(
+        "UPDATE rating_totals SET \
+         vote_count = CASE WHEN id = 1 THEN (SELECT COUNT(*) FROM ratings) ELSE 0 END, \
+         vote_sum = CASE WHEN id = 1 THEN (SELECT COALESCE(SUM(score), 0) FROM ratings) ELSE 0 END",
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
 /// Takes a story's votes out of the site-wide totals, as [`delete`] does
 /// one vote's, for a transaction that deletes the story (its votes go with
 /// it). The story's ratings row stays locked, so no vote changes them

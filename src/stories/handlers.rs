@@ -176,7 +176,7 @@ pub async fn update_story(
     patch: ApiJson<StoryPatch>,
 ) -> Reply {
     let StoryPatch(patch) = patch.get()?;
-    let story = state.db.write(move |tx| super::edit(tx, id, expected, &patch, &editor)).await?;
+    let story = state.db.write(move |tx| super::edit(tx, id, &expected, &patch, &editor)).await?;
     written(&story, StatusCode::OK)
 }
 
@@ -190,13 +190,13 @@ pub async fn update_story(
 )]
 #[delete("/stories/{id:\\d+}")]
 pub async fn delete_story(_: CurrentEditor, state: State, StoryId(id): StoryId, expected: IfMatch<false>) -> Reply {
-    state.db.write(move |tx| super::delete(tx, id, expected.0)).await?;
+    state.db.write(move |tx| super::delete(tx, id, &expected.0)).await?;
     Ok(no_content())
 }
 
 /// Moves story `id` through its lifecycle, if still at the `expected` version.
 async fn change(editor: EditorRow, state: &State, id: i64, expected: IfMatch<false>, to: Transition) -> Reply {
-    let story = state.db.write(move |tx| super::transition(tx, id, expected.0, to, &editor)).await?;
+    let story = state.db.write(move |tx| super::transition(tx, id, &expected.0, to, &editor)).await?;
     written(&story, StatusCode::OK)
 }
 
@@ -307,7 +307,7 @@ pub async fn restore_revision(
     IfMatch(expected): IfMatch<false>,
 ) -> Reply {
     let (id, version) = path.into_inner();
-    let story = state.db.write(move |tx| super::restore(tx, id, version, expected, &editor)).await?;
+    let story = state.db.write(move |tx| super::restore(tx, id, version, &expected, &editor)).await?;
     written(&story, StatusCode::OK)
 }
 

@@ -24,7 +24,7 @@ use crate::db::{Content, Cost, DbConnection, Tx, is_unique_violation, now, store
 use crate::editors::EditorRow;
 use crate::error::ApiError;
 use crate::fields::{Field, ParamText};
-use crate::http::Audience;
+use crate::http::{Audience, Expected};
 use crate::pagination::PageRequest;
 use crate::scores::average;
 use crate::webhooks::{Event, EventType, StorySummary};
@@ -232,6 +232,34 @@ fn content_of(content: &ContentColumns, tags: Vec<String>) -> StoryInput {
     }
 }
 
+/// A story's content as an export carries it, held to the rules an editor's
+/// input meets, with what is derived from it (the HTML, a derived excerpt,
+/// the counts) derived again here: an export is only a file, and what it
+/// says was derived may be anything (a script in `body_html`). The error
+/// names each broken rule.
+pub(crate) fn checked_import(content: &ContentColumns) -> Result<ContentColumns, String> {
+    let input = content_of(content, Vec::new());
+    input.validate().map_err(|errors| {
+        let named: Vec<String> =
+            crate::json::field_errors(&errors).into_iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+        named.join("; ")
+    })?;
+    let derived = content::derive(&input.body);
+    Ok(ContentColumns {
+        excerpt: if content.excerpt_is_custom { content.excerpt.clone() } else { derived.excerpt },
+        body_html: derived.body_html,
+        word_count: derived.word_count,
+        reading_time_minutes: derived.reading_time_minutes,
+        ..content.clone()
+    })
+}
+
+/// Whether a revision's stored content, from an export, is content a
+/// revision holds (a restore reads it back as an editor's input).
+pub(crate) fn checked_revision(content: &str) -> Result<(), String> {
+    serde_json::from_str::<StoryInput>(content).map(drop).map_err(|e| format!("content is not a story's content: {e}"))
+}
+
 /// The columns for `input`, derivations included. An explicit slug that
 /// another story uses is 409; an absent one is derived from the title.
 fn columns_for(
@@ -328,15 +356,16 @@ pub fn create(tx: &mut Tx<'_, Content>, input: StoryInput, editor: &EditorRow) -
 const SLUG_ATTEMPTS: usize = 5;
 
 /// Applies a JSON Merge Patch (RFC 7396) to the story's content, if it is
-/// still at `expected_version`. The result is validated like a new story.
+/// still at a version `expected` lists. The result is validated like a new story.
 pub fn edit(
     tx: &mut Tx<'_, Content>,
     id: i64,
-    expected_version: Option<i64>,
+    expected: &Expected,
     patch: &serde_json::Map<String, serde_json::Value>,
     editor: &EditorRow,
 ) -> Result<Story, ApiError> {
     let current = queries::find(tx, id)?.ok_or(ApiError::NotFound)?;
+    let expected_version = expected.against(current.version);
     let tags = queries::tags_of(tx, id)?;
     let before = serde_json::to_value(content_of(&current.content, tags.clone())).map_err(ApiError::internal)?;
     let mut document = before.clone();
@@ -432,17 +461,17 @@ pub(crate) fn announce_if_public(tx: &mut Tx<'_, Content>, kind: EventType, id: 
     }
 }
 
-/// Deletes a story, if it is still at `expected_version` (when given). Its
+/// Deletes a story, if it is still at a version `expected` lists. Its
 /// revisions, ratings and links go with it (the foreign keys cascade), and
 /// its ratings leave the site-wide totals.
-pub fn delete(tx: &mut Tx<'_, Content>, id: i64, expected_version: Option<i64>) -> Result<(), ApiError> {
+pub fn delete(tx: &mut Tx<'_, Content>, id: i64, expected: &Expected) -> Result<(), ApiError> {
     // The story's row before its ratings row (`withdraw_story`), the order
     // every story writer takes them in: vote batches rely on it.
     if !queries::lock(tx, id)? {
         return Err(ApiError::NotFound);
     }
     let story = queries::find(tx, id)?.ok_or(ApiError::NotFound)?;
-    if expected_version.is_some_and(|v| v != story.version) {
+    if expected.against(story.version).is_some_and(|v| v != story.version) {
         return Err(ApiError::PreconditionFailed);
     }
     crate::ratings::withdraw_story(tx, id)?;
@@ -789,7 +818,7 @@ pub enum Transition {
 pub fn transition(
     tx: &mut Tx<'_, Content>,
     id: i64,
-    expected_version: Option<i64>,
+    expected: &Expected,
     transition: Transition,
     editor: &EditorRow,
 ) -> Result<Story, ApiError> {
@@ -799,6 +828,7 @@ pub fn transition(
         return Err(ApiError::NotFound);
     }
     let current = queries::find(tx, id)?.ok_or(ApiError::NotFound)?;
+    let expected_version = expected.against(current.version);
     let (lifecycle, change) = match transition {
         Transition::Publish { at } => {
             let at = at.unwrap_or_else(|| {
@@ -854,10 +884,11 @@ pub fn restore(
     tx: &mut Tx<'_, Content>,
     id: i64,
     version: i64,
-    expected_version: Option<i64>,
+    expected: &Expected,
     editor: &EditorRow,
 ) -> Result<Story, ApiError> {
     let current = queries::find(tx, id)?.ok_or(ApiError::NotFound)?;
+    let expected_version = expected.against(current.version);
     let revision = queries::find_revision(tx, id, version)?.ok_or(ApiError::NotFound)?;
     let mut input: StoryInput = serde_json::from_str(&revision.content).map_err(ApiError::internal)?;
     // The slug may have gone to another story since: then keep today's.

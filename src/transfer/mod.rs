@@ -23,13 +23,14 @@ pub(crate) mod rows;
 
 use std::io::{BufRead, Write};
 
-use chrono::NaiveDateTime;
+use chrono::{Datelike, NaiveDateTime};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::db::{Content, Db, DbConnection, Tx, now};
 use crate::error::ApiError;
+use crate::fields::{StringField, TagSlug};
 use crate::schema::{
     editors, rating_prior, rating_totals, ratings, related_links, server_keys, stories, story_ratings, story_revisions,
     story_suggestions, story_tags, tags, webhook_endpoints, webhook_publications,
@@ -199,6 +200,7 @@ pub fn import(db: &Db, input: &mut dyn BufRead, progress: Progress) -> Result<u6
         diesel::delete(server_keys::table).execute(&mut **tx)?;
         set_identity(tx, "BY DEFAULT")?;
         let rows = load(tx, input, progress)?;
+        crate::ratings::recount_all(tx)?;
         crate::ratings::rank_all(tx)?;
         crate::related::queue_published(tx)?;
         for statement in crate::stories::REBUILD_PUBLICATION_INDEXES {
@@ -264,7 +266,8 @@ fn load(tx: &mut Tx<'_, Content>, input: &mut dyn BufRead, progress: Progress) -
         let line = line.map_err(|e| bad(n, e.to_string()))?;
         match serde_json::from_str::<Line>(&line).map_err(|e| bad(n, format!("not a row of an export: {e}")))? {
             Line::Record(record) => {
-                insert(tx, *record).map_err(|e| bad(n, e.to_string()))?;
+                let record = checked(*record).map_err(|why| bad(n, why))?;
+                insert(tx, record).map_err(|e| bad(n, e.to_string()))?;
                 rows += 1;
                 progress(rows);
             }
@@ -273,6 +276,40 @@ fn load(tx: &mut Tx<'_, Content>, input: &mut dyn BufRead, progress: Progress) -
         }
     }
     Err(bad(last, "the file ends without its end line: it was cut short".into()))
+}
+
+/// A row of the file, made fit to store: an export is only a file, so what
+/// an editor could not have stored is refused, and what is derived is
+/// derived again rather than taken from it (counts are recounted once every
+/// vote is loaded).
+fn checked(record: Record) -> Result<Record, String> {
+    match record {
+        Record::Editors(row) if !crate::auth::password::is_stored_hash(&row.password_hash) => {
+            Err(format!("editor {}: password_hash is not an Argon2 hash this server can check", row.id))
+        }
+        Record::Tags(row) => {
+            TagSlug::rule(&row.slug).map_err(|why| format!("tag {}: {why}", row.id))?;
+            Ok(Record::Tags(row))
+        }
+        Record::Stories(mut row) => {
+            let times = [Some(row.story.created_at), Some(row.story.updated_at), row.story.published_at];
+            if times.into_iter().flatten().any(|at| !(0..=9999).contains(&at.year())) {
+                return Err(format!("story {}: a time outside the years 0000 to 9999", row.story.id));
+            }
+            row.story.content = crate::stories::checked_import(&row.story.content)
+                .map_err(|why| format!("story {}: {why}", row.story.id))?;
+            Ok(Record::Stories(row))
+        }
+        Record::StoryRevisions(row) => {
+            crate::stories::checked_revision(&row.content)
+                .map_err(|why| format!("revision {} of story {}: {why}", row.version, row.story_id))?;
+            Ok(Record::StoryRevisions(row))
+        }
+        Record::WebhookEndpoints(row) if crate::webhooks::secret_key(&row.secret).is_none() => {
+            Err(format!("webhook endpoint {}: the secret is not whsec_ and base64", row.id))
+        }
+        other => Ok(other),
+    }
 }
 
 fn insert(tx: &mut Tx<'_, Content>, record: Record) -> QueryResult<()> {

@@ -29,6 +29,11 @@ async fn malformed_json_is_400(backend: Backend) {
     }
     let res = admin.post("/v1/editors", serde_json::json!({"email": 5})).await;
     assert_eq!(res.invalid_fields(), ["email"]);
+    // A member given twice is named, not lost (the last would win).
+    let twice =
+        br#"{"email": "a@example.com", "display_name": "A", "email": "b@example.com", "password": "long enough pass"}"#;
+    let res = admin.send(Method::POST, "/v1/editors", Body::Raw("application/json", twice.to_vec()), &[]).await;
+    assert_eq!(res.invalid_fields(), ["email"]);
 }
 
 async fn wrong_content_type_is_415(backend: Backend) {
@@ -81,6 +86,14 @@ async fn unknown_routes_are_404_and_wrong_methods_405(backend: Backend) {
     for path in ["/nope", "/v1", "/v1/nope", "/v1/stories/abc", "/v1/editors/1/x"] {
         app.anon().get(path).await.problem(404);
     }
+    // A resource has one URL: its id written another way names nothing.
+    let editor = app.editor().await;
+    let story = editor.create_story(serde_json::json!({"title": "One URL"})).await;
+    editor.get(&format!("/v1/stories/{}", story["id"])).await.ok(200);
+    for path in [format!("/v1/stories/0{}", story["id"]), format!("/v1/stories/+{}", story["id"])] {
+        editor.get(&path).await.problem(404);
+    }
+    app.anon().get("/v1/sitemaps/stories-01.xml").await.problem(404);
     let res = app.anon().delete("/v1/auth/token").await;
     res.problem(405);
     assert_eq!(res.header("allow"), Some("POST"));

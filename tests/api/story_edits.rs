@@ -263,8 +263,9 @@ async fn parallel_stories_with_one_title_get_the_next_free_slugs(backend: Backen
     other.post("/v1/stories", json!({"title": "Twin Title", "slug": "twin-title-7"})).await.problem(409);
 }
 
-/// `If-Match` lines are one list, as RFC 9110 says; a value that is not
-/// visible ASCII matches nothing (412), it is not a missing header (428).
+/// `If-Match` lines are one list, as RFC 9110 says, which matches when any
+/// of its tags does; a value that is not visible ASCII matches nothing
+/// (412), it is not a missing header (428).
 async fn if_match_lines_are_one_list(backend: Backend) {
     let app = TestApp::start(backend).await;
     let editor = app.editor().await;
@@ -278,4 +279,15 @@ async fn if_match_lines_are_one_list(backend: Backend) {
     send(&[("If-Match", "\"v9\""), ("If-Match", "W/\"v1\"")]).await.problem(412);
     let patched = send(&[("If-Match", "\"from-elsewhere\""), ("If-Match", "\"v1\"")]).await.ok(200);
     assert_eq!((patched["version"].as_i64(), patched["subtitle"].as_str()), (Some(2), Some("Sub")));
+    // Any tag of a list may match, not only the first of ours.
+    let send = |headers: &'static [(&'static str, &'static str)], body: &'static [u8]| {
+        let body = crate::common::Body::Raw("application/merge-patch+json", body.to_vec());
+        editor.send(Method::PATCH, &path, body, headers)
+    };
+    send(&[("If-Match", "\"v1\", \"v7\"")], br#"{"subtitle": "Stale"}"#).await.problem(412);
+    let patched = send(&[("If-Match", "\"v7\", \"v2\"")], br#"{"subtitle": "Later"}"#).await.ok(200);
+    assert_eq!(patched["version"], 3);
+    editor.send(Method::DELETE, &path, crate::common::Body::None, &[("If-Match", "\"v1\", \"v2\"")]).await.problem(412);
+    let res = editor.send(Method::DELETE, &path, crate::common::Body::None, &[("If-Match", "\"v2\", \"v3\"")]).await;
+    assert_eq!(res.status.as_u16(), 204);
 }

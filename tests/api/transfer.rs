@@ -179,4 +179,68 @@ async fn broken_files_load_nothing(backend: Backend) {
     }
 }
 
-crate::on_both_backends!(broken_files_load_nothing);
+crate::on_both_backends!(broken_files_load_nothing, an_export_is_checked_and_its_derivations_made_again);
+
+/// An export is only a file: what it says was derived (the HTML, the vote
+/// counts) is derived again, and what an editor could not have stored is
+/// refused, naming the line, with nothing loaded.
+async fn an_export_is_checked_and_its_derivations_made_again(backend: Backend) {
+    let source = TestApp::start(backend).await;
+    let editor = source.editor().await;
+    let story = editor.create_story(json!({"title": "Kept safe", "body": "Plain *words*.", "tags": ["family"]})).await;
+    editor.publish(&story["id"], Some("2026-01-01T00:00:00Z")).await;
+    let vote = format!("/v1/stories/{}/ratings/{VOTER}", story["id"]);
+    source.anon().send(Method::PUT, &vote, Body::Json(json!({"score": 4})), &[]).await.ok(201);
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let path = file.path().to_str().unwrap().to_owned();
+    assert!(anthology(&source.test_db, &["export", "--out", &path]).0);
+    let export = std::fs::read_to_string(&path).unwrap();
+    // The file with `change` made to the first row of `table`.
+    let altered = |table: &str, change: &dyn Fn(&mut serde_json::Value)| -> String {
+        let mut done = false;
+        let lines = export.lines().map(|line| {
+            let mut value: serde_json::Value = serde_json::from_str(line).unwrap();
+            if !done && value["table"] == table {
+                change(&mut value["row"]);
+                done = true;
+            }
+            value.to_string()
+        });
+        lines.collect::<Vec<_>>().join("\n")
+    };
+
+    let tampered = altered("stories", &|row| {
+        row["body_html"] = json!("<p>Plain</p><script>alert(1)</script><img src=x onerror=alert(2)>");
+        row["rating_count"] = json!(-5);
+        row["rating_1"] = json!(-5);
+    });
+    let target_db = TestDb::new(backend);
+    std::fs::write(&path, tampered).unwrap();
+    let (ok, _, stderr) = anthology(&target_db, &["import", &path]);
+    assert!(ok, "{stderr}");
+    let target = TestApp::start_on(target_db, &[]).await;
+    let read = target.anon().get(&format!("/v1/stories/{}", story["id"])).await.ok(200);
+    assert_eq!(read["body_html"], "<p>Plain <em>words</em>.</p>\n");
+    assert_eq!(read["rating"], json!({"average": 4.0, "count": 1}));
+    let rating = target.anon().get(&format!("/v1/stories/{}/rating", story["id"])).await.ok(200);
+    assert_eq!(
+        (&rating["count"], &rating["distribution"]["1"], &rating["distribution"]["4"]),
+        (&json!(1), &json!(0), &json!(1))
+    );
+
+    let refused = [
+        (altered("editors", &|row| row["password_hash"] = json!("hunter2")), "password_hash is not an Argon2 hash"),
+        (altered("stories", &|row| row["slug"] = json!("../../etc")), "slug"),
+        (altered("stories", &|row| row["published_at"] = json!("+10000-01-01T00:00:00")), "outside the years"),
+        (altered("story_revisions", &|row| row["content"] = json!("not json")), "is not a story's content"),
+        (altered("tags", &|row| row["slug"] = json!("A B <x>")), "tag "),
+    ];
+    for (content, expected) in refused {
+        let target_db = TestDb::new(backend);
+        std::fs::write(&path, content).unwrap();
+        let (ok, _, stderr) = anthology(&target_db, &["import", &path]);
+        assert!(!ok && stderr.contains("line ") && stderr.contains(expected), "expected {expected:?}, got {stderr}");
+        let target = TestApp::start_on(target_db, &[]).await;
+        assert_eq!(target.admin().await.get("/v1/stories").await.ok(200)["data"], json!([]));
+    }
+}
