@@ -321,6 +321,21 @@ fn not_acceptable() -> HttpResponse {
     HttpResponse::NotAcceptable().insert_header((header::VARY, "Accept-Encoding")).finish()
 }
 
+/// The key of a request's response: its path and the query parameters the
+/// API reads, in name order, encoded one way. Others change nothing in the
+/// response, and were a way to make any request a miss (`?x=<random>`).
+fn cache_key(uri: &actix_web::http::Uri) -> String {
+    let Some(query) = uri.query().filter(|q| !q.is_empty()) else { return uri.path().to_owned() };
+    let mut read: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(name, _)| crate::openapi::reads_query_parameter(name))
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect();
+    // Stable: repeats of one name keep their order (they are refused as 400).
+    read.sort_by(|a, b| a.0.cmp(&b.0));
+    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(read).finish();
+    if query.is_empty() { uri.path().to_owned() } else { format!("{}?{query}", uri.path()) }
+}
+
 /// `req` answered from a cached entry, in the coding it prefers, as a hit is.
 fn from_entry(req: &HttpRequest, cached: &CachedResponse) -> HttpResponse {
     let Some(coding) = negotiate(req) else {
@@ -344,7 +359,7 @@ pub async fn serve_public(
         .entries
         .as_ref()
         .filter(|_| req.path().starts_with("/v1/") && !req.headers().contains_key(header::AUTHORIZATION));
-    let key = req.uri().path_and_query().map_or("", |pq| pq.as_str());
+    let key = &cache_key(req.uri());
     let (mut seen, mut started) = (cache.generations.seen(), Instant::now());
     let mut refresh: Option<Refresh> = None;
     let mut lead: Option<Lead> = None;
@@ -470,6 +485,22 @@ mod tests {
     use tokio::sync::Semaphore;
 
     use super::*;
+
+    /// The key keeps the parameters the API reads, in one order and one
+    /// encoding, and nothing else: `?x=<random>` is no way around the cache.
+    #[actix_web::test]
+    async fn keys_hold_only_the_parameters_read() {
+        let key = |uri: &str| cache_key(&uri.parse().unwrap());
+        assert_eq!(key("/v1/stories"), "/v1/stories");
+        assert_eq!(key("/v1/stories?"), "/v1/stories");
+        assert_eq!(key("/v1/stories?x=1&utm_source=feed"), "/v1/stories");
+        assert_eq!(key("/v1/stories?limit=5&x=1&cursor=abc"), "/v1/stories?cursor=abc&limit=5");
+        assert_eq!(key("/v1/stories?cursor=abc&limit=5"), "/v1/stories?cursor=abc&limit=5");
+        assert_eq!(key("/v1/feed.json?tag=a%20b&junk=%3Cy%3E"), key("/v1/feed.json?tag=a+b"));
+        assert_ne!(key("/v1/stories?tag=family"), key("/v1/stories?tag=travel"));
+        // Repeats keep their order (the request is refused as 400 anyway).
+        assert_eq!(key("/v1/stories?tag=b&tag=a"), "/v1/stories?tag=b&tag=a");
+    }
 
     /// A handler whose answers count how many times it ran, and which waits
     /// for a permit once `held` is set: a refresh that takes as long as the

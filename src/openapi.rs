@@ -7,12 +7,12 @@
 //! cargo run -q -- openapi > openapi/openapi.json
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use actix_web::App;
 use actix_web::http::Method;
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::Schema;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Document, RefOr, Response};
@@ -247,6 +247,24 @@ static ALLOWED_METHODS: LazyLock<HashMap<String, Vec<Method>>> = LazyLock::new(|
         })
         .collect()
 });
+
+/// Every query parameter some GET operation reads.
+static READ_QUERY_PARAMETERS: LazyLock<HashSet<String>> = LazyLock::new(|| {
+    let gets = document().paths.paths.into_values().filter_map(|item| item.get);
+    let parameters = gets.flat_map(|operation| operation.parameters.unwrap_or_default());
+    parameters
+        .filter_map(|p| match p {
+            RefOr::T(p) if p.parameter_in == ParameterIn::Query => Some(p.name),
+            _ => None,
+        })
+        .collect()
+});
+
+/// Whether some GET operation reads query parameter `name`: one no operation
+/// reads changes no response (the response cache leaves it out of its key).
+pub fn reads_query_parameter(name: &str) -> bool {
+    READ_QUERY_PARAMETERS.contains(name)
+}
 
 /// The methods the route with actix pattern `pattern` (e.g.
 /// `/v1/stories/{id:\d+}`) answers, or `None` when it is not an API route.

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use pulldown_cmark::{Event, Tag, TagEnd};
 
+use crate::error::ApiError;
 use crate::markdown::parser;
 
 /// Words a reader gets through in a minute, for `reading_time_minutes`.
@@ -58,15 +59,31 @@ pub struct Derived {
     pub reading_time_minutes: i32,
 }
 
-pub fn derive(body: &str) -> Derived {
+/// The most HTML a body may render to. Prose renders to about its own
+/// size; Markdown made of nothing but links (`[a](b)` over and over, within
+/// the body's 500,000 characters) rendered to 3.9 MB, and a feed or a page
+/// of such stories to over 100 MB held in memory per request.
+pub const BODY_HTML_MAX: usize = 2 * 1024 * 1024;
+
+/// What is derived from `body`; a body that renders to more than
+/// [`BODY_HTML_MAX`] bytes of HTML is a 422 on `body`.
+pub fn derive(body: &str) -> Result<Derived, ApiError> {
+    let body_html = render_html(body);
+    if body_html.len() > BODY_HTML_MAX {
+        return Err(ApiError::invalid(
+            "body",
+            "rendered_size",
+            format!("renders to {} bytes of HTML, more than the {BODY_HTML_MAX} a story may have", body_html.len()),
+        ));
+    }
     let blocks = text_blocks(body);
     let word_count = blocks.iter().map(|b| b.split_whitespace().count()).sum::<usize>();
-    Derived {
-        body_html: render_html(body),
+    Ok(Derived {
+        body_html,
         excerpt: excerpt_from(&blocks),
         word_count: i32::try_from(word_count).unwrap_or(i32::MAX),
         reading_time_minutes: i32::try_from(word_count.div_ceil(WORDS_PER_MINUTE).max(1)).unwrap_or(i32::MAX),
-    }
+    })
 }
 
 /// The first paragraph(s), plain text, cut on a word boundary with an ellipsis.
@@ -146,11 +163,11 @@ mod tests {
     #[test]
     fn excerpt_and_counts_come_from_the_text() {
         let body = format!("# Title\n\nFirst paragraph, with *emphasis*.\n\n{}", "word ".repeat(460));
-        let derived = derive(&body);
+        let derived = derive(&body).unwrap();
         assert!(derived.excerpt.starts_with("Title First paragraph, with emphasis."), "{}", derived.excerpt);
         assert!(derived.excerpt.ends_with('…') && derived.excerpt.chars().count() <= EXCERPT_MAX_CHARS + 1);
         assert_eq!(derived.word_count, 465);
         assert_eq!(derived.reading_time_minutes, 3);
-        assert_eq!(derive("").reading_time_minutes, 1);
+        assert_eq!(derive("").unwrap().reading_time_minutes, 1);
     }
 }

@@ -238,13 +238,15 @@ fn content_of(content: &ContentColumns, tags: Vec<String>) -> StoryInput {
 /// says was derived may be anything (a script in `body_html`). The error
 /// names each broken rule.
 pub(crate) fn checked_import(content: &ContentColumns) -> Result<ContentColumns, String> {
+    let described = |err: ApiError| match err {
+        ApiError::Validation(errors) => {
+            errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+        }
+        other => other.to_string(),
+    };
     let input = content_of(content, Vec::new());
-    input.validate().map_err(|errors| {
-        let named: Vec<String> =
-            crate::json::field_errors(&errors).into_iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
-        named.join("; ")
-    })?;
-    let derived = content::derive(&input.body);
+    input.validate().map_err(|errors| described(ApiError::Validation(crate::json::field_errors(&errors))))?;
+    let derived = content::derive(&input.body).map_err(described)?;
     Ok(ContentColumns {
         excerpt: if content.excerpt_is_custom { content.excerpt.clone() } else { derived.excerpt },
         body_html: derived.body_html,
@@ -273,7 +275,7 @@ fn columns_for(
         Some(slug) => slug.to_string(),
         None => queries::free_slug(tx, &content::slug_from_title(&input.title), story_id)?,
     };
-    let derived = content::derive(&input.body);
+    let derived = content::derive(&input.body)?;
     let (cover_image_url, cover_image_alt) =
         input.cover_image.clone().map(|c| (Some(c.url.into()), Some(c.alt.into()))).unwrap_or_default();
     let seo = input.seo.clone().unwrap_or_default();

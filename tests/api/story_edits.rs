@@ -120,6 +120,12 @@ async fn patches_are_validated_like_new_stories(backend: Backend) {
     assert_eq!(fields(patch(&editor, id, Some("\"v1\""), json!({"tags": "family"})).await), ["tags"]);
     assert_eq!(fields(patch(&editor, id, Some("\"v1\""), json!({"status": "published"})).await), ["status"]);
     assert_eq!(fields(patch(&editor, id, Some("\"v1\""), json!({"version": 9})).await), ["version"]);
+    // Within the body's length, but rendering to more HTML than a story may hold.
+    let links = "[a](b) ".repeat(70_000);
+    let res = patch(&editor, id, Some("\"v1\""), json!({"body": links})).await;
+    assert_eq!(res.invalid_fields(), ["body"]);
+    let res = editor.post("/v1/stories", json!({"title": "Links", "body": links})).await;
+    assert_eq!(res.invalid_fields(), ["body"]);
     assert_eq!(
         fields(
             patch(&editor, id, Some("\"v1\""), json!({"cover_image": {"url": "data:image/png;base64,xx", "alt": ""}}))
