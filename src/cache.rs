@@ -322,18 +322,11 @@ fn not_acceptable() -> HttpResponse {
 }
 
 /// The key of a request's response: its path and the query parameters the
-/// API reads, in name order, encoded one way. Others change nothing in the
-/// response, and were a way to make any request a miss (`?x=<random>`).
+/// API reads, in one order and one encoding ([`crate::http::canonical_request`]).
+/// Others change nothing in the response, and were a way to make any
+/// request a miss (`?x=<random>`).
 fn cache_key(uri: &actix_web::http::Uri) -> String {
-    let Some(query) = uri.query().filter(|q| !q.is_empty()) else { return uri.path().to_owned() };
-    let mut read: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .filter(|(name, _)| crate::openapi::reads_query_parameter(name))
-        .map(|(name, value)| (name.into_owned(), value.into_owned()))
-        .collect();
-    // Stable: repeats of one name keep their order (they are refused as 400).
-    read.sort_by(|a, b| a.0.cmp(&b.0));
-    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(read).finish();
-    if query.is_empty() { uri.path().to_owned() } else { format!("{}?{query}", uri.path()) }
+    crate::http::canonical_request(uri, &[])
 }
 
 /// `req` answered from a cached entry, in the coding it prefers, as a hit is.

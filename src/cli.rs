@@ -287,10 +287,10 @@ pub fn run_editors(config: &Config, command: EditorsCommand) -> anyhow::Result<(
         EditorsCommand::List => {
             let mut after = None;
             // Pages follow the last id directly; the key only seals the
-            // cursors the list function makes.
+            // cursors the list function makes, for no list of the API.
             let key = db.write_now::<Internal, _, _>(|tx| Ok(CursorKey::load(tx)?)).map_err(explain)?;
             loop {
-                let page = PageRequest { limit: MAX_LIMIT, after, key: key.clone() };
+                let page = PageRequest { limit: MAX_LIMIT, after, key: key.clone(), list: String::new() };
                 let list = db
                     .conn()
                     .map_err(anyhow::Error::from)

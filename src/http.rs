@@ -138,7 +138,7 @@ macro_rules! editors_page {
             $($parent($id): $parent,)?
             params: actix_web::web::Query<PageParams>,
         ) -> $crate::http::Reply {
-            let page = params.request(&state.cursor_key)?;
+            let page = params.request(&state.cursor_key, &$crate::pagination::list_of(&req))?;
             let body: $list = state.db.read(move |conn| ($read)(conn, page)).await?;
             $crate::http::page_json(&req, $crate::http::Audience::Editors, &body, &body.page)
         }
@@ -330,6 +330,20 @@ impl IntoParams for IfNoneMatch {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
         vec![header_param("If-None-Match", "An ETag from an earlier response: 304 if unchanged", false)]
     }
+}
+
+/// What a request asks for, however it is written: its path and the query
+/// parameters some GET operation reads, but those named in `leaving_out`, in
+/// name order and one encoding (repeats of a name keep their order).
+pub fn canonical_request(uri: &actix_web::http::Uri, leaving_out: &[&str]) -> String {
+    let Some(query) = uri.query().filter(|q| !q.is_empty()) else { return uri.path().to_owned() };
+    let mut read: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(name, _)| crate::openapi::reads_query_parameter(name) && !leaving_out.contains(&name.as_ref()))
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect();
+    read.sort_by(|a, b| a.0.cmp(&b.0));
+    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(read).finish();
+    if query.is_empty() { uri.path().to_owned() } else { format!("{}?{query}", uri.path()) }
 }
 
 /// Declares a path extractor for the `{id}` segment of a resource's routes:

@@ -5,12 +5,14 @@
 //! Cursors are sealed ([`CursorKey`]): encrypted and authenticated, so a
 //! client can neither read the sort keys inside (a search's relevance
 //! scores, a story's rating rank) nor forge or alter one — a cursor this API
-//! did not issue is 400 before any of it reaches a query.
+//! did not issue is 400 before any of it reaches a query. A cursor is sealed
+//! for its list ([`list_of`]: the path and the filters, search and sort): on
+//! another list it is 400 too.
 
 use actix_web::HttpRequest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -33,16 +35,17 @@ pub struct PageParams {
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page; omit (or leave empty) for the
     /// first page. Opaque (encrypted and authenticated): one this API did not
-    /// issue, or altered, is 400.
+    /// issue for this list (the same path, filters, search and sort), or
+    /// altered, is 400.
     #[param(pattern = r"^[A-Za-z0-9_-]*$")]
     pub cursor: Option<String>,
 }
 
 impl PageParams {
-    /// The page asked for, with its cursor opened with `key` and decoded into
-    /// the list's key type `K`. A limit out of range, or a cursor that we did
-    /// not make, is a 400.
-    pub fn request<K: DeserializeOwned>(&self, key: &CursorKey) -> Result<PageRequest<K>, ApiError> {
+    /// The page asked for of `list` ([`list_of`]), with its cursor opened
+    /// with `key` and decoded into the list's key type `K`. A limit out of
+    /// range, or a cursor that we did not make for this list, is a 400.
+    pub fn request<K: DeserializeOwned>(&self, key: &CursorKey, list: &str) -> Result<PageRequest<K>, ApiError> {
         let limit = match self.limit {
             None => DEFAULT_LIMIT,
             Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
@@ -51,22 +54,30 @@ impl PageParams {
         let after = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
             None => None,
             Some(raw) => Some(
-                key.open(raw)
+                key.open(raw, list)
                     .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                    .ok_or_else(|| ApiError::BadRequest("cursor is not one this API issued".into()))?,
+                    .ok_or_else(|| ApiError::BadRequest("cursor is not one this API issued for this list".into()))?,
             ),
         };
-        Ok(PageRequest { limit, after, key: key.clone() })
+        Ok(PageRequest { limit, after, key: key.clone(), list: list.to_owned() })
     }
 }
 
-/// A page to fetch: its size, the key of the last row before it, and the
-/// key that seals the cursor of the page after it.
+/// Which list a request pages through: its path, filters, search and sort,
+/// but not the page's size, place or fields, which may change from page to
+/// page. Cursors are sealed for it.
+pub fn list_of(req: &HttpRequest) -> String {
+    crate::http::canonical_request(req.uri(), &["cursor", "limit", "fields"])
+}
+
+/// A page to fetch of `list`: its size, the key of the last row before it,
+/// and the key that seals the cursor of the page after it.
 #[derive(Clone)]
 pub struct PageRequest<K> {
     pub limit: i64,
     pub after: Option<K>,
     pub key: CursorKey,
+    pub list: String,
 }
 
 impl<K: Serialize> PageRequest<K> {
@@ -81,7 +92,7 @@ impl<K: Serialize> PageRequest<K> {
         let has_more = rows.len() as i64 > self.limit;
         rows.truncate(self.limit as usize);
         let next_cursor = if has_more {
-            rows.last().map(|row| self.key.seal(&serde_json::to_vec(&key(row)).unwrap_or_default()))
+            rows.last().map(|row| self.key.seal(&serde_json::to_vec(&key(row)).unwrap_or_default(), &self.list))
         } else {
             None
         };
@@ -113,20 +124,21 @@ impl CursorKey {
         Self(XChaCha20Poly1305::new(&key.into()))
     }
 
-    fn seal(&self, plaintext: &[u8]) -> String {
+    /// `plaintext` sealed for `list`, which authenticates it (associated data).
+    fn seal(&self, plaintext: &[u8], list: &str) -> String {
         let nonce: [u8; NONCE_BYTES] = rand::random();
         let sealed = self
             .0
-            .encrypt(&XNonce::from(nonce), plaintext)
+            .encrypt(&XNonce::from(nonce), Payload { msg: plaintext, aad: list.as_bytes() })
             .expect("XChaCha20-Poly1305 seals any message shorter than 256 GiB");
         URL_SAFE_NO_PAD.encode([&nonce[..], &sealed].concat())
     }
 
-    /// The plaintext of a cursor this key sealed; `None` for anything else.
-    fn open(&self, cursor: &str) -> Option<Vec<u8>> {
+    /// The plaintext of a cursor this key sealed for `list`; `None` for anything else.
+    fn open(&self, cursor: &str, list: &str) -> Option<Vec<u8>> {
         let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
         let (nonce, sealed) = bytes.split_at_checked(NONCE_BYTES)?;
-        self.0.decrypt(&XNonce::try_from(nonce).ok()?, sealed).ok()
+        self.0.decrypt(&XNonce::try_from(nonce).ok()?, Payload { msg: sealed, aad: list.as_bytes() }).ok()
     }
 }
 
@@ -160,36 +172,40 @@ mod tests {
     use super::*;
 
     fn request<K: DeserializeOwned>(key: &CursorKey, cursor: &str) -> Result<PageRequest<K>, ApiError> {
-        PageParams { limit: None, cursor: Some(cursor.to_owned()) }.request(key)
+        PageParams { limit: None, cursor: Some(cursor.to_owned()) }.request(key, "/v1/stories")
     }
 
     #[test]
     fn cursors_open_only_with_the_key_that_sealed_them() {
         let key = CursorKey::from_secret(b"one");
-        let cursor = key.seal(br#"{"title":"Apple","id":7}"#);
+        let list = "/v1/stories?sort=title";
+        let cursor = key.seal(br#"{"title":"Apple","id":7}"#, list);
         assert!(!String::from_utf8_lossy(&URL_SAFE_NO_PAD.decode(&cursor).unwrap()).contains("Apple"));
-        assert_eq!(key.open(&cursor).unwrap(), br#"{"title":"Apple","id":7}"#);
+        assert_eq!(key.open(&cursor, list).unwrap(), br#"{"title":"Apple","id":7}"#);
         // Sealed twice, the same key looks different: nothing to compare or guess.
-        assert_ne!(key.seal(b"7"), key.seal(b"7"));
-        assert_eq!(CursorKey::from_secret(b"other").open(&cursor), None);
+        assert_ne!(key.seal(b"7", list), key.seal(b"7", list));
+        assert_eq!(CursorKey::from_secret(b"other").open(&cursor, list), None);
+        // Another list's cursor opens on no other.
+        assert_eq!(key.open(&cursor, "/v1/stories"), None);
+        assert_eq!(key.open(&cursor, "/v1/stories?sort=title&tag=family"), None);
 
         // Every altered byte, a truncation and a forgery are refused.
         let bytes = URL_SAFE_NO_PAD.decode(&cursor).unwrap();
         for i in 0..bytes.len() {
             let mut altered = bytes.clone();
             altered[i] ^= 1;
-            assert_eq!(key.open(&URL_SAFE_NO_PAD.encode(&altered)), None, "byte {i}");
+            assert_eq!(key.open(&URL_SAFE_NO_PAD.encode(&altered), list), None, "byte {i}");
         }
-        assert_eq!(key.open(&URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() - 1])), None);
-        assert_eq!(key.open(&URL_SAFE_NO_PAD.encode(&bytes[..10])), None);
-        assert_eq!(key.open(&URL_SAFE_NO_PAD.encode(br#"{"title":"Apple","id":7}"#)), None);
-        assert_eq!(key.open("not base64!"), None);
+        assert_eq!(key.open(&URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() - 1]), list), None);
+        assert_eq!(key.open(&URL_SAFE_NO_PAD.encode(&bytes[..10]), list), None);
+        assert_eq!(key.open(&URL_SAFE_NO_PAD.encode(br#"{"title":"Apple","id":7}"#), list), None);
+        assert_eq!(key.open("not base64!", list), None);
     }
 
     #[test]
     fn a_page_cursor_comes_back_as_the_key_of_its_last_row() {
         let key = CursorKey::from_secret(b"secret");
-        let first: PageRequest<i64> = PageParams { limit: Some(2), cursor: None }.request(&key).unwrap();
+        let first: PageRequest<i64> = PageParams { limit: Some(2), cursor: None }.request(&key, "/v1/stories").unwrap();
         let (rows, page) = first.page_of(vec![10, 20, 30], |row| *row);
         assert_eq!((rows, page.has_more), (vec![10, 20], true));
         let next: PageRequest<i64> = request(&key, page.next_cursor.as_deref().unwrap()).unwrap();

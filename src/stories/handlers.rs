@@ -19,7 +19,7 @@ use crate::http::{
     private_json, version_etag,
 };
 use crate::json::{ApiJson, MaybeJson};
-use crate::pagination::PageParams;
+use crate::pagination::{PageParams, list_of};
 use crate::state::State;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -88,7 +88,8 @@ pub async fn list_stories(
     params: web::Query<ListParams>,
     _: IfNoneMatch,
 ) -> Reply {
-    let (page, params, audience) = (page.request(&state.cursor_key)?, params.into_inner(), Audience::of(&editor));
+    let (page, params, audience) =
+        (page.request(&state.cursor_key, &list_of(&req))?, params.into_inner(), Audience::of(&editor));
     let cost = super::list_cost(&params, audience);
     let body: StoryList =
         state.db.read_costing(cost, move |conn| super::list_page(conn, params, page, audience)).await?;
@@ -326,7 +327,7 @@ pub async fn restore_revision(
 )]
 #[get("/tags")]
 pub async fn list_tags(req: HttpRequest, state: State, page: web::Query<PageParams>, _: IfNoneMatch) -> Reply {
-    let page = page.request(&state.cursor_key)?;
+    let page = page.request(&state.cursor_key, &list_of(&req))?;
     let body: TagList = state.db.read_costing(super::TAGS_COST, move |conn| super::tags_page(conn, page)).await?;
     page_json(&req, Audience::Readers, &body, &body.page)
 }

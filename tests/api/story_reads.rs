@@ -527,6 +527,20 @@ async fn cursors_are_sealed_and_every_process_opens_them(backend: Backend) {
     app.anon().get(&page(&after_apple)).await.problem(400);
     let zero_prior = forged(r#"{"by":"rating","score":1.0,"prior":[0.0,0.0],"id":1}"#);
     app.anon().get(&format!("/v1/stories?sort=-rating&cursor={zero_prior}")).await.problem(400);
+
+    // A cursor is its list's: the same list written another way (parameters
+    // in another order, another page size, parameters no list reads) takes
+    // it; another list, even with the same sort, does not.
+    let same = format!("/v1/stories?cursor={cursor}&limit=2&utm_source=x&sort=title");
+    assert_eq!(ids(&app.anon().get(&same).await.ok(200))[0], expected[1]);
+    for other in [
+        format!("/v1/stories?cursor={cursor}"),
+        format!("/v1/stories?sort=title&tag=family&cursor={cursor}"),
+        format!("/v1/tags?cursor={cursor}"),
+        format!("/v1/stories/{}/revisions?cursor={cursor}", expected[0]),
+    ] {
+        editor.get(&other).await.problem(400);
+    }
 }
 
 /// `q` had no bound and each word became one more condition on the index:
