@@ -352,11 +352,11 @@ pub async fn serve_public(
         .entries
         .as_ref()
         .filter(|_| req.path().starts_with("/v1/") && !req.headers().contains_key(header::AUTHORIZATION));
-    let key = &cache_key(req.uri());
     let (mut seen, mut started) = (cache.generations.seen(), Instant::now());
     let mut refresh: Option<Refresh> = None;
     let mut lead: Option<Lead> = None;
     if let Some(entries) = entries {
+        let key = &cache_key(req.uri());
         // This process's writes drop entries at once (generations); the TTL
         // only bounds how late other processes' writes show.
         let prior = entries.get(key);
